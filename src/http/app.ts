@@ -1,0 +1,83 @@
+/**
+ * The Express app: middleware in the order CONTRACT.md needs (CORS and
+ * security headers first, then per-route auth → rate limit → body), the
+ * routes, and the envelope for everything else. Only this layer knows Express.
+ */
+import express, { type Request } from "express";
+import helmet from "helmet";
+import type { Logger } from "../log.js";
+import type { RegistryService } from "../registry/service.js";
+import { dnsAuth, operatorAuth } from "./auth.js";
+import { clientAddress } from "./client-address.js";
+import { cors } from "./cors.js";
+import { errorHandler, notFoundHandler } from "./error-handler.js";
+import { requestMetrics, type Metrics } from "./metrics.js";
+import { TokenBuckets, rateLimit } from "./rate-limit.js";
+import { beaconRoutes } from "./routes/beacons.js";
+import { evidenceRoutes } from "./routes/evidence.js";
+import { identityRoutes } from "./routes/identity.js";
+import { tlogRoutes } from "./routes/tlog.js";
+import { writeRoutes } from "./routes/writes.js";
+
+export interface Rate {
+  perSecond: number;
+  burst: number;
+}
+
+export interface AppOptions {
+  service: RegistryService;
+  logger: Logger;
+  metrics: Metrics;
+  version: string;
+  jurisdiction: string;
+  origin: string;
+  /** null: operator auth disabled (OVERSIGHT_AUTH_DISABLED=1). */
+  operatorToken: string | null;
+  dnsSecret: string | null;
+  trustedProxy: boolean;
+  corsOrigins: string[];
+  rates: { write: Rate; read: Rate; token: Rate };
+  maxBodyBytes: number;
+}
+
+export function createApp(options: AppOptions): express.Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false);
+  app.set("query parser", "simple");
+
+  const byAddress = (req: Request) => clientAddress(req, options.trustedProxy);
+  const writeLimit = rateLimit(new TokenBuckets(options.rates.write), byAddress);
+  const readLimit = rateLimit(new TokenBuckets(options.rates.read), byAddress);
+  // With auth on there is one operator; with auth off, operator routes are limited like any other writer.
+  const operatorLimit = options.operatorToken
+    ? rateLimit(new TokenBuckets(options.rates.token), () => "operator")
+    : writeLimit;
+
+  app.use(requestMetrics(options.metrics));
+  // Beacon images are embedded by documents on other origins: CORP must allow that.
+  app.use(helmet({ crossOriginResourcePolicy: { policy: "cross-origin" } }));
+  app.use(cors(options.corsOrigins));
+
+  app.get("/metrics", (_req, res) => {
+    res.type("text/plain; version=0.0.4; charset=utf-8").send(options.metrics.render());
+  });
+  app.use(
+    writeRoutes(options.service, {
+      operatorAuth: operatorAuth(options.operatorToken),
+      operatorRateLimit: operatorLimit,
+      dnsAuth: dnsAuth({ secret: options.dnsSecret, trustedProxy: options.trustedProxy }),
+      writeRateLimit: writeLimit,
+      maxBodyBytes: options.maxBodyBytes,
+      trustedProxy: options.trustedProxy,
+    }),
+  );
+  app.use(beaconRoutes(options.service, { rateLimit: writeLimit, trustedProxy: options.trustedProxy }));
+  app.use(readLimit);
+  app.use(identityRoutes(options.service, options));
+  app.use(tlogRoutes(options.service));
+  app.use(evidenceRoutes(options.service));
+  app.use(notFoundHandler);
+  app.use(errorHandler(options.logger));
+  return app;
+}

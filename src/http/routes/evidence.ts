@@ -1,0 +1,25 @@
+/** GET /evidence/{file_id} and GET /candidates/semantic. */
+import { Router } from "express";
+import { z } from "zod";
+import { missingField } from "../../core/errors.js";
+import { IdentifierSchema } from "../../core/manifest.js";
+import type { RegistryService } from "../../registry/service.js";
+import { optionalInteger } from "../params.js";
+
+const CandidatesQuery = z.object({ limit: optionalInteger(1000), since: optionalInteger(0) });
+
+export function evidenceRoutes(service: RegistryService): Router {
+  const router = Router();
+
+  router.get("/evidence/:file_id", (req, res) => {
+    const fileId = IdentifierSchema.safeParse(req.params["file_id"]);
+    if (!fileId.success) throw missingField("file_id must be 1..256 bytes");
+    res.json(service.evidence.bundle(fileId.data));
+  });
+
+  router.get("/candidates/semantic", (req, res) => {
+    const { limit, since } = CandidatesQuery.parse(req.query);
+    res.json(service.candidates.semantic(limit, since));
+  });
+  return router;
+}

@@ -1,0 +1,63 @@
+/**
+ * Opens the registry's SQLite file: pragmas for a durable WAL log, then the
+ * numbered schema migrations. Start-up cost does not depend on the log size.
+ */
+import Database from "better-sqlite3";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { MIGRATIONS } from "./schema.js";
+
+export type Synchronous = "FULL" | "NORMAL";
+
+export interface OpenOptions {
+  /** FULL (default): an acknowledged write survives power loss. */
+  synchronous?: Synchronous;
+  readonly?: boolean;
+}
+
+export class SchemaVersionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SchemaVersionError";
+  }
+}
+
+export function openDatabase(file: string, options: OpenOptions = {}): Database.Database {
+  if (!options.readonly) mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
+  const db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+  try {
+    db.pragma("busy_timeout = 5000");
+    if (!options.readonly) {
+      db.pragma("journal_mode = WAL");
+      db.pragma(`synchronous = ${options.synchronous ?? "FULL"}`);
+    }
+    db.pragma("cache_size = -32000");
+    db.pragma("foreign_keys = OFF");
+    if (!options.readonly) migrate(db);
+    else checkVersion(db);
+    return db;
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+function checkVersion(db: Database.Database): number {
+  const version = db.pragma("user_version", { simple: true }) as number;
+  if (version > MIGRATIONS.length) {
+    throw new SchemaVersionError(
+      `database schema version ${version} is newer than this registry understands (${MIGRATIONS.length}); upgrade the registry`,
+    );
+  }
+  return version;
+}
+
+function migrate(db: Database.Database): void {
+  const version = checkVersion(db);
+  for (let next = version; next < MIGRATIONS.length; next++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[next]!);
+      db.pragma(`user_version = ${next + 1}`);
+    }).immediate();
+  }
+}

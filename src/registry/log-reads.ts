@@ -1,0 +1,120 @@
+/**
+ * Read side of the log: heads, proofs, leaf ranges, checkpoints and tiles.
+ * Every proof is checked against the root it is issued for before it leaves
+ * the process; a failure is a server_error and a metric, never a wrong proof.
+ */
+import { RegistryError, missingField, notFound, serverError } from "../core/errors.js";
+import { toHex } from "../core/hex.js";
+import type { SignedTreeHead } from "../tlog/heads.js";
+import { leafHash, verifyConsistency, verifyInclusion } from "../tlog/merkle.js";
+import { TILE_WIDTH, TilePathError, parseTilePath, tileWithinSize } from "../tlog/tile-path.js";
+import type { Registry } from "./registry.js";
+
+export interface InclusionProof {
+  index: number;
+  leaf_hash: string;
+  proof: string[];
+  root: string;
+  tree_size: number;
+}
+
+export interface ConsistencyProof {
+  first: number;
+  second: number;
+  proof: string[];
+}
+
+export interface RangeEntry {
+  index: number;
+  leaf_hash: string;
+  leaf_data: string;
+  leaf_data_hex: string;
+}
+
+export const RANGE_MAX = 1000;
+
+export class LogReads {
+  constructor(private readonly registry: Registry) {}
+
+  size(): number {
+    return this.registry.store.size();
+  }
+
+  head(): SignedTreeHead {
+    this.registry.assertHealthy();
+    return this.registry.heads.head();
+  }
+
+  checkpoint(): string {
+    this.registry.assertHealthy();
+    return this.registry.heads.checkpoint();
+  }
+
+  /** Inclusion of `index` in the tree of `treeSize` leaves (default: current); pass `root` when the caller already has it. */
+  inclusion(index: number, treeSize?: number, root?: Buffer): InclusionProof {
+    const store = this.registry.store;
+    const size = treeSize ?? store.size();
+    if (size > store.size()) throw notFound(`tree_size ${size} is larger than the log (${store.size()})`);
+    if (index < 0 || index >= size) throw notFound(`no leaf ${index} in a tree of ${size}`);
+    const hash = store.leafHashAt(index);
+    const path = store.inclusionProof(index, size);
+    const treeRoot = root ?? store.root(size);
+    if (!verifyInclusion(hash, index, size, path, treeRoot)) this.proofFailed(`inclusion proof for leaf ${index} at size ${size}`);
+    return { index, leaf_hash: toHex(hash), proof: path.map(toHex), root: toHex(treeRoot), tree_size: size };
+  }
+
+  consistency(first: number, second?: number): ConsistencyProof {
+    const store = this.registry.store;
+    const to = second ?? store.size();
+    if (first < 0 || first > to) throw missingField("consistency needs 0 <= first <= second");
+    if (to > store.size()) throw notFound(`second ${to} is larger than the log (${store.size()})`);
+    const path = store.consistencyProof(first, to);
+    if (first > 0 && !verifyConsistency(first, to, path, store.root(first), store.root(to))) {
+      this.proofFailed(`consistency proof ${first} -> ${to}`);
+    }
+    return { first, second: to, proof: path.map(toHex) };
+  }
+
+  /** A window of leaves; a record whose bytes do not hash to its stored hash fails the whole request. */
+  range(start: number, limit: number): { start: number; count: number; entries: RangeEntry[] } {
+    const entries = this.registry.store.leaves(start, Math.min(Math.max(limit, 1), RANGE_MAX)).map((leaf) => {
+      if (!leafHash(leaf.leafData).equals(leaf.leafHash)) {
+        throw serverError(`leaf ${leaf.index} does not match its stored hash`);
+      }
+      return {
+        index: leaf.index,
+        leaf_hash: toHex(leaf.leafHash),
+        leaf_data: leaf.leafData.toString("utf8"),
+        leaf_data_hex: toHex(leaf.leafData),
+      };
+    });
+    return { start, count: entries.length, entries };
+  }
+
+  leafData(index: number): string {
+    const [leaf] = this.registry.store.leaves(index, 1);
+    if (!leaf || leaf.index !== index) throw notFound(`no leaf ${index}`);
+    return leaf.leafData.toString("utf8");
+  }
+
+  /** A C2SP hash tile or entry bundle; `immutable` when it is a full tile, whose bytes can never change. */
+  tile(path: string): { bytes: Buffer; immutable: boolean } {
+    let tile;
+    try {
+      tile = parseTilePath(path);
+    } catch (error) {
+      if (error instanceof TilePathError) throw notFound(`not a tile: ${error.message}`);
+      throw error;
+    }
+    if (!tileWithinSize(tile, this.registry.store.size())) throw notFound("the log does not have this tile yet");
+    const bytes = tile.entries
+      ? this.registry.store.entryBundle(tile.index, tile.width)
+      : this.registry.store.hashTile(tile.level, tile.index, tile.width);
+    return { bytes, immutable: tile.width === TILE_WIDTH };
+  }
+
+  private proofFailed(what: string): never {
+    this.registry.observer?.proofVerificationFailed();
+    throw new RegistryError("server_error", `${what} did not verify; refusing to hand it out`);
+  }
+}

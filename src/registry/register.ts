@@ -1,0 +1,174 @@
+/**
+ * POST /register: verify a signed manifest, pin its file to the issuer key,
+ * and write its rows and its register leaf in one transaction.
+ */
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import { RegistryError, missingField } from "../core/errors.js";
+import { canonicalize } from "../core/jcs.js";
+import { LIMITS, checkManifestLimits, manifestParties, sidecarMatches, verifyManifest } from "../core/manifest.js";
+import { utf8Length } from "../core/hex.js";
+import { registerLeaf } from "./leaves.js";
+import type { Registry } from "./registry.js";
+import { isoSeconds } from "./time.js";
+
+export const RegisterRequestSchema = z.looseObject({
+  manifest: z.record(z.string(), z.unknown()),
+  beacons: z.array(z.unknown()).default([]),
+  watermarks: z.array(z.unknown()).default([]),
+  corpus: z.record(z.string(), z.string()).nullish(),
+});
+export type RegisterRequest = z.infer<typeof RegisterRequestSchema>;
+
+export interface RegisterResult {
+  ok: true;
+  file_id: string;
+  registered_beacons: number;
+  tlog_index: number;
+  rekor: null;
+}
+
+interface ManifestRow {
+  issuer_ed25519_pub: string;
+  request_digest: string | null;
+  tlog_index: number | null;
+}
+
+interface OwnerRow {
+  file_id: string;
+  issuer_ed25519_pub: string | null;
+}
+
+const BeaconItem = z.looseObject({ token_id: z.string(), kind: z.string() });
+const WatermarkItem = z.object({ mark_id: z.string(), layer: z.string() });
+
+export class Registrations {
+  private readonly sql;
+
+  constructor(private readonly registry: Registry) {
+    const db = registry.db;
+    this.sql = {
+      manifest: db.prepare<[string], ManifestRow>(
+        "SELECT issuer_ed25519_pub, request_digest, tlog_index FROM manifests WHERE file_id = ?",
+      ),
+      beaconOwner: db.prepare<[string], OwnerRow>(
+        `SELECT b.file_id, m.issuer_ed25519_pub FROM beacons b LEFT JOIN manifests m ON m.file_id = b.file_id WHERE b.token_id = ?`,
+      ),
+      markOwner: db.prepare<[string, string], OwnerRow>(
+        `SELECT w.file_id, m.issuer_ed25519_pub FROM watermarks w LEFT JOIN manifests m ON m.file_id = w.file_id
+         WHERE w.mark_id = ? AND w.layer = ?`,
+      ),
+      deleteBeacons: db.prepare<[string]>("DELETE FROM beacons WHERE file_id = ?"),
+      deleteWatermarks: db.prepare<[string]>("DELETE FROM watermarks WHERE file_id = ?"),
+      deleteCorpus: db.prepare<[string]>("DELETE FROM corpus WHERE file_id = ?"),
+      upsertManifest: db.prepare(
+        `INSERT OR REPLACE INTO manifests
+         (file_id, recipient_id, issuer_id, issuer_ed25519_pub, manifest_json, registered_at, tlog_index, request_digest)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      upsertBeacon: db.prepare(
+        "INSERT OR REPLACE INTO beacons (token_id, file_id, recipient_id, issuer_id, kind, registered_at) VALUES (?, ?, ?, ?, ?, ?)",
+      ),
+      upsertWatermark: db.prepare(
+        "INSERT OR REPLACE INTO watermarks (mark_id, layer, file_id, recipient_id, issuer_id, registered_at) VALUES (?, ?, ?, ?, ?, ?)",
+      ),
+      insertCorpus: db.prepare(
+        "INSERT OR REPLACE INTO corpus (file_id, hash_kind, hash_value, metadata, registered_at) VALUES (?, ?, ?, NULL, ?)",
+      ),
+    };
+  }
+
+  /** Checks in the order CONTRACT.md gives (auth and rate limits are the HTTP layer's), then one sequenced write. */
+  async register(request: RegisterRequest): Promise<RegisterResult> {
+    const { manifest } = request;
+    const fileId = manifest["file_id"];
+    if (typeof fileId !== "string" || fileId.length === 0) throw missingField("manifest.file_id is required");
+    if (utf8Length(fileId) > LIMITS.identifierBytes) {
+      throw missingField(`manifest.file_id is longer than ${LIMITS.identifierBytes} bytes`);
+    }
+    checkManifestLimits(manifest);
+    const corpus = Object.entries(request.corpus ?? {});
+    checkCorpusLimits(corpus);
+
+    const verdict = verifyManifest(manifest);
+    if (!verdict.ok) throw new RegistryError(verdict.code, verdict.reason);
+    if (!sidecarMatches(manifest["beacons"] ?? [], request.beacons)) {
+      throw new RegistryError("sidecar_mismatch", "beacons differ from the manifest's signed beacons");
+    }
+    if (!sidecarMatches(manifest["watermarks"] ?? [], request.watermarks)) {
+      throw new RegistryError("sidecar_mismatch", "watermarks differ from the manifest's signed watermarks");
+    }
+
+    const parties = manifestParties(manifest);
+    const beacons = z.array(BeaconItem).parse(manifest["beacons"] ?? []);
+    const watermarks = z.array(WatermarkItem).parse(manifest["watermarks"] ?? []);
+    const manifestJson = canonicalize(manifest);
+    const digest = createHash("sha256")
+      .update(canonicalize({ manifest, beacons: request.beacons, watermarks: request.watermarks, corpus: request.corpus ?? null }))
+      .digest("hex");
+
+    const tlogIndex = await this.registry.write(() => {
+      const existing = this.sql.manifest.get(parties.fileId);
+      if (existing && existing.issuer_ed25519_pub !== parties.issuerPub) {
+        throw new RegistryError("issuer_mismatch", "file_id is already registered under another issuer key");
+      }
+      if (existing && existing.request_digest === digest && existing.tlog_index !== null) return existing.tlog_index;
+
+      for (const beacon of beacons) {
+        this.assertOwnable(this.sql.beaconOwner.get(beacon.token_id), parties, `beacon token ${JSON.stringify(beacon.token_id)}`);
+      }
+      for (const mark of watermarks) {
+        this.assertOwnable(this.sql.markOwner.get(mark.mark_id, mark.layer), parties, `watermark ${JSON.stringify(mark.mark_id)}`);
+      }
+
+      const now = this.registry.clock();
+      if (existing) {
+        this.sql.deleteBeacons.run(parties.fileId);
+        this.sql.deleteWatermarks.run(parties.fileId);
+        this.sql.deleteCorpus.run(parties.fileId);
+      }
+      const index = this.registry.store.append(
+        registerLeaf({
+          fileId: parties.fileId,
+          recipientId: parties.recipientId,
+          issuerId: parties.issuerId,
+          issuerPub: parties.issuerPub,
+          nBeacons: beacons.length,
+          nWatermarks: watermarks.length,
+          timestamp: isoSeconds(now),
+        }),
+      );
+      this.sql.upsertManifest.run(
+        parties.fileId, parties.recipientId, parties.issuerId, parties.issuerPub, manifestJson, now, index, digest,
+      );
+      for (const beacon of beacons) {
+        this.sql.upsertBeacon.run(beacon.token_id, parties.fileId, parties.recipientId, parties.issuerId, beacon.kind, now);
+      }
+      for (const mark of watermarks) {
+        this.sql.upsertWatermark.run(mark.mark_id, mark.layer, parties.fileId, parties.recipientId, parties.issuerId, now);
+      }
+      for (const [kind, value] of corpus) this.sql.insertCorpus.run(parties.fileId, kind, value, now);
+      return index;
+    });
+    return { ok: true, file_id: parties.fileId, registered_beacons: beacons.length, tlog_index: tlogIndex, rekor: null };
+  }
+
+  /** MANIFEST.md "Ownership": the first file keeps a token or mark against other issuers; an issuer may move its own. */
+  private assertOwnable(owner: OwnerRow | undefined, parties: { fileId: string; issuerPub: string }, what: string): void {
+    if (!owner || owner.file_id === parties.fileId) return;
+    if (owner.issuer_ed25519_pub !== null && owner.issuer_ed25519_pub !== parties.issuerPub) {
+      throw new RegistryError("issuer_mismatch", `${what} already belongs to a file of another issuer`);
+    }
+  }
+}
+
+function checkCorpusLimits(entries: [string, string][]): void {
+  if (entries.length > LIMITS.corpusEntries) throw missingField(`corpus has more than ${LIMITS.corpusEntries} entries`);
+  for (const [kind, value] of entries) {
+    for (const field of [kind, value]) {
+      if (field.length === 0 || utf8Length(field) > LIMITS.corpusFieldBytes) {
+        throw missingField(`corpus keys and values must be 1..${LIMITS.corpusFieldBytes} bytes`);
+      }
+    }
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * The registry's state in one place: the database, the log store, the head
+ * signer and the write sequencer. Use-cases (register, events, attribution,
+ * evidence, log reads) are built on it and are what the HTTP layer calls.
+ */
+import type Database from "better-sqlite3";
+import { RegistryError } from "../core/errors.js";
+import type { RegistryIdentity } from "../core/identity.js";
+import { ForkError, HeadSigner } from "../tlog/head-signer.js";
+import { TlogStore } from "../tlog/store.js";
+import { WriteSequencer } from "./sequencer.js";
+import { systemClock, type Clock } from "./time.js";
+
+/** What the registry reports to whoever collects metrics (the HTTP layer's Prometheus registry). */
+export interface RegistryObserver {
+  batch(jobs: number): void;
+  proofVerificationFailed(): void;
+}
+
+export interface RegistryOptions {
+  db: Database.Database;
+  identity: RegistryIdentity;
+  /** C2SP checkpoint origin line. */
+  origin: string;
+  /** `<data dir>/tlog-signed-head.json`: the largest signed head, kept beside the database. */
+  signedHeadFile: string;
+  clock?: Clock;
+  observer?: RegistryObserver;
+}
+
+export class Registry {
+  readonly db: Database.Database;
+  readonly identity: RegistryIdentity;
+  readonly store: TlogStore;
+  readonly heads: HeadSigner;
+  readonly sequencer: WriteSequencer;
+  readonly clock: Clock;
+  readonly observer: RegistryObserver | undefined;
+  /** Set when the log does not extend the largest head this registry signed: reads only, no signing, no writes. */
+  readonly fork: ForkError | null;
+
+  constructor(options: RegistryOptions) {
+    this.db = options.db;
+    this.identity = options.identity;
+    this.clock = options.clock ?? systemClock;
+    this.observer = options.observer;
+    this.store = new TlogStore(this.db);
+    this.heads = new HeadSigner({
+      db: this.db,
+      store: this.store,
+      signer: options.identity.signer,
+      origin: options.origin,
+      stateFile: options.signedHeadFile,
+    });
+    this.fork = detectFork(this.heads);
+    this.sequencer = new WriteSequencer(this.db, {
+      resync: () => this.store.reload(),
+      onBatch: (jobs) => this.observer?.batch(jobs),
+    });
+  }
+
+  /** Throws the 503 every write and every signature gets while the log is forked. */
+  assertHealthy(): void {
+    if (this.fork) {
+      throw new RegistryError("server_error", "the log does not extend the largest head this registry signed; see the server log", {
+        status: 503,
+      });
+    }
+  }
+
+  /** Runs a write job through the sequencer once the registry is known to be healthy. */
+  write<T>(job: () => T): Promise<T> {
+    this.assertHealthy();
+    return this.sequencer.submit(job);
+  }
+
+  /** For the metrics gauge: how stale the newest signed head is (null before the first signature). */
+  secondsSinceSignedHead(): number | null {
+    const row = this.db.prepare<[], { signed_at: number }>("SELECT signed_at FROM tlog_signed WHERE id = 1").get();
+    return row ? Math.max(0, this.clock() - row.signed_at) : null;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+function detectFork(heads: HeadSigner): ForkError | null {
+  try {
+    heads.verifyNotForked();
+    return null;
+  } catch (error) {
+    if (error instanceof ForkError) return error;
+    throw error;
+  }
+}

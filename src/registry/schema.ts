@@ -1,0 +1,71 @@
+/**
+ * The registry's tables. The first five keep the other registry v1
+ * implementations' columns exactly, so migrating a data directory is a copy;
+ * what we add is appended as extra columns or tables.
+ */
+import { TLOG_SCHEMA_SQL } from "../tlog/schema.js";
+
+export const REGISTRY_TABLES = ["manifests", "beacons", "watermarks", "events", "corpus"] as const;
+export type RegistryTable = (typeof REGISTRY_TABLES)[number];
+
+const V1_TABLES_SQL = `
+CREATE TABLE manifests (
+    file_id TEXT PRIMARY KEY,
+    recipient_id TEXT NOT NULL,
+    issuer_id TEXT NOT NULL,
+    issuer_ed25519_pub TEXT NOT NULL,
+    manifest_json TEXT NOT NULL,
+    registered_at INTEGER NOT NULL,
+    tlog_index INTEGER,
+    request_digest TEXT
+);
+CREATE TABLE beacons (
+    token_id TEXT PRIMARY KEY,
+    file_id TEXT NOT NULL,
+    recipient_id TEXT NOT NULL,
+    issuer_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    registered_at INTEGER NOT NULL
+);
+CREATE TABLE watermarks (
+    mark_id TEXT NOT NULL,
+    layer TEXT NOT NULL,
+    file_id TEXT NOT NULL,
+    recipient_id TEXT NOT NULL,
+    issuer_id TEXT NOT NULL,
+    registered_at INTEGER NOT NULL,
+    PRIMARY KEY (mark_id, layer)
+);
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    token_id TEXT NOT NULL,
+    file_id TEXT,
+    recipient_id TEXT,
+    issuer_id TEXT,
+    kind TEXT NOT NULL,
+    source_ip TEXT,
+    user_agent TEXT,
+    extra TEXT,
+    timestamp INTEGER NOT NULL,
+    qualified_timestamp TEXT,
+    tlog_index INTEGER
+);
+CREATE TABLE corpus (
+    file_id TEXT NOT NULL,
+    hash_kind TEXT NOT NULL,
+    hash_value TEXT NOT NULL,
+    metadata TEXT,
+    registered_at INTEGER NOT NULL,
+    PRIMARY KEY (file_id, hash_kind, hash_value)
+);
+CREATE INDEX idx_events_token ON events(token_id);
+CREATE INDEX idx_events_file ON events(file_id);
+CREATE INDEX idx_events_tlog ON events(tlog_index);
+CREATE INDEX idx_corpus_hash ON corpus(hash_kind, hash_value);
+CREATE INDEX idx_beacons_file ON beacons(file_id);
+CREATE INDEX idx_watermarks_file ON watermarks(file_id);
+CREATE INDEX idx_watermarks_layer ON watermarks(layer, registered_at);
+`;
+
+/** Numbered schema migrations; `PRAGMA user_version` is the count applied. */
+export const MIGRATIONS: readonly string[] = [V1_TABLES_SQL + TLOG_SCHEMA_SQL];

@@ -1,0 +1,90 @@
+/**
+ * The single writer. Use-cases submit jobs; on the next turn of the event loop
+ * every queued job runs inside one SQLite transaction, each in its own
+ * savepoint so a failing job rolls back alone, and the batch commits once.
+ * With synchronous=FULL that is one fsync per batch: durable throughput grows
+ * with load instead of being capped by fsync latency. A job's promise settles
+ * only after the commit, so nothing is acknowledged before it is on disk.
+ */
+import type Database from "better-sqlite3";
+import { serverError } from "../core/errors.js";
+
+export interface SequencerOptions {
+  /** Called after the log changed underneath (a rolled-back job appended leaves). */
+  resync: () => void;
+  onBatch?: (jobs: number) => void;
+  /** Upper bound on jobs per transaction, so one commit never holds the loop for long. */
+  maxBatch?: number;
+}
+
+interface Job {
+  run: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+export class WriteSequencer {
+  private queue: Job[] = [];
+  private scheduled = false;
+  private readonly maxBatch: number;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly options: SequencerOptions,
+  ) {
+    this.maxBatch = options.maxBatch ?? 1000;
+  }
+
+  submit<T>(run: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ run, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Jobs waiting for the next batch. */
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  /** Resolves once every submitted job has been committed or failed. */
+  async drain(): Promise<void> {
+    while (this.queue.length > 0 || this.scheduled) await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  private flush(): void {
+    const batch = this.queue.splice(0, this.maxBatch);
+    this.scheduled = this.queue.length > 0;
+    if (this.scheduled) setImmediate(() => this.flush());
+    if (batch.length === 0) return;
+
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    try {
+      this.db.transaction(() => {
+        for (const job of batch) {
+          try {
+            // A nested better-sqlite3 transaction is a savepoint.
+            outcomes.push({ ok: true, value: this.db.transaction(job.run)() });
+          } catch (error) {
+            this.options.resync();
+            outcomes.push({ ok: false, error });
+          }
+        }
+      }).immediate();
+    } catch (error) {
+      this.options.resync();
+      const failure = serverError("the write could not be committed", { status: 503, cause: error });
+      for (const job of batch) job.reject(failure);
+      return;
+    }
+    this.options.onBatch?.(batch.length);
+    batch.forEach((job, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.ok) job.resolve(outcome.value);
+      else job.reject(outcome.error);
+    });
+  }
+}

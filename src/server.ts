@@ -1,0 +1,98 @@
+/**
+ * Starts the registry: identity, database, log, HTTP. Used by `main.ts` and
+ * by the tests, which start the real thing on 127.0.0.1:0.
+ */
+import { once } from "node:events";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import type { Server } from "node:http";
+import { loadOrCreateIdentity } from "./core/identity.js";
+import { createApp, type Rate } from "./http/app.js";
+import { Metrics } from "./http/metrics.js";
+import type { Logger } from "./log.js";
+import { openDatabase, type Synchronous } from "./registry/database.js";
+import { Registry } from "./registry/registry.js";
+import { RegistryService } from "./registry/service.js";
+import type { Clock } from "./registry/time.js";
+import { VERSION } from "./version.js";
+
+export const SIGNED_HEAD_FILE = "tlog-signed-head.json";
+
+export interface ServeOptions {
+  host: string;
+  port: number;
+  dbPath: string;
+  dataDir: string;
+  synchronous: Synchronous;
+  operatorToken: string | null;
+  dnsSecret: string | null;
+  trustedProxy: boolean;
+  corsOrigins: string[];
+  jurisdiction: string;
+  origin: string;
+  rates: { write: Rate; read: Rate; token: Rate };
+  maxBodyBytes: number;
+  clock?: Clock;
+}
+
+export interface RunningServer {
+  url: string;
+  service: RegistryService;
+  close(): Promise<void>;
+}
+
+export async function startServer(options: ServeOptions, logger: Logger): Promise<RunningServer> {
+  const { identity, created } = loadOrCreateIdentity(options.dataDir);
+  logger.info(created ? "created registry identity" : "loaded registry identity", {
+    ed25519_pub: identity.publicKeyHex,
+    data_dir: options.dataDir,
+  });
+  const db = openDatabase(options.dbPath, { synchronous: options.synchronous });
+  const metrics = new Metrics();
+  let registry: Registry;
+  try {
+    registry = new Registry({
+      db,
+      identity,
+      origin: options.origin,
+      signedHeadFile: path.join(options.dataDir, SIGNED_HEAD_FILE),
+      ...(options.clock ? { clock: options.clock } : {}),
+      observer: { batch: (jobs) => metrics.observeBatch(jobs), proofVerificationFailed: () => metrics.proofVerificationFailed() },
+    });
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  if (registry.fork) {
+    logger.error("refusing to sign or write: the log does not extend the largest signed head", { reason: registry.fork.message });
+  }
+  metrics.gauge("tlog_tree_size", "Leaves in the transparency log.", () => registry.store.size());
+  metrics.gauge("tlog_seconds_since_signed_head", "Seconds since the registry last signed a tree head.", () =>
+    registry.secondsSinceSignedHead(),
+  );
+
+  const service = new RegistryService(registry);
+  const app = createApp({ ...options, service, logger, metrics, version: VERSION });
+  const server: Server = app.listen(options.port, options.host);
+  try {
+    await once(server, "listening");
+  } catch (error) {
+    registry.close();
+    throw error;
+  }
+  const { port } = server.address() as AddressInfo;
+  const host = options.host.includes(":") ? `[${options.host}]` : options.host;
+  const url = `http://${host}:${port}`;
+  logger.info("listening", { url, db: options.dbPath, tlog_size: registry.store.size(), version: VERSION });
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      server.close();
+      server.closeIdleConnections();
+      await once(server, "close");
+      await registry.sequencer.drain();
+      registry.close();
+    })());
+  return { url, service, close };
+}

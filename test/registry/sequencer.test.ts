@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import path from "node:path";
+import { test } from "node:test";
+import { openDatabase } from "../../src/registry/database.js";
+import { WriteSequencer } from "../../src/registry/sequencer.js";
+import { TlogStore } from "../../src/tlog/store.js";
+import { tempDir } from "./temp.js";
+
+function setup(t: import("node:test").TestContext) {
+  const db = openDatabase(path.join(tempDir(t), "r.sqlite"));
+  t.after(() => db.close());
+  const store = new TlogStore(db);
+  const batches: number[] = [];
+  const sequencer = new WriteSequencer(db, { resync: () => store.reload(), onBatch: (n) => batches.push(n) });
+  const insert = db.prepare("INSERT INTO events (token_id, kind, timestamp, tlog_index) VALUES (?, 'ocsp', 0, ?)");
+  const job = (token: string, fail = false) => () => {
+    const index = store.append(Buffer.from(token));
+    insert.run(token, index);
+    if (fail) throw new Error(`job ${token} fails after writing`);
+    return index;
+  };
+  return { db, store, batches, sequencer, job };
+}
+
+test("jobs submitted together share one commit, in submission order", async (t) => {
+  const { store, batches, sequencer, job } = setup(t);
+  const indexes = await Promise.all(["a", "b", "c", "d"].map((token) => sequencer.submit(job(token))));
+  assert.deepEqual(indexes, [0, 1, 2, 3]);
+  assert.deepEqual(batches, [4]);
+  assert.equal(store.size(), 4);
+});
+
+test("a job that fails mid-batch leaves no row and no leaf; the others commit", async (t) => {
+  const { db, store, sequencer, job } = setup(t);
+  const results = await Promise.allSettled([
+    sequencer.submit(job("a")),
+    sequencer.submit(job("bad", true)),
+    sequencer.submit(job("c")),
+  ]);
+  assert.equal(results[0].status, "fulfilled");
+  assert.equal(results[1].status, "rejected");
+  assert.match(String((results[1] as PromiseRejectedResult).reason), /job bad fails/);
+  assert.deepEqual(results[2], { status: "fulfilled", value: 1 });
+  assert.equal(store.size(), 2);
+  const rows = db.prepare("SELECT token_id, tlog_index FROM events ORDER BY id").all();
+  assert.deepEqual(rows, [
+    { token_id: "a", tlog_index: 0 },
+    { token_id: "c", tlog_index: 1 },
+  ]);
+  const leaves = store.leaves(0, 10).map((leaf) => leaf.leafData.toString());
+  assert.deepEqual(leaves, ["a", "c"]);
+});
+
+test("committed batches survive a reopen; the store agrees with a fresh one", async (t) => {
+  const { db, store, sequencer, job } = setup(t);
+  await Promise.allSettled([sequencer.submit(job("x")), sequencer.submit(job("y", true))]);
+  await sequencer.submit(job("z"));
+  assert.deepEqual(new TlogStore(db).root(), store.root());
+  assert.equal(new TlogStore(db).size(), 2);
+});
+
+test("drain waits for every queued job", async (t) => {
+  const { store, sequencer, job } = setup(t);
+  void sequencer.submit(job("p"));
+  void sequencer.submit(job("q"));
+  await sequencer.drain();
+  assert.equal(store.size(), 2);
+});
