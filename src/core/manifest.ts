@@ -1,0 +1,333 @@
+/**
+ * The manifest model and its signature check (MANIFEST.md).
+ *
+ * Verification is on the registration hot path, so every top-level member is
+ * canonicalized exactly once; the full and the legacy signed forms are two
+ * joins of the same member strings (JCS orders members by key, so dropping a
+ * member from the sorted list is dropping it from the canonical text).
+ */
+import { z } from "zod";
+import { verifyEd25519 } from "./ed25519.js";
+import { missingField } from "./errors.js";
+import { parseHex, utf8Length } from "./hex.js";
+import { CanonicalJsonError, canonicalize } from "./jcs.js";
+
+export const LIMITS = Object.freeze({
+  identifierBytes: 256,
+  beacons: 500,
+  watermarks: 500,
+  manifestBytes: 262_144,
+  corpusEntries: 64,
+  corpusFieldBytes: 256,
+});
+
+const identifierMessage = `must be 1-${LIMITS.identifierBytes} bytes (UTF-8)`;
+const isIdentifier = (value: unknown): value is string =>
+  typeof value === "string" && value.length > 0 && utf8Length(value) <= LIMITS.identifierBytes;
+
+/** A string of 1..256 UTF-8 bytes: file, recipient, issuer, token and mark identifiers. */
+export const IdentifierSchema = z.string().refine(isIdentifier, { message: identifierMessage });
+
+const JsonObjectSchema = z.record(z.string(), z.unknown());
+
+const RecipientSchema = z.strictObject({
+  recipient_id: z.string(),
+  x25519_pub: z.string(),
+  ed25519_pub: z.string().nullish(),
+  p256_pub: z.string().nullish(),
+});
+
+const WatermarkSchema = z.strictObject({ layer: z.string(), mark_id: z.string() });
+
+/**
+ * The manifest as a client may send it. Absent and null optional fields are
+ * both allowed: absent ones get their default, null ones are dropped from the
+ * signed form (that is the order MANIFEST.md gives, and the signers follow it).
+ */
+export const ManifestInputSchema = z.strictObject({
+  file_id: z.string(),
+  issued_at: z.int(),
+  version: z.string().nullish(),
+  suite: z.string().nullish(),
+  original_filename: z.string().nullish(),
+  content_hash: z.string().nullish(),
+  canonical_content_hash: z.string().nullish(),
+  content_type: z.string().nullish(),
+  size_bytes: z.int().nullish(),
+  issuer_id: z.string().nullish(),
+  issuer_ed25519_pub: z.string().nullish(),
+  recipient: RecipientSchema.nullish(),
+  watermarks: z.array(WatermarkSchema).nullish(),
+  beacons: z.array(JsonObjectSchema).nullish(),
+  policy: JsonObjectSchema.nullish(),
+  l3_policy: JsonObjectSchema.nullish(),
+  signature_ed25519: z.string().nullish(),
+  signature_ml_dsa: z.string().nullish(),
+});
+export type ManifestInput = z.infer<typeof ManifestInputSchema>;
+
+const EMPTY_ARRAY: readonly unknown[] = Object.freeze([]);
+const EMPTY_OBJECT: Readonly<Record<string, unknown>> = Object.freeze({});
+
+const DEFAULTS: Readonly<Record<string, unknown>> = Object.freeze({
+  version: "OVERSIGHT-v1",
+  suite: "OSGT-CLASSIC-v1",
+  original_filename: "",
+  content_hash: "",
+  canonical_content_hash: "",
+  content_type: "application/octet-stream",
+  size_bytes: 0,
+  issuer_id: "",
+  issuer_ed25519_pub: "",
+  recipient: null,
+  watermarks: EMPTY_ARRAY,
+  beacons: EMPTY_ARRAY,
+  policy: EMPTY_OBJECT,
+  l3_policy: EMPTY_OBJECT,
+  signature_ed25519: "",
+  signature_ml_dsa: "",
+});
+
+const SIGNATURE_FIELDS = new Set(["signature_ed25519", "signature_ml_dsa"]);
+/** Every field of the table, in JCS (UTF-16 code unit) order; all are ASCII. */
+const FIELDS_SORTED = Object.keys(ManifestInputSchema.shape).sort();
+
+export type ManifestVerdict =
+  | { ok: true; signedBytes: Buffer; legacy: boolean; manifest: Record<string, unknown> }
+  | { ok: false; code: "missing_field" | "signature_invalid"; reason: string };
+
+type Refusal = Extract<ManifestVerdict, { ok: false }>;
+
+const invalid = (reason: string): Refusal => ({ ok: false, code: "signature_invalid", reason });
+
+interface SignedForms {
+  /** Defaults filled and nulls dropped; signatures as received. */
+  manifest: Record<string, unknown>;
+  full: string;
+  /** Null when the legacy form is the same text as the full form. */
+  legacy: string | null;
+}
+
+/** Never throws: anything that is not a correctly signed manifest is a verdict. */
+export function verifyManifest(m: unknown): ManifestVerdict {
+  try {
+    const forms = signedForms(m);
+    if ("reason" in forms) return forms;
+    const pub = parseHex(forms.manifest.issuer_ed25519_pub, 32);
+    if (!pub) return invalid("issuer_ed25519_pub must be 64 hex characters");
+    const signature = parseHex(forms.manifest.signature_ed25519, 64);
+    if (!signature) return invalid("signature_ed25519 must be 128 hex characters");
+    const full = Buffer.from(forms.full, "utf8");
+    if (verifyEd25519(pub, full, signature)) {
+      return { ok: true, signedBytes: full, legacy: false, manifest: forms.manifest };
+    }
+    if (forms.legacy !== null) {
+      const legacy = Buffer.from(forms.legacy, "utf8");
+      if (verifyEd25519(pub, legacy, signature)) {
+        return { ok: true, signedBytes: legacy, legacy: true, manifest: forms.manifest };
+      }
+    }
+    return invalid("signature_ed25519 does not verify with issuer_ed25519_pub");
+  } catch {
+    // Getters that throw, proxies, nesting deep enough to exhaust the stack.
+    return invalid("manifest could not be read as JSON");
+  }
+}
+
+/**
+ * The bytes a signer signs (the full form, or the legacy form when asked).
+ * Throws `Error` with the verdict's reason when `m` is not a well-formed manifest.
+ */
+export function manifestSignedBytes(m: unknown, options: { legacy?: boolean } = {}): Buffer {
+  const forms = signedForms(m);
+  if ("reason" in forms) throw new Error(forms.reason);
+  return Buffer.from(options.legacy ? (forms.legacy ?? forms.full) : forms.full, "utf8");
+}
+
+function signedForms(m: unknown): SignedForms | Refusal {
+  if (!isPlainObject(m)) return invalid("manifest must be a JSON object");
+  if (!isIdentifier(m.file_id)) return { ok: false, code: "missing_field", reason: `file_id ${identifierMessage}` };
+  const parsed = ManifestInputSchema.safeParse(m);
+  if (!parsed.success) return invalid(describeIssues(parsed.error.issues));
+
+  const manifest: Record<string, unknown> = {};
+  const members: string[] = [];
+  const legacyMembers: string[] = [];
+  for (const key of FIELDS_SORTED) {
+    const value = Object.hasOwn(m, key) ? m[key] : DEFAULTS[key];
+    if (SIGNATURE_FIELDS.has(key)) {
+      // Blanked after nulls are dropped, so a null signature field is still signed as "".
+      if (value !== null) manifest[key] = value;
+      members.push(`"${key}":""`);
+      legacyMembers.push(`"${key}":""`);
+      continue;
+    }
+    if (value === null) continue;
+    const kept = dropNulls(value);
+    manifest[key] = kept;
+    let canonical: string;
+    try {
+      canonical = canonicalize(kept);
+    } catch (error) {
+      if (error instanceof CanonicalJsonError) return invalid(error.message.replace(/^\$/, key));
+      throw error;
+    }
+    const member = `"${key}":${canonical}`;
+    members.push(member);
+    if (!isLegacyOmitted(key, kept)) legacyMembers.push(member);
+  }
+  return {
+    manifest,
+    full: `{${members.join(",")}}`,
+    legacy: legacyMembers.length === members.length ? null : `{${legacyMembers.join(",")}}`,
+  };
+}
+
+/** Older clients signed without these two members while they held their defaults. */
+function isLegacyOmitted(key: string, value: unknown): boolean {
+  if (key === "canonical_content_hash") return value === "";
+  if (key === "l3_policy") return isPlainObject(value) && Object.keys(value).length === 0;
+  return false;
+}
+
+/**
+ * Drops null-valued object members at every depth; array elements are kept as
+ * they are. Copies only what changes: manifests rarely hold nulls, and copying
+ * 500 beacons on every registration would cost more than canonicalizing them.
+ */
+function dropNulls(value: unknown): unknown {
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const kept = dropNulls(value[i]);
+      if (kept !== value[i]) (copy ??= value.slice())[i] = kept;
+    }
+    return copy ?? value;
+  }
+  if (!isPlainObject(value)) return value;
+  const entries = Object.entries(value);
+  let changed = false;
+  const kept: Array<[string, unknown]> = [];
+  for (const [key, member] of entries) {
+    if (member === null) {
+      changed = true;
+      continue;
+    }
+    const inner = dropNulls(member);
+    if (inner !== member) changed = true;
+    kept.push([key, inner]);
+  }
+  // fromEntries defines own properties, so a "__proto__" key stays a key.
+  return changed ? Object.fromEntries(kept) : value;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+const MAX_REPORTED_ISSUES = 3;
+
+function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
+  const described = issues.slice(0, MAX_REPORTED_ISSUES).map((issue) => {
+    const where = issue.path.length > 0 ? issue.path.map(String).join(".") : "manifest";
+    if (issue.code === "unrecognized_keys") {
+      return `${where}: unknown field ${issue.keys.map((k) => JSON.stringify(k.slice(0, 64))).join(", ")}`;
+    }
+    return `${where}: ${issue.message}`;
+  });
+  return described.join("; ");
+}
+
+/** Enforces MANIFEST.md's limits; throws `missing_field` naming the limit. */
+export function checkManifestLimits(m: unknown): void {
+  if (!isPlainObject(m)) throw missingField("manifest must be a JSON object");
+  requireIdentifier(m.file_id, "file_id");
+  const beacons = m.beacons ?? [];
+  const watermarks = m.watermarks ?? [];
+  if (!Array.isArray(beacons)) throw missingField("beacons must be an array");
+  if (!Array.isArray(watermarks)) throw missingField("watermarks must be an array");
+  if (beacons.length > LIMITS.beacons) {
+    throw missingField(`at most ${LIMITS.beacons} beacons per registration (got ${beacons.length})`);
+  }
+  if (watermarks.length > LIMITS.watermarks) {
+    throw missingField(`at most ${LIMITS.watermarks} watermarks per registration (got ${watermarks.length})`);
+  }
+  // issuer_id and recipient_id may be empty (they default to ""); only their length is bounded.
+  optionalIdentifier(m.issuer_id, "issuer_id");
+  if (isPlainObject(m.recipient)) optionalIdentifier(m.recipient.recipient_id, "recipient.recipient_id");
+  beacons.forEach((beacon, i) => {
+    const item = isPlainObject(beacon) ? beacon : {};
+    requireIdentifier(item.token_id, `beacons[${i}].token_id`);
+    requireIdentifier(item.kind, `beacons[${i}].kind`);
+  });
+  watermarks.forEach((mark, i) => {
+    const item = isPlainObject(mark) ? mark : {};
+    requireIdentifier(item.mark_id, `watermarks[${i}].mark_id`);
+    requireIdentifier(item.layer, `watermarks[${i}].layer`);
+  });
+  const bytes = compactJsonBytes(m);
+  if (bytes > LIMITS.manifestBytes) {
+    throw missingField(`manifest compact JSON must be at most ${LIMITS.manifestBytes} bytes (got ${bytes})`);
+  }
+}
+
+function requireIdentifier(value: unknown, name: string): void {
+  if (!isIdentifier(value)) throw missingField(`${name} ${identifierMessage}`);
+}
+
+function optionalIdentifier(value: unknown, name: string): void {
+  if (value === undefined || value === null || value === "") return;
+  if (!isIdentifier(value)) throw missingField(`${name} must be a string of at most ${LIMITS.identifierBytes} bytes (UTF-8)`);
+}
+
+function compactJsonBytes(m: Record<string, unknown>): number {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(m);
+  } catch {
+    throw missingField("manifest must be JSON");
+  }
+  return utf8Length(text ?? "");
+}
+
+export interface ManifestParties {
+  fileId: string;
+  /** "unknown" when the manifest names no recipient. */
+  recipientId: string;
+  /** "unknown" when the manifest names no issuer. */
+  issuerId: string;
+  /** Lowercase hex, so that one key is one issuer whatever case the client wrote. */
+  issuerPub: string;
+}
+
+export function manifestParties(m: Record<string, unknown>): ManifestParties {
+  const recipient = isPlainObject(m.recipient) ? m.recipient : {};
+  return {
+    fileId: typeof m.file_id === "string" ? m.file_id : "",
+    recipientId: nonEmptyOr(recipient.recipient_id, "unknown"),
+    issuerId: nonEmptyOr(m.issuer_id, "unknown"),
+    issuerPub: typeof m.issuer_ed25519_pub === "string" ? m.issuer_ed25519_pub.toLowerCase() : "",
+  };
+}
+
+const nonEmptyOr = (value: unknown, fallback: string): string =>
+  typeof value === "string" && value !== "" ? value : fallback;
+
+/**
+ * Whether a request's `beacons`/`watermarks` sidecar is the signed array, in any
+ * item order and any key order. Null members are dropped on both sides first:
+ * the signature never covers them, so they cannot make two arrays differ.
+ */
+export function sidecarMatches(signedArray: unknown, sentArray: unknown): boolean {
+  if (!Array.isArray(signedArray) || !Array.isArray(sentArray)) return false;
+  if (signedArray.length !== sentArray.length) return false;
+  try {
+    const signed = signedArray.map((item) => canonicalize(dropNulls(item))).sort();
+    const sent = sentArray.map((item) => canonicalize(dropNulls(item))).sort();
+    return signed.every((item, i) => item === sent[i]);
+  } catch {
+    return false;
+  }
+}
