@@ -1,0 +1,142 @@
+#!/usr/bin/env node
+/**
+ * The command line: `oversight-registry [flags]` serves; `--migrate-from` and
+ * `--validate-db` are the offline database tools; `monitor` and
+ * `verify-evidence` are the auditor's tools.
+ */
+import { ConfigError, describeConfig, loadConfig, type Config } from "./config.js";
+import { createLogger, type Logger } from "./log.js";
+import { resolveOperatorToken } from "./operator-token.js";
+import { startServer } from "./server.js";
+import { VERSION } from "./version.js";
+
+const USAGE = `oversight-registry ${VERSION}
+
+Usage:
+  oversight-registry [--host H] [--port P] [--db FILE] [--data-dir DIR]
+      serve the registry (defaults: 127.0.0.1:8765, ./data/oversight-registry.sqlite)
+  oversight-registry --db NEW.sqlite --data-dir DIR --migrate-from OTHER.sqlite [--migrate-tlog DIR] [--migrate-dry-run]
+      import another registry v1 implementation's data directory
+  oversight-registry --db FILE --data-dir DIR --validate-db
+      check a database offline; prints a JSON report, exits 1 when anything is wrong
+  oversight-registry monitor --url URL --state FILE [--interval S] [--once]
+      watch a registry's log and prove it only grows
+  oversight-registry verify-evidence BUNDLE.json|URL [--registry-pub HEX]
+      check an evidence bundle offline
+
+Configuration comes from the environment (docs/CONFIGURATION.md); flags win.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === "--help" || command === "-h" || command === "help") {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (command === "--version" || command === "-v") {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  if (command === "monitor") {
+    const { monitorCommand } = await import("./ops/monitor.js");
+    return monitorCommand(rest);
+  }
+  if (command === "verify-evidence") {
+    const { verifyEvidenceCommand } = await import("./ops/verify-evidence.js");
+    return verifyEvidenceCommand(rest);
+  }
+
+  let config: Config;
+  try {
+    config = loadConfig(argv[0] === "serve" ? rest : argv, process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n\n${USAGE}`);
+    return 2;
+  }
+  // The offline tools print their JSON report on stdout; their log lines go to stderr.
+  const logger = createLogger({ level: config.logLevel, stream: config.mode === "serve" ? process.stdout : process.stderr });
+  try {
+    if (config.mode === "migrate") return await migrate(config);
+    if (config.mode === "validate") return await validate(config);
+    return await serve(config, logger);
+  } catch (error) {
+    logger.error("stopped", { error: error instanceof Error ? { name: error.name, message: error.message } : String(error) });
+    return 1;
+  }
+}
+
+async function serve(config: Config, logger: Logger): Promise<number> {
+  logger.info("starting", describeConfig(config));
+  const operator = resolveOperatorToken({
+    ...(config.operatorToken === null ? {} : { configured: config.operatorToken }),
+    authDisabled: config.authDisabled,
+    dataDir: config.dataDir,
+  });
+  if (operator.source === "generated") logger.info("generated an operator token", { path: operator.path });
+  if (operator.source === "disabled") logger.warn("operator authentication is disabled (OVERSIGHT_AUTH_DISABLED=1)");
+  if (config.rekor.enabled) logger.warn("OVERSIGHT_REKOR_ENABLED is set, but this registry does not submit to Rekor");
+
+  const server = await startServer(
+    {
+      host: config.host,
+      port: config.port,
+      dbPath: config.db,
+      dataDir: config.dataDir,
+      synchronous: config.sqliteSynchronous,
+      operatorToken: operator.token,
+      dnsSecret: config.dnsEventSecret,
+      trustedProxy: config.trustedProxy,
+      corsOrigins: config.corsOrigins,
+      jurisdiction: config.jurisdiction,
+      origin: config.logOrigin,
+      rates: config.rateLimits,
+      maxBodyBytes: config.maxBodyBytes,
+    },
+    logger,
+  );
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info("shutting down", { signal });
+      resolve();
+    };
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+  await server.close();
+  return 0;
+}
+
+async function migrate(config: Config): Promise<number> {
+  const { runMigration } = await import("./ops/migrate.js");
+  const { progressReporter } = await import("./ops/progress.js");
+  const migration = config.migrate!;
+  const report = await runMigration({
+    dbPath: config.db,
+    dataDir: config.dataDir,
+    sourcePath: migration.from,
+    ...(migration.tlogDir === undefined ? {} : { tlogDir: migration.tlogDir }),
+    dryRun: migration.dryRun,
+    onProgress: progressReporter("migrating"),
+  });
+  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  return 0;
+}
+
+async function validate(config: Config): Promise<number> {
+  const { validateDatabase } = await import("./ops/validate.js");
+  const { progressReporter } = await import("./ops/progress.js");
+  const report = await validateDatabase({ dbPath: config.db, dataDir: config.dataDir, onProgress: progressReporter("validating") });
+  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  return report.ok ? 0 : 1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

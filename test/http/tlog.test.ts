@@ -1,0 +1,102 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { verifyCheckpoint } from "../../src/tlog/checkpoint.js";
+import { verifyTreeHead } from "../../src/tlog/heads.js";
+import { EMPTY_ROOT, leafHash, verifyConsistency, verifyInclusion } from "../../src/tlog/merkle.js";
+import { envelope, startTestRegistry } from "./registry-server.js";
+
+const hex = (s: string) => Buffer.from(s, "hex");
+
+async function registryWithLeaves(t: import("node:test").TestContext, n: number) {
+  const reg = await startTestRegistry(t);
+  await Promise.all(Array.from({ length: n }, (_, i) => reg.call(`/v/token-${i}`)));
+  return reg;
+}
+
+test("empty log: head of size 0 with the empty root", async (t) => {
+  const reg = await startTestRegistry(t);
+  const head = await (await reg.call("/tlog/head")).json();
+  assert.equal(head.size, 0);
+  assert.equal(head.root, EMPTY_ROOT.toString("hex"));
+  assert.ok(verifyTreeHead(head, reg.service.registry.identity.publicKeyHex));
+  assert.equal((await reg.call("/tlog/proof/0")).status, 404);
+});
+
+test("head, proofs at current and older sizes, consistency, range", async (t) => {
+  const reg = await registryWithLeaves(t, 300);
+  const pub = reg.service.registry.identity.publicKeyHex;
+  const head = await (await reg.call("/tlog/head")).json();
+  assert.equal(head.size, 300);
+  assert.ok(verifyTreeHead(head, pub));
+  assert.equal(head.signed_message, JSON.stringify({ root: head.root, size: 300 }));
+
+  const range = await (await reg.call("/tlog/range?start=250&limit=5000")).json();
+  assert.equal(range.count, 50, "limit is clamped, the window ends at the log's end");
+  for (const entry of range.entries) {
+    assert.equal(leafHash(hex(entry.leaf_data_hex)).toString("hex"), entry.leaf_hash);
+    assert.equal(hex(entry.leaf_data_hex).toString("utf8"), entry.leaf_data);
+  }
+  assert.equal((await (await reg.call("/tlog/range?limit=0")).json()).count, 1);
+  for (const bad of ["/tlog/range?start=-1", "/tlog/range?start=abc", "/tlog/range?limit=1e3", "/tlog/proof/x", "/tlog/consistency?first=5&second=2", "/tlog/consistency"]) {
+    const res = await reg.call(bad);
+    assert.equal(res.status, 400, bad);
+    assert.equal((await envelope(res)).code, "missing_field", bad);
+  }
+
+  for (const index of [0, 1, 137, 299]) {
+    const proof = await (await reg.call(`/tlog/proof/${index}`)).json();
+    assert.deepEqual(Object.keys(proof).sort(), ["index", "leaf_hash", "proof", "root", "tree_size"]);
+    assert.equal(proof.root, head.root);
+    assert.ok(verifyInclusion(hex(proof.leaf_hash), index, 300, proof.proof.map(hex), hex(head.root)));
+  }
+  const older = await (await reg.call("/tlog/proof/20?tree_size=100")).json();
+  assert.equal(older.tree_size, 100);
+  const consistency = await (await reg.call("/tlog/consistency?first=100&second=300")).json();
+  assert.ok(verifyConsistency(100, 300, consistency.proof.map(hex), hex(older.root), hex(head.root)));
+  assert.ok(verifyInclusion(hex(older.leaf_hash), 20, 100, older.proof.map(hex), hex(older.root)));
+  assert.deepEqual((await (await reg.call("/tlog/consistency?first=0")).json()).proof, []);
+  assert.deepEqual((await (await reg.call("/tlog/consistency?first=300&second=300")).json()).proof, []);
+  for (const missing of ["/tlog/proof/300", "/tlog/proof/5?tree_size=5", "/tlog/proof/1?tree_size=301", "/tlog/consistency?first=1&second=301"]) {
+    const res = await reg.call(missing);
+    assert.equal(res.status, 404, missing);
+    assert.equal((await envelope(res)).code, "not_found");
+  }
+});
+
+test("checkpoint and tiles agree with the head and the leaves", async (t) => {
+  const reg = await registryWithLeaves(t, 260);
+  const wellKnown = await (await reg.call("/.well-known/oversight-registry")).json();
+  assert.equal(wellKnown.federation.spec_version, "v1");
+  assert.equal(wellKnown.federation.checkpoint_origin, "test.example/oversight-registry");
+  const res = await reg.call("/checkpoint");
+  assert.equal(res.headers.get("content-type"), "text/plain; charset=utf-8");
+  const checkpoint = verifyCheckpoint(await res.text(), wellKnown.federation.checkpoint_vkey);
+  const head = await (await reg.call("/tlog/head")).json();
+  assert.equal(checkpoint.size, 260);
+  assert.equal(Buffer.from(checkpoint.root).toString("hex"), head.root);
+
+  const full = await reg.call("/tile/0/000");
+  assert.equal(full.headers.get("cache-control"), "public, max-age=31536000, immutable");
+  const tile = Buffer.from(await full.arrayBuffer());
+  assert.equal(tile.length, 256 * 32);
+  const leaves = (await (await reg.call("/tlog/range?start=0&limit=1000")).json()).entries;
+  for (let i = 0; i < 256; i++) assert.equal(tile.subarray(i * 32, i * 32 + 32).toString("hex"), leaves[i].leaf_hash);
+  const partial = await reg.call("/tile/0/001.p/4");
+  assert.equal(partial.headers.get("cache-control"), "public, max-age=5");
+  assert.equal((await partial.arrayBuffer()).byteLength, 4 * 32);
+  const level1 = Buffer.from(await (await reg.call("/tile/1/000.p/1")).arrayBuffer());
+  assert.equal(level1.length, 32);
+  const bundle = Buffer.from(await (await reg.call("/tile/entries/001.p/4")).arrayBuffer());
+  let offset = 0;
+  for (let i = 256; i < 260; i++) {
+    const length = bundle.readUInt16BE(offset);
+    assert.equal(bundle.subarray(offset + 2, offset + 2 + length).toString("hex"), leaves[i].leaf_data_hex);
+    offset += 2 + length;
+  }
+  assert.equal(offset, bundle.length);
+  for (const missing of ["/tile/0/001", "/tile/0/001.p/5", "/tile/0/0001", "/tile/x/000", "/tile/2/000.p/1"]) {
+    const res = await reg.call(missing);
+    assert.equal(res.status, 404, missing);
+    assert.equal((await envelope(res)).code, "not_found");
+  }
+});
