@@ -14,8 +14,24 @@ export interface Signer {
   sign(message: Uint8Array): Buffer;
 }
 
+/**
+ * Importing a key costs about as much as verifying with it, and registrations
+ * come from few issuers: keep the most recently used key objects.
+ */
+const KEY_CACHE_SIZE = 1024;
+const keyCache = new Map<string, KeyObject>();
+
 export function publicKeyObject(publicKey: Uint8Array): KeyObject {
-  return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: "der", type: "spki" });
+  const id = Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.byteLength).toString("hex");
+  let key = keyCache.get(id);
+  if (key) {
+    keyCache.delete(id);
+  } else {
+    key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: "der", type: "spki" });
+    if (keyCache.size >= KEY_CACHE_SIZE) keyCache.delete(keyCache.keys().next().value!);
+  }
+  keyCache.set(id, key);
+  return key;
 }
 
 /** Verdict, never an exception: malformed keys or signatures are just "does not verify". */
