@@ -1,0 +1,71 @@
+/**
+ * `oversight-registry verify-evidence <bundle.json | URL> [--registry-pub <hex>]`
+ *
+ * Checks an evidence bundle offline (a URL is only fetched, never trusted)
+ * and prints one line per check: `ok …`, `FAIL …`, `skip … (why)`, `warn …`.
+ * Exit 0 when nothing failed, 1 when something did.
+ */
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { z } from "zod";
+import type { CommandIo } from "./monitor.js";
+import { fetchJson } from "./registry-client.js";
+import { verifyEvidenceBundle, type Check } from "./verify-evidence-checks.js";
+
+export const VERIFY_EXIT = { ok: 0, failed: 1, unreadable: 2, usage: 64 } as const;
+
+const USAGE = "usage: oversight-registry verify-evidence <bundle.json | URL> [--registry-pub <hex>]\n";
+
+export function formatCheck(check: Check): string {
+  const label = { ok: "ok", fail: "FAIL", skip: "skip", warn: "warn" }[check.status];
+  if (!check.detail) return `${label} ${check.what}`;
+  return check.status === "skip" ? `${label} ${check.what} (${check.detail})` : `${label} ${check.what}: ${check.detail}`;
+}
+
+export async function verifyEvidenceCommand(
+  args: string[],
+  io: CommandIo = { stdout: process.stdout, stderr: process.stderr },
+): Promise<number> {
+  let source: string;
+  let registryPub: string | undefined;
+  try {
+    const { values, positionals } = parseArgs({
+      args,
+      options: { "registry-pub": { type: "string" }, help: { type: "boolean", short: "h" } },
+      allowPositionals: true,
+      strict: true,
+    });
+    if (values.help) {
+      io.stdout.write(USAGE);
+      return VERIFY_EXIT.ok;
+    }
+    if (positionals.length !== 1) throw new Error("expected exactly one bundle file or URL");
+    source = positionals[0]!;
+    registryPub = values["registry-pub"];
+    if (registryPub !== undefined && !/^[0-9a-fA-F]{64}$/.test(registryPub)) throw new Error("--registry-pub must be 64 hex characters");
+  } catch (error) {
+    io.stderr.write(`verify-evidence: ${(error as Error).message}\n${USAGE}`);
+    return VERIFY_EXIT.usage;
+  }
+
+  let bundle: unknown;
+  try {
+    bundle = await loadBundle(source);
+  } catch (error) {
+    io.stderr.write(`verify-evidence: cannot read ${source}: ${(error as Error).message}\n`);
+    return VERIFY_EXIT.unreadable;
+  }
+  const checks = verifyEvidenceBundle(bundle, registryPub === undefined ? {} : { registryPub: registryPub.toLowerCase() });
+  for (const check of checks) io.stdout.write(`${formatCheck(check)}\n`);
+  const count = (status: Check["status"]) => checks.filter((c) => c.status === status).length;
+  const failed = count("fail");
+  io.stdout.write(
+    `${failed === 0 ? "VERIFIED" : "NOT VERIFIED"}: ${count("ok")} ok, ${failed} failed, ${count("skip")} skipped, ${count("warn")} warnings\n`,
+  );
+  return failed === 0 ? VERIFY_EXIT.ok : VERIFY_EXIT.failed;
+}
+
+async function loadBundle(source: string): Promise<unknown> {
+  if (/^https?:\/\//i.test(source)) return fetchJson(source, z.unknown(), { maxAttempts: 3 });
+  return JSON.parse(readFileSync(source, "utf8")) as unknown;
+}
