@@ -73,6 +73,7 @@ async function serve(config: Config, logger: Logger): Promise<number> {
     authDisabled: config.authDisabled,
     dataDir: config.dataDir,
   });
+  if (operator.warning) logger.warn(operator.warning, { path: operator.path });
   if (operator.source === "generated") logger.info("generated an operator token", { path: operator.path });
   if (operator.source === "disabled") logger.warn("operator authentication is disabled (OVERSIGHT_AUTH_DISABLED=1)");
   if (config.rekor.enabled) logger.warn("OVERSIGHT_REKOR_ENABLED is set, but this registry does not submit to Rekor");

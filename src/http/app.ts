@@ -11,7 +11,7 @@ import { dnsAuth, operatorAuth } from "./auth.js";
 import { clientAddress } from "./client-address.js";
 import { cors } from "./cors.js";
 import { errorHandler, notFoundHandler } from "./error-handler.js";
-import { requestMetrics, type Metrics } from "./metrics.js";
+import { METRICS_CONTENT_TYPE, requestMetrics, type Metrics } from "./metrics.js";
 import { TokenBuckets, rateLimit } from "./rate-limit.js";
 import { beaconRoutes } from "./routes/beacons.js";
 import { evidenceRoutes } from "./routes/evidence.js";
@@ -60,7 +60,7 @@ export function createApp(options: AppOptions): express.Express {
   app.use(cors(options.corsOrigins));
 
   app.get("/metrics", (_req, res) => {
-    res.type("text/plain; version=0.0.4; charset=utf-8").send(options.metrics.render());
+    res.type(METRICS_CONTENT_TYPE).send(options.metrics.render());
   });
   app.use(
     writeRoutes(options.service, {

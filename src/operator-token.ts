@@ -1,0 +1,117 @@
+/**
+ * The operator token guarding /register and /attribute. A registry never
+ * starts open by accident: without OVERSIGHT_OPERATOR_TOKEN it uses the token
+ * kept in `<data dir>/operator-token`, creating one on first start, and only
+ * OVERSIGHT_AUTH_DISABLED=1 turns authentication off.
+ */
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+
+export const OPERATOR_TOKEN_FILE = "operator-token";
+export const MIN_TOKEN_LENGTH = 16;
+
+export class OperatorTokenError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "OperatorTokenError";
+  }
+}
+
+export interface ResolvedOperatorToken {
+  token: string | null;
+  source: "env" | "file" | "generated" | "disabled";
+  path?: string;
+  /** Set when the token file is readable by group or others. */
+  warning?: string;
+}
+
+export interface OperatorTokenOptions {
+  configured?: string | null;
+  authDisabled: boolean;
+  dataDir: string;
+}
+
+export function resolveOperatorToken(options: OperatorTokenOptions): ResolvedOperatorToken {
+  if (options.authDisabled) return { token: null, source: "disabled" };
+  if (options.configured) return { token: options.configured, source: "env" };
+  const file = path.join(options.dataDir, OPERATOR_TOKEN_FILE);
+  const existing = readTokenFile(file);
+  if (existing !== null) return existing;
+  return createTokenFile(options.dataDir, file);
+}
+
+function readTokenFile(file: string): ResolvedOperatorToken | null {
+  let text: string;
+  let mode: number;
+  try {
+    text = fs.readFileSync(file, "utf8");
+    mode = fs.statSync(file).mode;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw new OperatorTokenError(`cannot read the operator token file ${file}`, { cause: error });
+  }
+  const token = text.trim();
+  if (token.length < MIN_TOKEN_LENGTH) {
+    throw new OperatorTokenError(
+      `the operator token in ${file} is shorter than ${MIN_TOKEN_LENGTH} characters; write a longer one or delete the file to generate one`,
+    );
+  }
+  if (!/^[\x21-\x7e]+$/.test(token)) {
+    throw new OperatorTokenError(`the operator token in ${file} must be visible ASCII characters without spaces`);
+  }
+  const resolved: ResolvedOperatorToken = { token, source: "file", path: file };
+  if ((mode & 0o077) !== 0) {
+    resolved.warning = `${file} is readable by other users (mode ${(mode & 0o777).toString(8)}); chmod 600 it`;
+  }
+  return resolved;
+}
+
+/**
+ * Writes a fresh token to a temporary file and hard-links it into place:
+ * the link fails if another process created the file meanwhile, so two
+ * registries starting together end up with the same token, never a torn file.
+ */
+function createTokenFile(dataDir: string, file: string): ResolvedOperatorToken {
+  const token = randomBytes(32).toString("base64url");
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const temp = `${file}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
+  try {
+    const fd = fs.openSync(temp, "wx", 0o600);
+    try {
+      fs.writeSync(fd, `${token}\n`);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    try {
+      fs.linkSync(temp, file);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "EEXIST") {
+        const winner = readTokenFile(file);
+        if (winner !== null) return winner;
+      }
+      throw error;
+    }
+    syncDirectory(dataDir);
+  } catch (error) {
+    if (error instanceof OperatorTokenError) throw error;
+    throw new OperatorTokenError(`cannot write the operator token file ${file}`, { cause: error });
+  } finally {
+    fs.rmSync(temp, { force: true });
+  }
+  return { token, source: "generated", path: file };
+}
+
+/** Makes the new directory entry durable; not every platform lets a directory be opened for fsync. */
+function syncDirectory(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(dir, "r");
+    fs.fsyncSync(fd);
+  } catch {
+    // Best effort: the token is also re-read or regenerated on the next start.
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}

@@ -1,0 +1,112 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import express from "express";
+import { errorHandler, notFoundHandler } from "../../src/http/error-handler.js";
+import { TokenBuckets, rateLimit } from "../../src/http/rate-limit.js";
+import { createLogger } from "../../src/log.js";
+import { expectEnvelope, startApp } from "./helpers.js";
+
+test("a fresh key gets the whole burst, then waits for refill", () => {
+  const buckets = new TokenBuckets({ perSecond: 10, burst: 3 });
+  assert.equal(buckets.take("a", 0), 0);
+  assert.equal(buckets.take("a", 0), 0);
+  assert.equal(buckets.take("a", 0), 0);
+  assert.equal(buckets.take("a", 0), 1);
+  assert.equal(buckets.take("a", 99), 1);
+  assert.equal(buckets.take("a", 100), 0);
+  assert.equal(buckets.take("a", 100), 1);
+  assert.equal(buckets.take("b", 100), 0, "keys are independent");
+});
+
+test("refill is proportional to elapsed time and capped at the burst", () => {
+  const buckets = new TokenBuckets({ perSecond: 2, burst: 4 });
+  for (let i = 0; i < 4; i++) assert.equal(buckets.take("k", 0), 0);
+  assert.equal(buckets.take("k", 0), 1);
+  // 1.5 s at 2/s refills 3 tokens.
+  for (let i = 0; i < 3; i++) assert.equal(buckets.take("k", 1500), 0);
+  assert.equal(buckets.take("k", 1500), 1);
+  // A long idle period refills to the burst, not beyond.
+  for (let i = 0; i < 4; i++) assert.equal(buckets.take("k", 1_000_000), 0);
+  assert.equal(buckets.take("k", 1_000_000), 1);
+});
+
+test("retry-after is the whole seconds until one token is back, at least 1", () => {
+  const slow = new TokenBuckets({ perSecond: 0.25, burst: 1 });
+  assert.equal(slow.take("k", 0), 0);
+  assert.equal(slow.take("k", 0), 4);
+  assert.equal(slow.take("k", 1000), 3);
+  assert.equal(slow.take("k", 3500), 1);
+  assert.equal(slow.take("k", 4000), 0);
+  const fast = new TokenBuckets({ perSecond: 1000, burst: 1 });
+  assert.equal(fast.take("k", 0), 0);
+  assert.equal(fast.take("k", 0), 1);
+});
+
+test("a refused request does not spend a token", () => {
+  const buckets = new TokenBuckets({ perSecond: 1, burst: 1 });
+  assert.equal(buckets.take("k", 0), 0);
+  for (let ms = 0; ms < 1000; ms += 100) assert.equal(buckets.take("k", ms), 1);
+  assert.equal(buckets.take("k", 1000), 0);
+});
+
+test("time going backwards never adds tokens", () => {
+  const buckets = new TokenBuckets({ perSecond: 1, burst: 1 });
+  assert.equal(buckets.take("k", 5000), 0);
+  assert.equal(buckets.take("k", 0), 1);
+});
+
+test("perSecond 0 disables the limiter and tracks nothing", () => {
+  const buckets = new TokenBuckets({ perSecond: 0, burst: 1 });
+  assert.equal(buckets.enabled, false);
+  for (let i = 0; i < 100; i++) assert.equal(buckets.take(`k${i}`, 0), 0);
+  assert.equal(buckets.size, 0);
+});
+
+test("memory is bounded: full buckets are dropped first, then the least recently used", () => {
+  const buckets = new TokenBuckets({ perSecond: 1, burst: 2, maxKeys: 10 });
+  for (let i = 0; i < 10; i++) buckets.take(`idle${i}`, 0);
+  // Two seconds later every idle bucket is full again: the same as no bucket.
+  buckets.take("hot", 2000);
+  buckets.take("hot", 2000);
+  assert.equal(buckets.size, 1);
+  assert.equal(buckets.take("hot", 2000), 1, "eviction must not reset a key that is still limited");
+
+  const crowded = new TokenBuckets({ perSecond: 1, burst: 2, maxKeys: 10 });
+  crowded.take("old", 0);
+  crowded.take("old", 0);
+  for (let i = 0; i < 9; i++) crowded.take(`k${i}`, 1);
+  crowded.take("old", 2); // refused; "old" becomes the most recently used
+  crowded.take("new", 3);
+  assert.ok(crowded.size <= 10);
+  assert.equal(crowded.take("old", 3), 1, "the recently used key keeps its state");
+  for (let i = 0; i < 10_000; i++) crowded.take(`flood${i}`, 4);
+  assert.ok(crowded.size <= 10);
+});
+
+test("rejects a bad configuration", () => {
+  assert.throws(() => new TokenBuckets({ perSecond: -1, burst: 1 }), RangeError);
+  assert.throws(() => new TokenBuckets({ perSecond: Number.NaN, burst: 1 }), RangeError);
+  assert.throws(() => new TokenBuckets({ perSecond: 1, burst: 0 }), RangeError);
+});
+
+test("the middleware answers 429 rate_limited with retry_after and Retry-After, per key", async (t) => {
+  const app = express();
+  const buckets = new TokenBuckets({ perSecond: 0.01, burst: 2 });
+  app.get("/x", rateLimit(buckets, (req) => String(req.headers["x-key"] ?? "anon")), (_req, res) => {
+    res.json({ ok: true });
+  });
+  app.use(notFoundHandler);
+  app.use(errorHandler(createLogger({ level: "error", stream: { write: () => true } })));
+  const server = await startApp(app);
+  t.after(() => server.close());
+  const get = (key: string) => fetch(`${server.url}/x`, { headers: { "x-key": key } });
+
+  assert.equal((await get("a")).status, 200);
+  assert.equal((await get("a")).status, 200);
+  const limited = await get("a");
+  const retryAfter = Number(limited.headers.get("retry-after"));
+  assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 100, String(retryAfter));
+  const error = await expectEnvelope(limited, 429, "rate_limited");
+  assert.equal(error.retry_after, retryAfter);
+  assert.equal((await get("b")).status, 200);
+});

@@ -1,0 +1,84 @@
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { test, type TestContext } from "node:test";
+import { OPERATOR_TOKEN_FILE, OperatorTokenError, resolveOperatorToken } from "../src/operator-token.js";
+
+function tempDir(t: TestContext): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "oversight-token-"));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const modeOf = (file: string) => fs.statSync(file).mode & 0o777;
+
+test("auth disabled wins over everything", (t) => {
+  const dataDir = path.join(tempDir(t), "data");
+  assert.deepEqual(resolveOperatorToken({ configured: "from-env-0123456789", authDisabled: true, dataDir }), {
+    token: null,
+    source: "disabled",
+  });
+  assert.equal(fs.existsSync(dataDir), false);
+});
+
+test("a configured token is used as is and nothing is written", (t) => {
+  const dataDir = path.join(tempDir(t), "data");
+  assert.deepEqual(resolveOperatorToken({ configured: "short", authDisabled: false, dataDir }), { token: "short", source: "env" });
+  assert.equal(fs.existsSync(dataDir), false);
+});
+
+test("without one, a token is generated into a new 0700 data dir as a 0600 file, then reused", (t) => {
+  const dataDir = path.join(tempDir(t), "nested", "data");
+  const first = resolveOperatorToken({ authDisabled: false, dataDir });
+  const file = path.join(dataDir, OPERATOR_TOKEN_FILE);
+  assert.equal(first.source, "generated");
+  assert.equal(first.path, file);
+  assert.match(first.token!, /^[A-Za-z0-9_-]{43}$/);
+  assert.equal(Buffer.from(first.token!, "base64url").length, 32);
+  assert.equal(modeOf(file), 0o600);
+  assert.equal(modeOf(dataDir), 0o700);
+  assert.equal(fs.readFileSync(file, "utf8"), `${first.token}\n`);
+  assert.deepEqual(fs.readdirSync(dataDir), [OPERATOR_TOKEN_FILE]);
+
+  const second = resolveOperatorToken({ authDisabled: false, dataDir });
+  assert.deepEqual(second, { token: first.token, source: "file", path: file });
+  assert.equal(resolveOperatorToken({ configured: null, authDisabled: false, dataDir }).token, first.token);
+});
+
+test("two data dirs get different tokens", (t) => {
+  const a = resolveOperatorToken({ authDisabled: false, dataDir: tempDir(t) });
+  const b = resolveOperatorToken({ authDisabled: false, dataDir: tempDir(t) });
+  assert.notEqual(a.token, b.token);
+});
+
+test("an operator-written file is trimmed, and a loose mode is reported", (t) => {
+  const dataDir = tempDir(t);
+  const file = path.join(dataDir, OPERATOR_TOKEN_FILE);
+  fs.writeFileSync(file, "  my-own-token-0123456789 \n", { mode: 0o644 });
+  fs.chmodSync(file, 0o644);
+  const resolved = resolveOperatorToken({ authDisabled: false, dataDir });
+  assert.equal(resolved.token, "my-own-token-0123456789");
+  assert.equal(resolved.source, "file");
+  assert.match(resolved.warning!, /readable by other users \(mode 644\)/);
+});
+
+test("a token file that is too short or has inner spaces is an error, not silently replaced", (t) => {
+  const dataDir = tempDir(t);
+  const file = path.join(dataDir, OPERATOR_TOKEN_FILE);
+  fs.writeFileSync(file, "short\n", { mode: 0o600 });
+  assert.throws(() => resolveOperatorToken({ authDisabled: false, dataDir }), (error: unknown) => {
+    assert.ok(error instanceof OperatorTokenError);
+    assert.match(error.message, /shorter than 16 characters/);
+    return true;
+  });
+  assert.equal(fs.readFileSync(file, "utf8"), "short\n");
+  fs.writeFileSync(file, "0123456789 abcdefghij", { mode: 0o600 });
+  assert.throws(() => resolveOperatorToken({ authDisabled: false, dataDir }), /visible ASCII/);
+});
+
+test("an unreadable token path is an error", (t) => {
+  const dataDir = tempDir(t);
+  fs.mkdirSync(path.join(dataDir, OPERATOR_TOKEN_FILE));
+  assert.throws(() => resolveOperatorToken({ authDisabled: false, dataDir }), OperatorTokenError);
+});
