@@ -309,7 +309,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     trusted_proxy: config.trustedProxy,
     log_origin: config.logOrigin,
     sqlite_synchronous: config.sqliteSynchronous,
-    rate_limits: config.rateLimits,
+    rate_limits: { write: config.rateLimits.write, read: config.rateLimits.read, per_operator: config.rateLimits.token },
     max_body_bytes: config.maxBodyBytes,
     log_level: config.logLevel,
     ...(config.migrate === null ? {} : { migrate: config.migrate }),
