@@ -7,6 +7,7 @@
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { createFileOnce } from "./core/durable-file.js";
 
 export const OPERATOR_TOKEN_FILE = "operator-token";
 export const MIN_TOKEN_LENGTH = 16;
@@ -38,7 +39,7 @@ export function resolveOperatorToken(options: OperatorTokenOptions): ResolvedOpe
   const file = path.join(options.dataDir, OPERATOR_TOKEN_FILE);
   const existing = readTokenFile(file);
   if (existing !== null) return existing;
-  return createTokenFile(options.dataDir, file);
+  return createTokenFile(file);
 }
 
 function readTokenFile(file: string): ResolvedOperatorToken | null {
@@ -67,51 +68,17 @@ function readTokenFile(file: string): ResolvedOperatorToken | null {
   return resolved;
 }
 
-/**
- * Writes a fresh token to a temporary file and hard-links it into place:
- * the link fails if another process created the file meanwhile, so two
- * registries starting together end up with the same token, never a torn file.
- */
-function createTokenFile(dataDir: string, file: string): ResolvedOperatorToken {
+/** Two registries starting together end up with the same token, never a torn file. */
+function createTokenFile(file: string): ResolvedOperatorToken {
   const token = randomBytes(32).toString("base64url");
-  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const temp = `${file}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
+  let created: boolean;
   try {
-    const fd = fs.openSync(temp, "wx", 0o600);
-    try {
-      fs.writeSync(fd, `${token}\n`);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    try {
-      fs.linkSync(temp, file);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "EEXIST") {
-        const winner = readTokenFile(file);
-        if (winner !== null) return winner;
-      }
-      throw error;
-    }
-    syncDirectory(dataDir);
+    created = createFileOnce(file, `${token}\n`);
   } catch (error) {
-    if (error instanceof OperatorTokenError) throw error;
     throw new OperatorTokenError(`cannot write the operator token file ${file}`, { cause: error });
-  } finally {
-    fs.rmSync(temp, { force: true });
   }
-  return { token, source: "generated", path: file };
-}
-
-/** Makes the new directory entry durable; not every platform lets a directory be opened for fsync. */
-function syncDirectory(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(dir, "r");
-    fs.fsyncSync(fd);
-  } catch {
-    // Best effort: the token is also re-read or regenerated on the next start.
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
+  if (created) return { token, source: "generated", path: file };
+  const winner = readTokenFile(file);
+  if (winner === null) throw new OperatorTokenError(`the operator token file ${file} vanished while it was being created`);
+  return winner;
 }

@@ -4,22 +4,10 @@
  * its key. A file that is present but unusable is an error, never replaced:
  * a new key would silently orphan every head and checkpoint signed so far.
  */
-import {
-  closeSync,
-  fchmodSync,
-  fsyncSync,
-  linkSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  unlinkSync,
-  writeSync,
-} from "node:fs";
-import { randomBytes } from "node:crypto";
+import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import { createFileOnce, writeFileDurably } from "./durable-file.js";
 import { generateSeed, signerFromSeed, type Signer } from "./ed25519.js";
 import { parseHex, toHex } from "./hex.js";
 
@@ -91,85 +79,32 @@ export function readIdentity(dataDir: string): RegistryIdentity | null {
 
 /** Writes (or replaces) the identity file atomically with mode 0600, creating the data dir (0700). */
 export function writeIdentity(dataDir: string, seed: Uint8Array, createdAt = nowSeconds()): RegistryIdentity {
-  const { identity, temp } = writeTemp(dataDir, seed, createdAt);
-  try {
-    renameSync(temp, identityPath(dataDir));
-  } catch (error) {
-    removeQuietly(temp);
-    throw error;
-  }
-  syncDirectory(dataDir);
+  const { identity, body } = identityFile(seed, createdAt);
+  writeFileDurably(identityPath(dataDir), body);
   return identity;
 }
 
 /**
  * Loads the identity, creating the data dir (0700) and a new key when there is
- * none. Creation links the finished file into place, so two processes starting
- * at once agree on one key instead of the later overwriting the earlier.
+ * none. Two processes starting at once agree on one key instead of the later
+ * overwriting the earlier.
  */
 export function loadOrCreateIdentity(dataDir: string): { identity: RegistryIdentity; created: boolean } {
   const existing = readIdentity(dataDir);
   if (existing) return { identity: existing, created: false };
-  const { identity, temp } = writeTemp(dataDir, generateSeed(), nowSeconds());
-  try {
-    linkSync(temp, identityPath(dataDir));
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "EEXIST") {
-      const winner = readIdentity(dataDir);
-      if (winner) return { identity: winner, created: false };
-      throw error;
-    }
-    // Filesystems without hard links: a plain atomic rename, racy only against a second starter.
-    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP") throw error;
-    renameSync(temp, identityPath(dataDir));
-  } finally {
-    removeQuietly(temp);
-  }
-  syncDirectory(dataDir);
-  return { identity, created: true };
+  const { identity, body } = identityFile(generateSeed(), nowSeconds());
+  if (createFileOnce(identityPath(dataDir), body)) return { identity, created: true };
+  const winner = readIdentity(dataDir);
+  if (!winner) throw new IdentityError(identityPath(dataDir), "the identity file vanished while it was being created");
+  return { identity: winner, created: false };
 }
 
-function writeTemp(dataDir: string, seed: Uint8Array, createdAt: number): { identity: RegistryIdentity; temp: string } {
+function identityFile(seed: Uint8Array, createdAt: number): { identity: RegistryIdentity; body: string } {
   if (seed.length !== 32) throw new Error("an Ed25519 seed is 32 bytes");
   if (!Number.isSafeInteger(createdAt) || createdAt < 0) throw new Error("created_at must be a non-negative integer");
   const signer = signerFromSeed(seed);
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const body = JSON.stringify({ ed25519_priv: toHex(seed), ed25519_pub: signer.publicKeyHex, created_at: createdAt }, null, 2) + "\n";
-  const temp = path.join(dataDir, `.${IDENTITY_FILE}.${randomBytes(6).toString("hex")}.tmp`);
-  const fd = openSync(temp, "wx", 0o600);
-  try {
-    fchmodSync(fd, 0o600);
-    writeSync(fd, body);
-    fsyncSync(fd);
-  } catch (error) {
-    closeSync(fd);
-    removeQuietly(temp);
-    throw error;
-  }
-  closeSync(fd);
-  return { identity: { seed: Buffer.from(seed), publicKeyHex: signer.publicKeyHex, createdAt, signer }, temp };
-}
-
-/** Makes the rename durable; not every platform can fsync a directory. */
-function syncDirectory(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(dir, "r");
-    fsyncSync(fd);
-  } catch {
-    // Best effort: the file itself is already fsynced.
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
-function removeQuietly(file: string): void {
-  try {
-    unlinkSync(file);
-  } catch {
-    // Already gone.
-  }
+  return { identity: { seed: Buffer.from(seed), publicKeyHex: signer.publicKeyHex, createdAt, signer }, body };
 }
 
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);

@@ -4,9 +4,9 @@
  * to that head. Written as pretty JSON with one field per line, so an error
  * can say "remove line N" and a person can do exactly that.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
-import path from "node:path";
+import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { writeFileDurably } from "../core/durable-file.js";
 import { SignedTreeHeadSchema, TreeSizeSchema } from "../tlog/heads.js";
 
 export const STATE_FORMAT = "oversight-registry-monitor/1";
@@ -85,35 +85,9 @@ export function formatState(state: MonitorState): string {
 }
 
 export function writeState(file: string, state: MonitorState): void {
-  writeFileAtomic(file, formatState(state));
+  writeFileDurably(file, formatState(state));
 }
 
-/** Write to a temporary file beside the target, fsync, rename over it, fsync the directory. */
-export function writeFileAtomic(file: string, text: string): void {
-  const dir = path.dirname(path.resolve(file));
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
-  const fd = openSync(tmp, "w", 0o600);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } catch (error) {
-    closeSync(fd);
-    unlinkSync(tmp);
-    throw error;
-  }
-  closeSync(fd);
-  renameSync(tmp, file);
-  try {
-    const dirFd = openSync(dir, "r");
-    try {
-      fsyncSync(dirFd);
-    } finally {
-      closeSync(dirFd);
-    }
-  } catch {
-    // Some platforms cannot fsync a directory; the rename itself is still atomic.
-  }
-}
 
 /** 1-based line of a top-level field in the state file as it is on disk, or null. */
 export function fieldLine(file: string, field: string): number | null {

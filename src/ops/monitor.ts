@@ -11,7 +11,8 @@ import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { LogMisbehaviour, monitorRound, PinMismatchError, type RoundSession } from "./monitor-round.js";
-import { readState, StateFileError, writeFileAtomic, writeState } from "./monitor-state.js";
+import { writeFileDurably } from "../core/durable-file.js";
+import { readState, StateFileError, writeState } from "./monitor-state.js";
 import { RegistryClient, RegistryHttpError, RegistryProtocolError } from "./registry-client.js";
 
 export interface CommandIo {
@@ -158,7 +159,7 @@ export function writeEvidence(statePath: string, url: string, finding: LogMisbeh
     state_file: statePath,
     ...finding.details,
   };
-  writeFileAtomic(file, `${JSON.stringify(evidence, null, 2)}\n`);
+  writeFileDurably(file, `${JSON.stringify(evidence, null, 2)}\n`);
   return file;
 }
 

@@ -11,7 +11,8 @@
  * the recorded root at the recorded size.
  */
 import type Database from "better-sqlite3";
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { readFileSync } from "node:fs";
+import { writeFileDurably } from "../core/durable-file.js";
 import path from "node:path";
 import { z } from "zod";
 import type { Signer } from "../core/ed25519.js";
@@ -231,7 +232,7 @@ export class HeadSigner {
         .run(record.size, record.root, record.signedAt);
     }
     if (!current.file || record.size > current.file.size) {
-      writeFileAtomic(this.stateFile, JSON.stringify({ size: record.size, root: toHex(record.root), signed_at: record.signedAt }) + "\n");
+      writeFileDurably(this.stateFile, JSON.stringify({ size: record.size, root: toHex(record.root), signed_at: record.signedAt }) + "\n");
     }
   }
 }
@@ -247,26 +248,3 @@ function larger(a: SignedRecord | null, b: SignedRecord | null): SignedRecord | 
   return b.size > a.size ? b : a;
 }
 
-function writeFileAtomic(file: string, contents: string): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  try {
-    const fd = openSync(tmp, "w", 0o600);
-    try {
-      writeSync(fd, contents);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, file);
-  } catch (error) {
-    rmSync(tmp, { force: true });
-    throw error;
-  }
-  // The rename is durable only once the directory entry is.
-  const dir = openSync(path.dirname(file), "r");
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
-  }
-}
