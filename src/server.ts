@@ -11,12 +11,10 @@ import { createApp, type Rate } from "./http/app.js";
 import { Metrics } from "./http/metrics.js";
 import type { Logger } from "./log.js";
 import { openDatabase, type Synchronous } from "./registry/database.js";
-import { Registry } from "./registry/registry.js";
+import { Registry, SIGNED_HEAD_FILE } from "./registry/registry.js";
 import { RegistryService } from "./registry/service.js";
 import type { Clock } from "./registry/time.js";
 import { VERSION } from "./version.js";
-
-export const SIGNED_HEAD_FILE = "tlog-signed-head.json";
 
 export interface ServeOptions {
   host: string;

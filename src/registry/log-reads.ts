@@ -77,6 +77,7 @@ export class LogReads {
 
   /** A window of leaves; a record whose bytes do not hash to its stored hash fails the whole request. */
   range(start: number, limit: number): { start: number; count: number; entries: RangeEntry[] } {
+    if (start >= this.registry.store.size()) return { start, count: 0, entries: [] };
     const entries = this.registry.store.leaves(start, Math.min(Math.max(limit, 1), RANGE_MAX)).map((leaf) => {
       if (!leafHash(leaf.leafData).equals(leaf.leafHash)) {
         throw serverError(`leaf ${leaf.index} does not match its stored hash`);

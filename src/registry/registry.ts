@@ -17,6 +17,9 @@ export interface RegistryObserver {
   proofVerificationFailed(): void;
 }
 
+/** Beside the database in the data directory: the largest signed head, a second guard against serving a fork. */
+export const SIGNED_HEAD_FILE = "tlog-signed-head.json";
+
 export interface RegistryOptions {
   db: Database.Database;
   identity: RegistryIdentity;

@@ -81,6 +81,12 @@ export function rangeHash(src: NodeSource, start: number, end: number): Buffer {
     peaks.push(src.node(level, at / 2 ** level));
     at += 2 ** level;
   }
+  return rootOfPeaks(peaks);
+}
+
+/** Root of a tree from the roots of its perfect subtrees, largest (leftmost) first. */
+export function rootOfPeaks(peaks: readonly Buffer[]): Buffer {
+  if (peaks.length === 0) return EMPTY_ROOT;
   let root = peaks[peaks.length - 1]!;
   for (let i = peaks.length - 2; i >= 0; i--) root = nodeHash(peaks[i]!, root);
   return root;
@@ -281,10 +287,7 @@ export class CompactRange {
   }
 
   root(): Buffer {
-    if (this.peaks.length === 0) return EMPTY_ROOT;
-    let root = this.peaks[this.peaks.length - 1]!;
-    for (let i = this.peaks.length - 2; i >= 0; i--) root = nodeHash(this.peaks[i]!, root);
-    return root;
+    return rootOfPeaks(this.peaks);
   }
 
   clone(): CompactRange {

@@ -19,15 +19,17 @@ import {
   nodeHash,
   popcount,
   rangeHash,
+  rootOfPeaks,
   type NodeSource,
 } from "./merkle.js";
 import { MAX_TLOG_SIZE, nodeId } from "./schema.js";
+import { TILE_HEIGHT, TILE_WIDTH } from "./tile-path.js";
 
 /** A leaf must fit the uint16 length prefix of a C2SP entry bundle. */
 export const MAX_LEAF_BYTES = 65_535;
-/** C2SP tlog-tiles: tiles of height 8, so 256 hashes or entries per full tile. */
-const TILE_HEIGHT = 8;
-const TILE_WIDTH = 2 ** TILE_HEIGHT;
+/** Subtrees of 2^8 leaves and up are few and read by nearly every proof: they stay in memory. */
+const CACHED_LEVEL = 8;
+const CACHE_ENTRIES = 65_536;
 /** Highest tile level whose entries still have exact node keys. */
 const MAX_TILE_LEVEL = Math.floor(Math.log2(MAX_TLOG_SIZE) / TILE_HEIGHT);
 
@@ -59,6 +61,11 @@ export class TlogStore {
   /** Roots of the perfect subtrees along the right edge, largest first. */
   private peaks: Buffer[] = [];
   private currentRoot: Buffer | null = null;
+  /**
+   * Upper-level node hashes by key. A complete subtree never changes, but one
+   * written by an append that is then rolled back would, so reload() clears it.
+   */
+  private readonly upper = new Map<number, Buffer>();
 
   private readonly maxIndex: Statement;
   private readonly leafHashStmt: Statement;
@@ -111,6 +118,7 @@ export class TlogStore {
     this.count = size;
     this.peaks = peaks;
     this.currentRoot = null;
+    this.upper.clear();
   }
 
   size(): number {
@@ -136,7 +144,7 @@ export class TlogStore {
   root(size?: number): Buffer {
     const n = this.requireSize("tree size", size);
     if (n === this.count) {
-      this.currentRoot ??= this.edgeRoot();
+      this.currentRoot ??= rootOfPeaks(this.peaks);
       return this.currentRoot;
     }
     return rangeHash(this.source, 0, n);
@@ -184,10 +192,14 @@ export class TlogStore {
     const tileLevel = requireCount("tile level", level);
     if (tileLevel > MAX_TILE_LEVEL) throw missingField(`tile level must be at most ${MAX_TILE_LEVEL}`);
     const { first, end } = this.tileSpan(index, width, TILE_HEIGHT * tileLevel);
-    const hashes =
-      tileLevel === 0
-        ? this.leafHashTile.get(first, end)
-        : this.nodeTile.get(JSON.stringify(Array.from({ length: end - first }, (_, j) => nodeId(TILE_HEIGHT * tileLevel, first + j))));
+    let hashes: unknown;
+    if (tileLevel === 0) {
+      hashes = this.leafHashTile.get(first, end);
+    } else {
+      const ids: number[] = [];
+      for (let i = first; i < end; i++) ids.push(nodeId(TILE_HEIGHT * tileLevel, i));
+      hashes = this.nodeTile.get(JSON.stringify(ids));
+    }
     if (!Buffer.isBuffer(hashes) || hashes.length !== (end - first) * HASH_SIZE) {
       throw serverError(`the log store lacks hashes of tile ${tileLevel}/${index}; run the database check`);
     }
@@ -232,17 +244,21 @@ export class TlogStore {
     return index;
   }
 
-  private edgeRoot(): Buffer {
-    const peaks = this.peaks;
-    if (peaks.length === 0) return rangeHash(this.source, 0, 0);
-    let root = peaks[peaks.length - 1]!;
-    for (let i = peaks.length - 2; i >= 0; i--) root = nodeHash(peaks[i]!, root);
-    return root;
+  private readNode(level: number, index: number): Buffer {
+    if (level === 0) return this.checked(this.leafHashStmt.get(index), level, index);
+    const id = nodeId(level, index);
+    if (level < CACHED_LEVEL) return this.checked(this.nodeStmt.get(id), level, index);
+    let hash = this.upper.get(id);
+    if (hash === undefined) {
+      hash = this.checked(this.nodeStmt.get(id), level, index);
+      if (this.upper.size >= CACHE_ENTRIES) this.upper.delete(this.upper.keys().next().value!);
+      this.upper.set(id, hash);
+    }
+    return hash;
   }
 
-  private readNode(level: number, index: number): Buffer {
-    const hash = (level === 0 ? this.leafHashStmt.get(index) : this.nodeStmt.get(nodeId(level, index))) as Buffer | undefined;
-    if (hash === undefined || hash.length !== HASH_SIZE) {
+  private checked(hash: unknown, level: number, index: number): Buffer {
+    if (!Buffer.isBuffer(hash) || hash.length !== HASH_SIZE) {
       throw serverError(`the log store lacks the hash of node ${level}/${index}; run the database check`);
     }
     return hash;

@@ -187,6 +187,34 @@ test("a rolled-back append leaves no trace after reload()", (t) => {
   assert.deepEqual(reopened.root(), fresh.root());
 });
 
+test("nodes read inside a rolled-back append are forgotten by reload()", (t) => {
+  const db = openDb(t);
+  const store = new TlogStore(db);
+  const datas = dataOf(300, 9);
+  appendAll(db, store, datas.slice(0, 255));
+  db.transaction(() => {
+    assert.throws(
+      () =>
+        db.transaction(() => {
+          store.appendMany([Buffer.from("doomed 255"), Buffer.from("doomed 256")]);
+          // Reads the subtree of leaves 0..255 (level 8), which the rollback undoes.
+          store.root(256);
+          store.inclusionProof(256, 257);
+          throw new Error("job failed");
+        })(),
+      /job failed/,
+    );
+    store.reload();
+    store.appendMany(datas.slice(255));
+  })();
+  const freshDb = openDb(t);
+  const fresh = new TlogStore(freshDb);
+  appendAll(freshDb, fresh, datas);
+  assert.deepEqual(store.root(256), fresh.root(256));
+  assert.deepEqual(store.inclusionProof(256), fresh.inclusionProof(256));
+  assert.deepEqual(store.consistencyProof(256, 300), fresh.consistencyProof(256, 300));
+});
+
 test("appends need the caller's transaction and bounded byte leaves", (t) => {
   const db = openDb(t);
   const store = new TlogStore(db);
