@@ -11,7 +11,8 @@
  * and rolls back, so it writes nothing at all.
  */
 import Database from "better-sqlite3";
-import { existsSync, realpathSync, rmSync, statSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, realpathSync, rmSync, statSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
 import { identityPath, readIdentity, writeIdentity, type RegistryIdentity } from "../core/identity.js";
@@ -95,7 +96,7 @@ async function migrate(options: MigrationOptions): Promise<MigrationReport> {
   const existed = existsSync(target);
   if (existed) refuseNonEmptyFile(target);
 
-  const src = openSource(source);
+  const { db: src, cleanup: cleanupSource } = openSource(source);
   try {
     src.exec("BEGIN");
     checkSourceSchema(src);
@@ -154,6 +155,7 @@ async function migrate(options: MigrationOptions): Promise<MigrationReport> {
   } finally {
     if (src.inTransaction) src.exec("ROLLBACK");
     src.close();
+    cleanupSource();
   }
 }
 
@@ -265,11 +267,37 @@ function isEmpty(db: Database.Database): boolean {
   return TARGET_DATA_TABLES.every((table) => !tables.has(table) || db.prepare(`SELECT 1 FROM ${table} LIMIT 1`).get() === undefined);
 }
 
-function openSource(source: string): Database.Database {
+/**
+ * Read-only; a WAL-mode source in a directory we cannot write (a read-only
+ * mount, another user's files) cannot get its shared-memory file, so then the
+ * database and its WAL are copied to a temporary directory and read there.
+ */
+function openSource(source: string): { db: Database.Database; cleanup: () => void } {
   try {
-    return new Database(source, { readonly: true, fileMustExist: true });
+    return { db: openSourceFile(source), cleanup: () => {} };
+  } catch (direct) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "oversight-migrate-source-"));
+    const cleanup = () => rmSync(dir, { recursive: true, force: true });
+    try {
+      const copy = path.join(dir, path.basename(source));
+      copyFileSync(source, copy);
+      if (existsSync(`${source}-wal`)) copyFileSync(`${source}-wal`, `${copy}-wal`);
+      return { db: openSourceFile(copy), cleanup };
+    } catch {
+      cleanup();
+      throw new MigrationError(`cannot open the migration source ${source} read-only: ${(direct as Error).message}`);
+    }
+  }
+}
+
+function openSourceFile(file: string): Database.Database {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    db.prepare("SELECT count(*) FROM sqlite_master").get();
+    return db;
   } catch (error) {
-    throw new MigrationError(`cannot open the migration source ${source} read-only: ${(error as Error).message}`);
+    db.close();
+    throw error;
   }
 }
 
