@@ -326,7 +326,9 @@ function* chunkReports(db: Database.Database, plan: Plan, threads: number): Gene
   const chunks = Math.ceil(plan.total / plan.chunkSize);
   const checker = new ChunkChecker(db, plan);
   const workerCount = Math.min(threads, chunks) - 1;
-  if (workerCount < 1 || db.memory || db.inTransaction) {
+  // Workers read the committed file: fine for a read-only snapshot (the log is append-only below its size),
+  // wrong inside a write transaction whose leaves they cannot see.
+  if (workerCount < 1 || db.memory || (db.inTransaction && !db.readonly)) {
     for (let chunk = 0; chunk < chunks; chunk++) yield checker.check(chunk);
     return;
   }
