@@ -151,3 +151,11 @@ test("attribution by token, by mark, by perceptual hash, a miss and a missing se
   assert.equal(semantic.count, 1);
   assert.deepEqual(Object.keys(semantic.candidates[0]).sort(), ["file_id", "mark_id", "recipient_id", "registered_at"]);
 });
+
+test("with operator auth disabled, /register and /attribute need no token", async (t) => {
+  const reg = await startTestRegistry(t, { operatorToken: null });
+  const body = createIssuer().registration({ file_id: "open" });
+  const res = await reg.call("/register", { json: body, auth: false });
+  assert.equal(res.status, 200);
+  assert.equal((await (await reg.call("/attribute", { json: { token_id: (body.beacons[0] as { token_id: string }).token_id }, auth: false })).json()).file_id, "open");
+});
