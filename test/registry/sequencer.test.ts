@@ -66,3 +66,29 @@ test("drain waits for every queued job", async (t) => {
   await sequencer.drain();
   assert.equal(store.size(), 2);
 });
+
+test("a lone failing job gets its own error; nothing it wrote remains", async (t) => {
+  const { db, store, sequencer, job } = setup(t);
+  await assert.rejects(sequencer.submit(job("solo", true)), /job solo fails/);
+  assert.equal(store.size(), 0);
+  assert.equal(db.prepare("SELECT count(*) FROM events").pluck().get(), 0);
+  assert.equal(await sequencer.submit(job("next")), 0, "the log continues at the same index");
+});
+
+test("a commit that fails rejects the whole batch with a 503 server_error and leaves no trace", async (t) => {
+  const { db, store, sequencer, job } = setup(t);
+  db.exec(`CREATE TABLE parent (id INTEGER PRIMARY KEY);
+           CREATE TABLE child (parent_id INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)`);
+  db.pragma("foreign_keys = ON");
+  const orphan = () => db.prepare("INSERT INTO child (parent_id) VALUES (42)").run();
+  const results = await Promise.allSettled([sequencer.submit(job("a")), sequencer.submit(orphan)]);
+  for (const result of results) {
+    assert.equal(result.status, "rejected");
+    const reason = (result as PromiseRejectedResult).reason as { code?: string; status?: number };
+    assert.equal(reason.code, "server_error");
+    assert.equal(reason.status, 503);
+  }
+  assert.equal(store.size(), 0);
+  assert.equal(db.prepare("SELECT count(*) FROM child").pluck().get(), 0);
+  assert.equal(await sequencer.submit(job("b")), 0);
+});
