@@ -88,7 +88,8 @@ export function formatOutcome(outcome: Outcome): string {
 }
 
 /** The closing line test runners read: `N passed, M failed` (`, K skipped` only when some were). */
+/** Skips on their own line, so the last line is exactly `N passed, M failed` for tools that parse it. */
 export function formatSummary(report: Pick<ConformanceReport, "passed" | "failed" | "skipped">): string {
-  const skipped = report.skipped > 0 ? `, ${report.skipped} skipped` : "";
-  return `${report.passed} passed, ${report.failed} failed${skipped}`;
+  const skipped = report.skipped > 0 ? `${report.skipped} skipped\n` : "";
+  return `${skipped}${report.passed} passed, ${report.failed} failed`;
 }
