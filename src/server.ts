@@ -5,9 +5,11 @@
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
-import type { Server } from "node:http";
+import http from "node:http";
 import { loadOrCreateIdentity } from "./core/identity.js";
-import { createApp, type Rate } from "./http/app.js";
+import { VerifyPool } from "./core/verify-pool.js";
+import { createApp, createEdge, type Rate } from "./http/app.js";
+import { FastPath } from "./http/fast-path.js";
 import { Metrics } from "./http/metrics.js";
 import type { Logger } from "./log.js";
 import { openDatabase, type Synchronous } from "./registry/database.js";
@@ -36,6 +38,8 @@ export interface ServeOptions {
 export interface RunningServer {
   url: string;
   service: RegistryService;
+  /** The routes served before Express; its `served` count tells which answered. */
+  fastPath: FastPath;
   close(): Promise<void>;
 }
 
@@ -69,13 +73,18 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     registry.secondsSinceSignedHead(),
   );
 
-  const service = new RegistryService(registry);
-  const app = createApp({ ...options, service, logger, metrics, version: VERSION });
-  const server: Server = app.listen(options.port, options.host);
+  const verifyPool = new VerifyPool({ onError: (error) => logger.warn("a signature verification worker failed", { error }) });
+  const service = new RegistryService(registry, { verifier: verifyPool });
+  const edge = createEdge(options.rates);
+  const app = createApp({ ...options, service, logger, metrics, version: VERSION, edge });
+  const fastPath = new FastPath({ service, logger, metrics, edge, trustedProxy: options.trustedProxy });
+  const server = http.createServer((req, res) => fastPath.handle(req, res) || app(req, res));
+  server.listen(options.port, options.host);
   try {
     await once(server, "listening");
   } catch (error) {
     registry.close();
+    await verifyPool.close();
     throw error;
   }
   const { port } = server.address() as AddressInfo;
@@ -89,8 +98,9 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
       server.close();
       server.closeIdleConnections();
       await once(server, "close");
+      await verifyPool.close();
       await registry.sequencer.drain();
       registry.close();
     })());
-  return { url, service, close };
+  return { url, service, fastPath, close };
 }

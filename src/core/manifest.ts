@@ -99,39 +99,78 @@ export type ManifestVerdict =
 type Refusal = Extract<ManifestVerdict, { ok: false }>;
 
 const invalid = (reason: string): Refusal => ({ ok: false, code: "signature_invalid", reason });
+const NOT_VERIFIED = "signature_ed25519 does not verify with issuer_ed25519_pub";
+
+/**
+ * Everything verification needs once the manifest passed the pure checks, so
+ * that the Ed25519 step can run elsewhere (a worker thread) and end in the same
+ * verdict through `manifestVerdict`.
+ */
+export interface ManifestCheck {
+  ok: true;
+  /** Defaults filled and nulls dropped; signatures as received. */
+  manifest: Record<string, unknown>;
+  publicKey: Buffer;
+  signature: Buffer;
+  /** The signed texts to try, in order: the full form, then the legacy form when it is a different text. */
+  forms: readonly string[];
+  /**
+   * JCS of the manifest exactly as received (what the registry stores), joined
+   * from the members already canonicalized for the signed forms; null when a
+   * member the signature does not cover is not canonical JSON.
+   */
+  canonical: string | null;
+}
 
 interface SignedForms {
-  /** Defaults filled and nulls dropped; signatures as received. */
   manifest: Record<string, unknown>;
   full: string;
   /** Null when the legacy form is the same text as the full form. */
   legacy: string | null;
+  canonical: string | null;
 }
 
 /** Never throws: anything that is not a correctly signed manifest is a verdict. */
 export function verifyManifest(m: unknown): ManifestVerdict {
+  const check = checkManifest(m);
+  if (!check.ok) return check;
+  for (let i = 0; i < check.forms.length; i++) {
+    const signedBytes = Buffer.from(check.forms[i]!, "utf8");
+    if (verifyEd25519(check.publicKey, signedBytes, check.signature)) {
+      return { ok: true, signedBytes, legacy: i > 0, manifest: check.manifest };
+    }
+  }
+  return invalid(NOT_VERIFIED);
+}
+
+/** The checks of `verifyManifest` up to the signature itself. Never throws. */
+export function checkManifest(m: unknown): ManifestCheck | Refusal {
   try {
     const forms = signedForms(m);
     if ("reason" in forms) return forms;
-    const pub = parseHex(forms.manifest.issuer_ed25519_pub, 32);
-    if (!pub) return invalid("issuer_ed25519_pub must be 64 hex characters");
+    const publicKey = parseHex(forms.manifest.issuer_ed25519_pub, 32);
+    if (!publicKey) return invalid("issuer_ed25519_pub must be 64 hex characters");
     const signature = parseHex(forms.manifest.signature_ed25519, 64);
     if (!signature) return invalid("signature_ed25519 must be 128 hex characters");
-    const full = Buffer.from(forms.full, "utf8");
-    if (verifyEd25519(pub, full, signature)) {
-      return { ok: true, signedBytes: full, legacy: false, manifest: forms.manifest };
-    }
-    if (forms.legacy !== null) {
-      const legacy = Buffer.from(forms.legacy, "utf8");
-      if (verifyEd25519(pub, legacy, signature)) {
-        return { ok: true, signedBytes: legacy, legacy: true, manifest: forms.manifest };
-      }
-    }
-    return invalid("signature_ed25519 does not verify with issuer_ed25519_pub");
+    return {
+      ok: true,
+      manifest: forms.manifest,
+      publicKey,
+      signature,
+      forms: forms.legacy === null ? [forms.full] : [forms.full, forms.legacy],
+      canonical: forms.canonical,
+    };
   } catch {
     // Getters that throw, proxies, nesting deep enough to exhaust the stack.
     return invalid("manifest could not be read as JSON");
   }
+}
+
+/** The verdict of a check whose form `verified` (an index into `check.forms`, -1 for none) verified. */
+export function manifestVerdict(check: ManifestCheck, verified: number): ManifestVerdict {
+  const form = check.forms[verified];
+  if (verified < 0 || form === undefined) return invalid(NOT_VERIFIED);
+  return { ok: true, signedBytes: Buffer.from(form, "utf8"), legacy: verified > 0, manifest: check.manifest };
 }
 
 /**
@@ -153,16 +192,27 @@ function signedForms(m: unknown): SignedForms | Refusal {
   const manifest: Record<string, unknown> = {};
   const members: string[] = [];
   const legacyMembers: string[] = [];
+  const received: string[] = [];
+  let receivedComplete = true;
   for (const key of FIELDS_SORTED) {
-    const value = Object.hasOwn(m, key) ? m[key] : DEFAULTS[key];
+    const present = Object.hasOwn(m, key);
+    const value = present ? m[key] : DEFAULTS[key];
     if (SIGNATURE_FIELDS.has(key)) {
       // Blanked after nulls are dropped, so a null signature field is still signed as "".
       if (value !== null) manifest[key] = value;
       members.push(`"${key}":""`);
       legacyMembers.push(`"${key}":""`);
+      if (present) {
+        const member = receivedMember(key, value);
+        if (member === null) receivedComplete = false;
+        else received.push(member);
+      }
       continue;
     }
-    if (value === null) continue;
+    if (value === null) {
+      if (present) received.push(`"${key}":null`);
+      continue;
+    }
     const kept = dropNulls(value);
     manifest[key] = kept;
     let canonical: string;
@@ -175,12 +225,26 @@ function signedForms(m: unknown): SignedForms | Refusal {
     const member = `"${key}":${canonical}`;
     members.push(member);
     if (!isLegacyOmitted(key, kept)) legacyMembers.push(member);
+    if (present) received.push(kept === value ? member : `"${key}":${canonicalize(value)}`);
   }
+  // The strict schema admits no other keys; counting guards the join against anything it does not see.
+  const complete = receivedComplete && received.length === Object.keys(m).length;
   return {
     manifest,
     full: `{${members.join(",")}}`,
     legacy: legacyMembers.length === members.length ? null : `{${legacyMembers.join(",")}}`,
+    canonical: complete ? `{${received.join(",")}}` : null,
   };
+}
+
+/** A signature member as received: never signed, so JCS may refuse it here without failing verification. */
+function receivedMember(key: string, value: unknown): string | null {
+  try {
+    return `"${key}":${canonicalize(value)}`;
+  } catch (error) {
+    if (error instanceof CanonicalJsonError) return null;
+    throw error;
+  }
 }
 
 /** Older clients signed without these two members while they held their defaults. */

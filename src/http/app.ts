@@ -2,6 +2,8 @@
  * The Express app: middleware in the order CONTRACT.md needs (CORS and
  * security headers first, then per-route auth → rate limit → body), the
  * routes, and the envelope for everything else. Only this layer knows Express.
+ * The buckets and security headers live in an `HttpEdge` shared with the fast
+ * path (fast-path.ts), so a request meets the same limits whichever serves it.
  */
 import express, { type Request } from "express";
 import helmet from "helmet";
@@ -24,6 +26,22 @@ export interface Rate {
   burst: number;
 }
 
+/** What Express and the fast path share. */
+export interface HttpEdge {
+  writeBuckets: TokenBuckets;
+  readBuckets: TokenBuckets;
+  securityHeaders: ReturnType<typeof helmet>;
+}
+
+export function createEdge(rates: { write: Rate; read: Rate }): HttpEdge {
+  return {
+    writeBuckets: new TokenBuckets(rates.write),
+    readBuckets: new TokenBuckets(rates.read),
+    // Beacon images are embedded by documents on other origins: CORP must allow that.
+    securityHeaders: helmet({ crossOriginResourcePolicy: { policy: "cross-origin" } }),
+  };
+}
+
 export interface AppOptions {
   service: RegistryService;
   logger: Logger;
@@ -38,6 +56,7 @@ export interface AppOptions {
   corsOrigins: string[];
   rates: { write: Rate; read: Rate; token: Rate };
   maxBodyBytes: number;
+  edge: HttpEdge;
 }
 
 export function createApp(options: AppOptions): express.Express {
@@ -47,16 +66,15 @@ export function createApp(options: AppOptions): express.Express {
   app.set("query parser", "simple");
 
   const byAddress = (req: Request) => clientAddress(req, options.trustedProxy);
-  const writeLimit = rateLimit(new TokenBuckets(options.rates.write), byAddress);
-  const readLimit = rateLimit(new TokenBuckets(options.rates.read), byAddress);
+  const writeLimit = rateLimit(options.edge.writeBuckets, byAddress);
+  const readLimit = rateLimit(options.edge.readBuckets, byAddress);
   // With auth on there is one operator; with auth off, operator routes are limited like any other writer.
   const operatorLimit = options.operatorToken
     ? rateLimit(new TokenBuckets(options.rates.token), () => "operator")
     : writeLimit;
 
   app.use(requestMetrics(options.metrics));
-  // Beacon images are embedded by documents on other origins: CORP must allow that.
-  app.use(helmet({ crossOriginResourcePolicy: { policy: "cross-origin" } }));
+  app.use(options.edge.securityHeaders);
   app.use(cors(options.corsOrigins));
 
   app.get("/metrics", (_req, res) => {

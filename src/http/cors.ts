@@ -7,6 +7,7 @@
  * Access-Control-* header, so the browser blocks the real request; nothing
  * about the allow-list is revealed and no error body is produced.
  */
+import type { ServerResponse } from "node:http";
 import type { RequestHandler } from "express";
 
 export const DEFAULT_CORS_ORIGINS: readonly string[] = [
@@ -25,11 +26,19 @@ const ALLOWED_HEADERS = "Accept, Accept-Language, Content-Language, Content-Type
 const EXPOSED_HEADERS = "Retry-After";
 const PREFLIGHT_MAX_AGE_S = "600";
 
+/**
+ * The one CORS header of an answer to a request without Origin (the fast path
+ * serves only those): the answer depends on Origin, so shared caches must key
+ * on it even when it is absent.
+ */
+export function varyOnOrigin(res: ServerResponse): void {
+  res.setHeader("Vary", "Origin");
+}
+
 export function cors(extraOrigins: readonly string[]): RequestHandler {
   const allowed = new Set([...DEFAULT_CORS_ORIGINS, ...extraOrigins]);
   return (req, res, next) => {
-    // The answer depends on Origin, so shared caches must key on it even when it is absent.
-    res.vary("Origin");
+    varyOnOrigin(res);
     const origin = req.headers.origin;
     const originAllowed = origin !== undefined && allowed.has(origin);
 

@@ -4,7 +4,8 @@
  * the v1 envelope `{"error":{"code","message",...}}`; unexpected errors are
  * logged in full here and reach the client as "internal error" only.
  */
-import type { ErrorRequestHandler, Request, RequestHandler, Response } from "express";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ErrorRequestHandler, RequestHandler } from "express";
 import { z } from "zod";
 import { RegistryError } from "../core/errors.js";
 import type { Logger } from "../log.js";
@@ -16,30 +17,37 @@ const MAX_PATH_IN_MESSAGE = 200;
 const SUCCESS_ONLY_HEADERS = ["Content-Disposition", "Content-Encoding", "ETag", "Last-Modified", "Content-Length"];
 
 export const notFoundHandler: RequestHandler = (req, _res, next) => {
-  next(new RegistryError("not_found", `no route for ${req.method} ${safePath(req)}`));
+  next(new RegistryError("not_found", `no route for ${req.method} ${safePath(req.originalUrl)}`));
 };
 
 export function errorHandler(logger: Logger): ErrorRequestHandler {
-  return (error: unknown, req, res, _next) => {
-    const failure = toRegistryError(error);
-    if (failure.status >= 500) {
-      logger.error("request failed", {
-        method: req.method,
-        path: safePath(req),
-        status: failure.status,
-        error,
-      });
-    }
-    if (res.headersSent) {
-      // Part of a success answer is already on the wire; cutting the connection is the only honest signal left.
-      req.socket.destroy();
-      return;
-    }
-    send(req, res, failure);
-  };
+  return (error: unknown, req, res, _next) => answerError(logger, error, req, res, req.originalUrl);
 }
 
-function send(req: Request, res: Response, failure: RegistryError): void {
+/**
+ * Answers `error` on a plain node request: the Express error handler and the
+ * fast path both end here, so a failure looks the same whichever served it.
+ * `url` is the request's original URL (Express rewrites `req.url` in routers).
+ */
+export function answerError(logger: Logger, error: unknown, req: IncomingMessage, res: ServerResponse, url = req.url ?? ""): void {
+  const failure = toRegistryError(error);
+  if (failure.status >= 500) {
+    logger.error("request failed", {
+      method: req.method,
+      path: safePath(url),
+      status: failure.status,
+      error,
+    });
+  }
+  if (res.headersSent) {
+    // Part of a success answer is already on the wire; cutting the connection is the only honest signal left.
+    req.socket.destroy();
+    return;
+  }
+  send(req, res, failure);
+}
+
+function send(req: IncomingMessage, res: ServerResponse, failure: RegistryError): void {
   for (const header of SUCCESS_ONLY_HEADERS) res.removeHeader(header);
   const retryAfter = failure.extra.retry_after;
   if (typeof retryAfter === "number") res.setHeader("Retry-After", String(retryAfter));
@@ -47,7 +55,7 @@ function send(req: Request, res: Response, failure: RegistryError): void {
   res.setHeader("Cache-Control", "no-store");
   res.setHeader("Content-Type", JSON_TYPE);
   res.setHeader("Content-Length", Buffer.byteLength(body));
-  res.status(failure.status);
+  res.statusCode = failure.status;
   res.end(req.method === "HEAD" ? undefined : body);
 }
 
@@ -56,6 +64,10 @@ export function toRegistryError(error: unknown): RegistryError {
   if (error instanceof RegistryError) return error;
   if (error instanceof z.core.$ZodError) {
     return new RegistryError("missing_field", describeZodIssue(error.issues[0]), { cause: error });
+  }
+  // The router marks a path parameter it cannot percent-decode with status 400 but not `expose`.
+  if (error instanceof URIError && (error as HttpError).status === 400) {
+    return new RegistryError("missing_field", "path parameter is not valid percent-encoding", { cause: error });
   }
   const bodyError = fromBodyParser(error);
   if (bodyError !== null) return bodyError;
@@ -128,7 +140,7 @@ function formatPath(segments: readonly PropertyKey[]): string {
 }
 
 /** The request path without query, cut to a readable length (JSON encoding takes care of the rest). */
-function safePath(req: Request): string {
-  const pathOnly = req.originalUrl.split("?")[0] ?? "";
+function safePath(url: string): string {
+  const pathOnly = url.split("?")[0] ?? "";
   return pathOnly.length > MAX_PATH_IN_MESSAGE ? `${pathOnly.slice(0, MAX_PATH_IN_MESSAGE)}…` : pathOnly;
 }

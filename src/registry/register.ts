@@ -5,9 +5,10 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { RegistryError, missingField } from "../core/errors.js";
-import { canonicalize } from "../core/jcs.js";
-import { LIMITS, checkManifestLimits, manifestParties, sidecarMatches, verifyManifest } from "../core/manifest.js";
+import { CanonicalJsonError, canonicalize } from "../core/jcs.js";
+import { LIMITS, checkManifest, checkManifestLimits, manifestParties, manifestVerdict, sidecarMatches } from "../core/manifest.js";
 import { utf8Length } from "../core/hex.js";
+import { firstVerified, type SignatureCheck, type SignatureVerifier } from "../core/verify-pool.js";
 import { registerLeaf } from "./leaves.js";
 import type { Registry } from "./registry.js";
 import { isoSeconds } from "./time.js";
@@ -39,13 +40,19 @@ interface OwnerRow {
   issuer_ed25519_pub: string | null;
 }
 
-const BeaconItem = z.looseObject({ token_id: z.string(), kind: z.string() });
-const WatermarkItem = z.object({ mark_id: z.string(), layer: z.string() });
+const BeaconItems = z.array(z.looseObject({ token_id: z.string(), kind: z.string() }));
+const WatermarkItems = z.array(z.object({ mark_id: z.string(), layer: z.string() }));
 
 export class Registrations {
   private readonly sql;
-
-  constructor(private readonly registry: Registry) {
+  /**
+   * `verifier` checks manifest signatures off this thread (the server's worker
+   * pool); without one they are checked here.
+   */
+  constructor(
+    private readonly registry: Registry,
+    private readonly verifier: SignatureVerifier | null = null,
+  ) {
     const db = registry.db;
     this.sql = {
       manifest: db.prepare<[string], ManifestRow>(
@@ -89,8 +96,12 @@ export class Registrations {
     checkManifestLimits(manifest);
     const corpus = Object.entries(request.corpus ?? {});
     checkCorpusLimits(corpus);
+    const corpusJson = canonicalOrRefuse(request.corpus ?? null, "corpus");
 
-    const verdict = verifyManifest(manifest);
+    const check = checkManifest(manifest);
+    if (!check.ok) throw new RegistryError(check.code, check.reason);
+    const signed: SignatureCheck = { publicKey: check.publicKey, signature: check.signature, messages: check.forms };
+    const verdict = manifestVerdict(check, this.verifier ? await this.verifier.verify(signed) : firstVerified(signed));
     if (!verdict.ok) throw new RegistryError(verdict.code, verdict.reason);
     if (!sidecarMatches(manifest["beacons"] ?? [], request.beacons)) {
       throw new RegistryError("sidecar_mismatch", "beacons differ from the manifest's signed beacons");
@@ -100,11 +111,16 @@ export class Registrations {
     }
 
     const parties = manifestParties(manifest);
-    const beacons = z.array(BeaconItem).parse(manifest["beacons"] ?? []);
-    const watermarks = z.array(WatermarkItem).parse(manifest["watermarks"] ?? []);
-    const manifestJson = canonicalize(manifest);
+    const beacons = BeaconItems.parse(manifest["beacons"] ?? []);
+    const watermarks = WatermarkItems.parse(manifest["watermarks"] ?? []);
+    // Verification already canonicalized every member; joining them is what canonicalize(manifest) would return.
+    const manifestJson = check.canonical ?? canonicalOrRefuse(manifest, "manifest");
+    // JCS of {manifest, beacons, watermarks, corpus}: members in key order, the manifest's text reused.
     const digest = createHash("sha256")
-      .update(canonicalize({ manifest, beacons: request.beacons, watermarks: request.watermarks, corpus: request.corpus ?? null }))
+      .update(
+        `{"beacons":${canonicalize(request.beacons)},"corpus":${corpusJson},` +
+          `"manifest":${manifestJson},"watermarks":${canonicalize(request.watermarks)}}`,
+      )
       .digest("hex");
 
     const tlogIndex = await this.registry.write(() => {
@@ -170,5 +186,15 @@ function checkCorpusLimits(entries: [string, string][]): void {
         throw missingField(`corpus keys and values must be 1..${LIMITS.corpusFieldBytes} bytes`);
       }
     }
+  }
+}
+
+/** Text that cannot be canonicalized (a lone UTF-16 surrogate) is a malformed request, not a server failure. */
+function canonicalOrRefuse(value: unknown, what: string): string {
+  try {
+    return canonicalize(value);
+  } catch (error) {
+    if (error instanceof CanonicalJsonError) throw missingField(`${what} cannot be canonicalized: ${error.message}`);
+    throw error;
   }
 }

@@ -5,6 +5,7 @@ import { Events } from "./events.js";
 import { EvidenceBundles } from "./evidence.js";
 import { LogReads } from "./log-reads.js";
 import { Registrations } from "./register.js";
+import type { SignatureVerifier } from "../core/verify-pool.js";
 import type { Registry } from "./registry.js";
 
 export class RegistryService {
@@ -15,8 +16,11 @@ export class RegistryService {
   readonly log: LogReads;
   readonly evidence: EvidenceBundles;
 
-  constructor(readonly registry: Registry) {
-    this.registrations = new Registrations(registry);
+  constructor(
+    readonly registry: Registry,
+    options: { verifier?: SignatureVerifier } = {},
+  ) {
+    this.registrations = new Registrations(registry, options.verifier ?? null);
     this.events = new Events(registry);
     this.attributions = new Attributions(registry);
     this.candidates = new Candidates(registry);

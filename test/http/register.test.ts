@@ -159,3 +159,17 @@ test("with operator auth disabled, /register and /attribute need no token", asyn
   assert.equal(res.status, 200);
   assert.equal((await (await reg.call("/attribute", { json: { token_id: (body.beacons[0] as { token_id: string }).token_id }, auth: false })).json()).file_id, "open");
 });
+
+test("text that cannot be canonicalized (a lone surrogate) is a 400, before or after the signature check", async (t) => {
+  const reg = await startTestRegistry(t);
+  const issuer = createIssuer();
+  const corpus = { ...issuer.registration(), corpus: { perceptual: "bad\ud800" } };
+  const signed = issuer.registration();
+  (signed.manifest as Record<string, unknown>)["signature_ml_dsa"] = "\udc00";
+  for (const json of [corpus, signed]) {
+    const res = await reg.call("/register", { method: "POST", body: JSON.stringify(json), headers: { "content-type": "application/json" } });
+    assert.equal(res.status, 400);
+    assert.equal((await envelope(res)).code, "missing_field");
+  }
+  assert.equal(reg.service.registry.store.size(), 0);
+});

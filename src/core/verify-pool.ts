@@ -1,0 +1,344 @@
+/**
+ * Ed25519 verification on worker threads, so that the cores the event loop
+ * does not use verify signatures while it serves requests (verification is
+ * the largest single cost of a registration).
+ *
+ * Checks queued during one turn of the event loop travel to the workers as
+ * one message per worker. Workers run `firstVerified`, the very function the
+ * in-thread path runs, so both give the same answers. The pool never leaves a
+ * caller waiting: a worker that crashes or stops answering is replaced and
+ * its checks fail with `server_error`; a closed pool, a full queue or a pool
+ * whose workers cannot start verifies in the calling thread.
+ */
+import os from "node:os";
+import { isMainThread, parentPort, Worker, workerData, type ResourceLimits } from "node:worker_threads";
+import { verifyEd25519 } from "./ed25519.js";
+import { serverError } from "./errors.js";
+import { toHex } from "./hex.js";
+
+export interface SignatureCheck {
+  /** 32 bytes, or 64 hex characters. */
+  publicKey: Uint8Array | string;
+  /** 64 bytes, or 128 hex characters. */
+  signature: Uint8Array | string;
+  /** Candidate messages, tried in order; a string stands for its UTF-8 bytes. */
+  messages: readonly (string | Uint8Array)[];
+}
+
+export interface SignatureVerifier {
+  /** Index of the first message the signature verifies, -1 when none does. */
+  verify(check: SignatureCheck): Promise<number>;
+}
+
+/** Index of the first message the signature verifies, -1 when none does. Never throws. */
+export function firstVerified(check: SignatureCheck): number {
+  for (let i = 0; i < check.messages.length; i++) {
+    const message = check.messages[i]!;
+    const bytes = typeof message === "string" ? Buffer.from(message, "utf8") : message;
+    if (verifyEd25519(check.publicKey, bytes, check.signature)) return i;
+  }
+  return -1;
+}
+
+export interface VerifyPoolOptions {
+  /** Worker threads; default one per core beyond the first, at least 1. */
+  threads?: number;
+  /** Checks queued or in flight beyond which new ones are verified in the calling thread. */
+  maxQueued?: number;
+  /** A worker with checks outstanding that answers nothing for this long is replaced. */
+  stallMs?: number;
+  resourceLimits?: ResourceLimits;
+  /** Told about worker failures (the checks they held have already failed). */
+  onError?: (error: unknown) => void;
+}
+
+export interface VerifyPoolStats {
+  /** Checks answered by a worker. */
+  pooled: number;
+  /** Checks verified in the calling thread. */
+  inThread: number;
+  /** Checks failed because their worker failed. */
+  failed: number;
+  /** Workers replaced after a failure. */
+  restarts: number;
+}
+
+const DEFAULT_MAX_QUEUED = 4096;
+const DEFAULT_STALL_MS = 10_000;
+/** Checks per message, so that answers flow back while a large backlog is still being verified. */
+const MAX_BATCH = 16;
+/** Batches a worker holds at once: one it verifies and one waiting, so it never idles for a round trip. */
+const BATCHES_IN_FLIGHT = 2;
+/** Start-up time a worker gets on top of `stallMs` before its silence counts as a stall. */
+const STARTUP_ALLOWANCE_MS = 30_000;
+/** A worker that fails this many times in a row without answering once is not started again. */
+const MAX_FAILED_STARTS = 3;
+
+interface Job {
+  check: SignatureCheck;
+  resolve: (index: number) => void;
+  reject: (error: unknown) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  /** Batches posted and not yet answered, oldest first (a worker answers in order). */
+  batches: Job[][];
+  outstanding: number;
+  /** Until a worker is online, its start-up may be what keeps it silent. */
+  online: boolean;
+  lastProgress: number;
+  failuresInARow: number;
+}
+
+/** One batch on the wire: for each check its key, its signature and its messages, flattened. */
+interface BatchMessage {
+  counts: number[];
+  items: (string | Uint8Array)[];
+}
+
+export class VerifyPool implements SignatureVerifier {
+  readonly stats: VerifyPoolStats = { pooled: 0, inThread: 0, failed: 0, restarts: 0 };
+  private readonly slots: Slot[] = [];
+  private queued: Job[] = [];
+  private closing: Promise<void> | null = null;
+  /** Called by `close` when no worker holds a check any more. */
+  private onIdle: (() => void) | null = null;
+  private closed = false;
+  private readonly maxQueued: number;
+  private readonly stallMs: number;
+  private readonly watchdog: NodeJS.Timeout;
+
+  constructor(private readonly options: VerifyPoolOptions = {}) {
+    this.maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
+    this.stallMs = options.stallMs ?? DEFAULT_STALL_MS;
+    const threads = options.threads ?? Math.max(1, os.availableParallelism() - 1);
+    for (let i = 0; i < threads; i++) {
+      const slot = this.startSlot();
+      if (slot) this.slots.push(slot);
+    }
+    this.watchdog = setInterval(() => this.replaceStalled(), Math.max(1, Math.floor(this.stallMs / 4)));
+    this.watchdog.unref();
+  }
+
+  /** Workers currently running. */
+  get threads(): number {
+    return this.slots.length;
+  }
+
+  verify(check: SignatureCheck): Promise<number> {
+    if (this.closed || this.slots.length === 0 || this.queued.length + this.outstanding() >= this.maxQueued) {
+      this.stats.inThread++;
+      return Promise.resolve(firstVerified(check));
+    }
+    return new Promise<number>((resolve, reject) => {
+      this.queued.push({ check, resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  /**
+   * Stops the workers once they have answered what they hold (a stalled one
+   * is still replaced by the watchdog, so this ends). From now on, and for
+   * checks still queued, verification happens in the calling thread.
+   */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.closed = true;
+    this.dispatch();
+    this.closing = (async () => {
+      while (this.outstanding() > 0) await new Promise<void>((resolve) => (this.onIdle = resolve));
+      clearInterval(this.watchdog);
+      await Promise.all(
+        this.slots.splice(0).map((slot) => {
+          slot.worker.removeAllListeners();
+          slot.worker.on("error", () => {});
+          return slot.worker.terminate();
+        }),
+      );
+    })();
+    return this.closing;
+  }
+
+  private outstanding(): number {
+    let total = 0;
+    for (const slot of this.slots) total += slot.outstanding;
+    return total;
+  }
+
+  /**
+   * Sends queued checks to workers that hold fewer than BATCHES_IN_FLIGHT
+   * batches: alone while the workers are idle, in batches that grow with the
+   * backlog while they are busy (each answer sends what queued meanwhile).
+   */
+  private dispatch(): void {
+    if (this.closed || this.slots.length === 0) {
+      const jobs = this.queued.splice(0);
+      this.stats.inThread += jobs.length;
+      for (const job of jobs) job.resolve(firstVerified(job.check));
+      return;
+    }
+    while (this.queued.length > 0) {
+      const slot = this.readySlot();
+      if (!slot) return;
+      this.post(slot, this.queued.splice(0, MAX_BATCH));
+    }
+  }
+
+  private readySlot(): Slot | null {
+    let best: Slot | null = null;
+    for (const slot of this.slots) {
+      if (slot.batches.length < BATCHES_IN_FLIGHT && (!best || slot.outstanding < best.outstanding)) best = slot;
+    }
+    return best;
+  }
+
+  private post(slot: Slot, batch: Job[]): void {
+    const message: BatchMessage = { counts: [], items: [] };
+    for (const { check } of batch) {
+      message.counts.push(check.messages.length);
+      message.items.push(asHex(check.publicKey), asHex(check.signature));
+      // A Buffer may view a larger shared pool, which would be copied whole: send exact copies.
+      for (const m of check.messages) message.items.push(typeof m === "string" ? m : new Uint8Array(m));
+    }
+    try {
+      slot.worker.postMessage(message);
+    } catch (error) {
+      this.stats.failed += batch.length;
+      const failure = serverError("signature verification failed", { cause: error });
+      for (const job of batch) job.reject(failure);
+      return;
+    }
+    if (slot.outstanding === 0) {
+      slot.lastProgress = Date.now();
+      slot.worker.ref();
+    }
+    slot.batches.push(batch);
+    slot.outstanding += batch.length;
+  }
+
+  private answered(slot: Slot, results: unknown): void {
+    const batch = slot.batches.shift();
+    if (!batch || !Array.isArray(results) || results.length !== batch.length) {
+      if (batch) slot.batches.unshift(batch);
+      this.replace(slot, new Error("a verification worker answered out of turn"));
+      return;
+    }
+    slot.outstanding -= batch.length;
+    slot.lastProgress = Date.now();
+    slot.failuresInARow = 0;
+    if (slot.outstanding === 0) slot.worker.unref();
+    this.stats.pooled += batch.length;
+    this.dispatch();
+    batch.forEach((job, i) => {
+      const index: unknown = results[i];
+      if (typeof index === "number") job.resolve(index);
+      else job.reject(serverError("signature verification failed"));
+    });
+    this.settled();
+  }
+
+  private startSlot(failuresInARow = 0): Slot | null {
+    let worker: Worker;
+    try {
+      worker = new Worker(new URL(import.meta.url), {
+        workerData: { verifyPool: true },
+        // How the main module was given (`node --input-type=module -e …`) says nothing about this one.
+        execArgv: process.execArgv.filter((arg) => !arg.startsWith("--input-type")),
+        ...(this.options.resourceLimits ? { resourceLimits: this.options.resourceLimits } : {}),
+      });
+    } catch (error) {
+      this.options.onError?.(error);
+      return null;
+    }
+    worker.unref();
+    const slot: Slot = { worker, batches: [], outstanding: 0, online: false, lastProgress: Date.now(), failuresInARow };
+    worker.on("online", () => {
+      slot.online = true;
+      slot.lastProgress = Date.now();
+    });
+    worker.on("message", (results: unknown) => this.answered(slot, results));
+    worker.on("error", (error) => this.replace(slot, error));
+    worker.on("messageerror", (error) => this.replace(slot, error));
+    worker.on("exit", (code) => this.replace(slot, new Error(`a verification worker exited with code ${code}`)));
+    return slot;
+  }
+
+  /**
+   * Starts another worker in place of a broken one, unless it keeps failing.
+   * What a worker held when it failed fails with it; what it never started
+   * (it failed before coming online) is queued again.
+   */
+  private replace(slot: Slot, error: unknown): void {
+    const at = this.slots.indexOf(slot);
+    if (at < 0) return;
+    slot.worker.removeAllListeners();
+    slot.worker.on("error", () => {});
+    void slot.worker.terminate();
+    this.options.onError?.(error);
+    const failures = slot.failuresInARow + 1;
+    const next = !this.closed && failures < MAX_FAILED_STARTS ? this.startSlot(failures) : null;
+    if (next) {
+      this.stats.restarts++;
+      this.slots[at] = next;
+    } else {
+      this.slots.splice(at, 1);
+    }
+    if (slot.online) {
+      this.failSlot(slot, serverError("signature verification failed: a verification worker stopped", { cause: error }));
+    } else {
+      this.queued.unshift(...slot.batches.flat());
+      slot.batches = [];
+      slot.outstanding = 0;
+    }
+    this.dispatch();
+    this.settled();
+  }
+
+  private settled(): void {
+    if (this.onIdle && this.outstanding() === 0) {
+      const onIdle = this.onIdle;
+      this.onIdle = null;
+      onIdle();
+    }
+  }
+
+  private failSlot(slot: Slot, failure: Error): void {
+    const jobs = slot.batches.flat();
+    slot.batches = [];
+    slot.outstanding = 0;
+    this.stats.failed += jobs.length;
+    for (const job of jobs) job.reject(failure);
+  }
+
+  private replaceStalled(): void {
+    const now = Date.now();
+    for (const slot of [...this.slots]) {
+      const allowed = slot.online ? this.stallMs : this.stallMs + STARTUP_ALLOWANCE_MS;
+      if (slot.outstanding > 0 && now - slot.lastProgress > allowed) {
+        this.replace(slot, new Error(`a verification worker answered nothing for ${this.stallMs} ms`));
+      }
+    }
+  }
+}
+
+function asHex(value: Uint8Array | string): string {
+  return typeof value === "string" ? value : toHex(value);
+}
+
+function runWorker(): void {
+  parentPort!.on("message", ({ counts, items }: BatchMessage) => {
+    const results: number[] = [];
+    let at = 0;
+    for (const count of counts) {
+      const publicKey = items[at] as string;
+      const signature = items[at + 1] as string;
+      const messages = items.slice(at + 2, at + 2 + count);
+      at += 2 + count;
+      results.push(firstVerified({ publicKey, signature, messages }));
+    }
+    parentPort!.postMessage(results);
+  });
+}
+
+if (!isMainThread && (workerData as { verifyPool?: boolean } | null)?.verifyPool === true) runWorker();

@@ -1,0 +1,167 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import Database from "better-sqlite3";
+import { createIssuer } from "../issuer.js";
+import { tempDir } from "../registry/temp.js";
+import { expectEnvelope } from "./helpers.js";
+import { startTestRegistry, type TestRegistry } from "./registry-server.js";
+
+/** CORS refuses this origin, so the answer is the no-Origin one, but the fast path leaves the request to Express. */
+const REFUSED_ORIGIN = { origin: "https://refused.example" };
+const PER_CONNECTION = new Set(["date", "connection", "keep-alive"]);
+const FIXED_CLOCK = () => 1_800_000_000;
+
+interface Answer {
+  status: number;
+  headers: [string, string][];
+  body: string;
+}
+
+async function answer(res: Response): Promise<Answer> {
+  const headers = [...res.headers].filter(([name]) => !PER_CONNECTION.has(name));
+  return { status: res.status, headers, body: Buffer.from(await res.arrayBuffer()).toString("latin1") };
+}
+
+/** Fetches `path` on the fast path, then `expressPath` with `headers` through Express; asserts both answers are equal. */
+async function assertSameAnswer(
+  reg: TestRegistry,
+  path: string,
+  status: number,
+  { expressPath = path, headers = REFUSED_ORIGIN }: { expressPath?: string; headers?: Record<string, string> } = {},
+): Promise<Answer> {
+  const before = reg.fastPath.served;
+  const fast = await answer(await reg.call(path, { auth: false }));
+  assert.equal(reg.fastPath.served, before + 1, `the fast path should serve ${path}`);
+  const slow = await answer(await reg.call(expressPath, { auth: false, headers }));
+  assert.equal(reg.fastPath.served, before + 1, `Express should serve ${expressPath}`);
+  assert.deepEqual(fast, slow, path);
+  assert.equal(fast.status, status, `${path}: ${fast.body}`);
+  return fast;
+}
+
+async function registerFile(reg: TestRegistry, fileId: string): Promise<string> {
+  const body = createIssuer().registration({ file_id: fileId });
+  assert.equal((await reg.call("/register", { json: body })).status, 200);
+  return (body.beacons[0] as { token_id: string }).token_id;
+}
+
+test("every fast route answers byte for byte as Express does, security headers included", async (t) => {
+  const reg = await startTestRegistry(t, { clock: FIXED_CLOCK });
+  const token = await registerFile(reg, "fast-file");
+
+  const pixel = await assertSameAnswer(reg, `/p/${token}.png`, 200);
+  const headers = new Map(pixel.headers);
+  assert.equal(headers.get("content-type"), "image/png");
+  assert.equal(headers.get("cache-control"), "no-store");
+  assert.equal(headers.get("vary"), "Origin");
+  assert.equal(headers.get("x-content-type-options"), "nosniff");
+  assert.equal(headers.get("cross-origin-resource-policy"), "cross-origin");
+  assert.ok(headers.has("content-security-policy"));
+  for (const path of ["/p/unknown.png", "/r/tok", "/ocsp/r/tok", `/v/${token}`, "/v/caf%C3%A9", "/v/a%2Fb"]) {
+    await assertSameAnswer(reg, path, 200);
+  }
+  assert.equal((await assertSameAnswer(reg, "/lic/v/tok", 200)).body, '{"valid":true}');
+
+  // Reads last, so the bundle cannot change between the two fetches; the fixed clock pins bundle_generated_at.
+  const bundle = await assertSameAnswer(reg, "/evidence/fast-file", 200);
+  assert.equal(JSON.parse(bundle.body).events.length, 4);
+  await assertSameAnswer(reg, "/evidence/fast-file", 200, { expressPath: "/evidence/fast-file?via=express", headers: {} });
+  await assertSameAnswer(reg, "/tlog/proof/3", 200, { expressPath: "/tlog/proof/3?via=express", headers: {} });
+  const size = reg.service.log.size();
+  for (const path of ["/evidence/no-such-file", `/tlog/proof/${size}`, "/tlog/proof/-1"]) {
+    const { body } = await assertSameAnswer(reg, path, 404);
+    assert.equal(JSON.parse(body).error.code, "not_found");
+  }
+});
+
+test("a failed write after the fast path took the request gets Express's 500 envelope", async (t) => {
+  const reg = await startTestRegistry(t);
+  reg.service.registry.db.exec("CREATE TRIGGER refuse BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'disk on fire'); END");
+  const { body } = await assertSameAnswer(reg, "/v/tok", 500);
+  assert.deepEqual(JSON.parse(body), { error: { code: "server_error", message: "internal error" } });
+});
+
+test("anything but the plain case is left to Express", async (t) => {
+  const reg = await startTestRegistry(t);
+  await registerFile(reg, "plain-file");
+  const long = "x".repeat(257);
+  const cases: [string, RequestInit, number][] = [
+    ["/tlog/proof/0?tree_size=1", {}, 200],
+    ["/p/tok.png", { method: "HEAD" }, 200],
+    ["/r/tok", { method: "POST" }, 200],
+    ["/V/tok", {}, 200],
+    ["/v/tok/", {}, 200],
+    ["/v/tok", { headers: { origin: "http://localhost:8000" } }, 200],
+    ["/p/tok", {}, 404],
+    ["/v/%E0%A4%A", {}, 400],
+    [`/v/${long}`, {}, 400],
+    [`/evidence/${long}`, {}, 400],
+    ["/tlog/proof/1e3", {}, 400],
+  ];
+  for (const [path, init, status] of cases) {
+    const res = await reg.call(path, { ...init, auth: false });
+    assert.equal(res.status, status, `${init.method ?? "GET"} ${path}`);
+    if (status >= 400) await expectEnvelope(res, status, status === 404 ? "not_found" : "missing_field");
+  }
+  assert.equal(reg.fastPath.served, 0);
+});
+
+test("the fast path spends the same buckets, and leaves refusals to Express's 429", async (t) => {
+  const rate = { perSecond: 0.001, burst: 2 };
+  const reg = await startTestRegistry(t, { rates: { write: rate, read: rate, token: { perSecond: 0, burst: 1 } } });
+  await registerFile(reg, "limited-file");
+  for (const path of ["/v/tok", "/tlog/proof/0"]) {
+    assert.equal((await reg.call(path, { auth: false })).status, 200);
+    assert.equal((await reg.call(path, { auth: false, headers: REFUSED_ORIGIN })).status, 200, "Express spends from the same bucket");
+    const served = reg.fastPath.served;
+    const limited = await reg.call(path, { auth: false });
+    assert.equal(reg.fastPath.served, served, "a refusal is left to Express");
+    const retryAfter = Number(limited.headers.get("retry-after"));
+    assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1, String(retryAfter));
+    assert.equal((await expectEnvelope(limited, 429, "rate_limited")).retry_after, retryAfter);
+  }
+  assert.equal(reg.fastPath.served, 2);
+});
+
+test("fast answers are counted under Express's route templates", async (t) => {
+  const reg = await startTestRegistry(t);
+  await registerFile(reg, "counted-file");
+  const hits: [string, Record<string, string>][] = [
+    ["/p/tok.png", {}],
+    ["/p/tok.png", REFUSED_ORIGIN],
+    ["/ocsp/r/tok", {}],
+    ["/lic/v/tok", {}],
+    ["/tlog/proof/0", {}],
+    ["/tlog/proof/999", {}],
+    ["/tlog/proof/999", REFUSED_ORIGIN],
+    ["/evidence/counted-file", {}],
+  ];
+  for (const [path, headers] of hits) await (await reg.call(path, { auth: false, headers })).arrayBuffer();
+  assert.equal(reg.fastPath.served, 6);
+  const text = await (await reg.call("/metrics", { auth: false })).text();
+  const count = (route: string, status: number) =>
+    Number(new RegExp(`^http_requests_total\\{route="${route}",method="GET",status="${status}"\\} (\\d+)$`, "m").exec(text)?.[1] ?? 0);
+  assert.equal(count("/p/:name", 200), 2);
+  assert.equal(count("/ocsp/r/:token", 200), 1);
+  assert.equal(count("/lic/v/:token", 200), 1);
+  assert.equal(count("/tlog/proof/:index", 200), 1);
+  assert.equal(count("/tlog/proof/:index", 404), 2);
+  assert.equal(count("/evidence/:file_id", 200), 1);
+});
+
+test("a forked registry still answers 503 on beacons", async (t) => {
+  const dataDir = tempDir(t);
+  const first = await startTestRegistry(t, { dataDir });
+  for (let i = 0; i < 3; i++) await first.call(`/v/tok-${i}`, { auth: false });
+  assert.equal((await (await first.call("/tlog/head")).json()).size, 3);
+  await first.close();
+  const db = new Database(first.dbPath);
+  db.exec("DELETE FROM tlog_leaves WHERE idx >= 1; DELETE FROM events WHERE tlog_index >= 1");
+  db.close();
+
+  const second = await startTestRegistry(t, { dataDir });
+  for (const path of ["/p/tok.png", "/r/tok", "/v/tok"]) {
+    await expectEnvelope(await second.call(path, { auth: false }), 503, "server_error");
+  }
+  assert.equal(second.fastPath.served, 0);
+});
