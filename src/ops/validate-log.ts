@@ -6,6 +6,7 @@
  */
 import type Database from "better-sqlite3";
 import { readFileSync } from "node:fs";
+import { Worker } from "node:worker_threads";
 import { z } from "zod";
 import { checkLog, type FsckReport } from "../tlog/fsck.js";
 import { TlogStore } from "../tlog/store.js";
@@ -44,13 +45,51 @@ const StateFileSchema = z.looseObject({
 /** `{"event":"beacon"`: the first bytes of every beacon leaf (JCS puts "event" first). */
 const BEACON_LEAF_PREFIX = Buffer.from('{"event":"beacon"', "utf8");
 
+/**
+ * Rehashes the whole log on a worker thread (its own read-only connection) and
+ * resolves with the report; the caller checks the rows meanwhile. Where no
+ * worker can start, it rehashes on this thread instead.
+ */
+export function rehashLog(db: Database.Database, dbPath: string, onProgress?: ProgressCallback): Promise<FsckReport> {
+  const inThread = () => checkLog(db, onProgress ? { onProgress: (done, total) => onProgress({ phase: "tlog", done, total }) } : {});
+  return new Promise((resolve, reject) => {
+    let worker: Worker;
+    try {
+      worker = new Worker(new URL("./rehash-worker.js", import.meta.url), { workerData: { dbPath } });
+    } catch {
+      resolve(inThread());
+      return;
+    }
+    let settled = false;
+    const settle = (outcome: () => FsckReport) => {
+      if (settled) return;
+      settled = true;
+      void worker.terminate();
+      try {
+        resolve(outcome());
+      } catch (error) {
+        reject(error);
+      }
+    };
+    worker.on("message", (message: { progress?: { done: number; total: number }; report?: FsckReport; error?: string }) => {
+      if (message.progress) onProgress?.({ phase: "tlog", ...message.progress });
+      else if (message.report) settle(() => message.report!);
+      else settle(() => {
+        throw new Error(`rehashing the log failed: ${message.error}`);
+      });
+    });
+    worker.on("error", () => settle(inThread));
+    worker.on("exit", () => settle(inThread));
+  });
+}
+
 export function checkLogTables(
   db: Database.Database,
   findings: Findings,
-  options: { stateFile: string; onProgress?: ProgressCallback },
+  fsck: FsckReport,
+  options: { stateFile: string },
 ): LogCheckResult {
   findings.declare(...LOG_FIELDS);
-  const fsck = checkLog(db, options.onProgress ? { onProgress: (done, total) => options.onProgress!({ phase: "tlog", done, total }) } : {});
   const where = fsck.first_bad_indexes;
   const fromFsck: [(typeof LOG_FIELDS)[number], number][] = [
     ["leaf_hash_mismatches", fsck.leaf_hash_mismatches],

@@ -15,7 +15,7 @@ import { openDatabase } from "../registry/database.js";
 import { MIGRATIONS, REGISTRY_TABLES } from "../registry/schema.js";
 import { SIGNED_HEAD_FILE } from "../registry/registry.js";
 import { Findings } from "./validate-findings.js";
-import { checkLogTables, LOG_FIELDS, SignedHeadCheckSchema } from "./validate-log.js";
+import { checkLogTables, LOG_FIELDS, rehashLog, SignedHeadCheckSchema } from "./validate-log.js";
 import { checkRows, ROW_FIELDS } from "./validate-rows.js";
 import type { ProgressCallback } from "./progress.js";
 
@@ -67,7 +67,7 @@ export async function validateDatabase(options: ValidationOptions): Promise<Vali
       );
     }
     db.exec("BEGIN");
-    return check(db, options);
+    return await check(db, options);
   } finally {
     if (db.inTransaction) db.exec("ROLLBACK");
     db.close();
@@ -75,19 +75,20 @@ export async function validateDatabase(options: ValidationOptions): Promise<Vali
   }
 }
 
-function check(db: Database.Database, options: ValidationOptions): ValidationReport {
+async function check(db: Database.Database, options: ValidationOptions): Promise<ValidationReport> {
   const findings = new Findings();
   const counts = Object.fromEntries(
     REGISTRY_TABLES.map((table) => [table, db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number]),
   );
-  const log = checkLogTables(db, findings, {
-    stateFile: path.join(options.dataDir, SIGNED_HEAD_FILE),
-    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-  });
+  // The log's size as fsck counts it (one past the largest index), so both halves judge the same log.
+  const maxIndex = db.prepare("SELECT max(idx) FROM tlog_leaves").pluck().get() as number | null;
+  const tlogSize = maxIndex === null || maxIndex < 0 ? 0 : maxIndex + 1;
+  const rehash = rehashLog(db, options.dbPath, options.onProgress);
   checkRows(db, findings, {
-    tlogSize: log.fsck.tlog_size,
+    tlogSize,
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
+  const log = checkLogTables(db, findings, await rehash, { stateFile: path.join(options.dataDir, SIGNED_HEAD_FILE) });
   return ValidationReportSchema.parse({
     ok: findings.total() === 0,
     counts,
