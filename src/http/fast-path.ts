@@ -14,7 +14,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { IdentifierSchema } from "../core/manifest.js";
 import type { Logger } from "../log.js";
-import type { BeaconKind } from "../registry/leaves.js";
 import type { RegistryService } from "../registry/service.js";
 import type { HttpEdge } from "./app.js";
 import { clientAddress } from "./client-address.js";
@@ -23,7 +22,7 @@ import { answerError } from "./error-handler.js";
 import type { Metrics } from "./metrics.js";
 import { IntegerParam } from "./params.js";
 import type { TokenBuckets } from "./rate-limit.js";
-import { PIXEL_PNG } from "./routes/beacons.js";
+import { BEACON_ANSWERS, BEACON_ROUTES, type BeaconRoute } from "./routes/beacons.js";
 
 export interface FastPathOptions {
   service: RegistryService;
@@ -47,7 +46,6 @@ interface Route {
 /** RFC 3986 path-segment characters: anything else (`/`, `?`, `#`, spaces, non-ASCII) goes to Express. */
 const PLAIN_SEGMENT = /^[A-Za-z0-9._~!$&'()*+,;=:@%-]+$/;
 const JSON_TYPE = "application/json; charset=utf-8";
-const VALID_LICENSE = JSON.stringify({ valid: true });
 const noop = () => {};
 
 export class FastPath {
@@ -94,7 +92,7 @@ export class FastPath {
 
 /** Keyed by everything up to the parameter, which never contains a `/`. */
 function buildRoutes({ service, edge }: FastPathOptions): Map<string, Route> {
-  const beacon = (template: string, kind: BeaconKind, send: (res: ServerResponse) => void, suffix = ""): Route => ({
+  const beacon = ({ template, kind, suffix }: BeaconRoute): Route => ({
     template,
     buckets: edge.writeBuckets,
     plan: (name, req, res) => {
@@ -103,7 +101,9 @@ function buildRoutes({ service, edge }: FastPathOptions): Map<string, Route> {
       return async (sourceIp) => {
         await service.events.beacon({ kind, tokenId, sourceIp, userAgent: req.headers["user-agent"] ?? "" });
         res.setHeader("Cache-Control", "no-store");
-        send(res);
+        const answer = BEACON_ANSWERS[kind];
+        if (answer) send(res, answer.type, answer.body);
+        else res.end();
       };
     },
   });
@@ -114,11 +114,7 @@ function buildRoutes({ service, edge }: FastPathOptions): Map<string, Route> {
   });
   const json = (res: ServerResponse, body: unknown) => send(res, JSON_TYPE, JSON.stringify(body));
   const routes: Record<string, Route> = {
-    "/p/": beacon("/p/:name", "http_img", (res) => send(res, "image/png", PIXEL_PNG), ".png"),
-    "/r/": beacon("/r/:token", "ocsp", (res) => res.end()),
-    "/ocsp/r/": beacon("/ocsp/r/:token", "ocsp", (res) => res.end()),
-    "/v/": beacon("/v/:token", "license", (res) => send(res, JSON_TYPE, VALID_LICENSE)),
-    "/lic/v/": beacon("/lic/v/:token", "license", (res) => send(res, JSON_TYPE, VALID_LICENSE)),
+    ...Object.fromEntries(BEACON_ROUTES.map((route) => [route.prefix, beacon(route)])),
     "/tlog/proof/": read("/tlog/proof/:index", (param, res) => {
       const index = IntegerParam.safeParse(param);
       return index.success ? () => json(res, service.log.inclusion(index.data)) : null;

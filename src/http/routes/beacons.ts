@@ -3,7 +3,7 @@
  * known or not, so resolvers and viewers never retry; `Cache-Control: no-store`
  * so every open reaches the registry.
  */
-import { Router, type Request, type RequestHandler, type Response } from "express";
+import { Router, type RequestHandler } from "express";
 import { missingField, notFound } from "../../core/errors.js";
 import { IdentifierSchema } from "../../core/manifest.js";
 import type { BeaconKind } from "../../registry/leaves.js";
@@ -16,6 +16,33 @@ export const PIXEL_PNG = Buffer.from(
   "hex",
 );
 
+/** The beacon routes. Express registers them below; the fast path serves their plain GETs from the same table. */
+export interface BeaconRoute {
+  /** Everything before the token, which never contains a `/`. */
+  prefix: string;
+  /** The Express path, also the metrics label. */
+  template: string;
+  kind: BeaconKind;
+  /** What the last path segment ends with after the token (`.png` for pixels). */
+  suffix: string;
+  methods: readonly string[];
+}
+
+export const BEACON_ROUTES: readonly BeaconRoute[] = [
+  { prefix: "/p/", template: "/p/:name", kind: "http_img", suffix: ".png", methods: ["GET", "HEAD"] },
+  { prefix: "/r/", template: "/r/:token", kind: "ocsp", suffix: "", methods: ["GET", "POST"] },
+  { prefix: "/ocsp/r/", template: "/ocsp/r/:token", kind: "ocsp", suffix: "", methods: ["GET", "POST"] },
+  { prefix: "/v/", template: "/v/:token", kind: "license", suffix: "", methods: ["GET", "HEAD"] },
+  { prefix: "/lic/v/", template: "/lic/v/:token", kind: "license", suffix: "", methods: ["GET", "HEAD"] },
+];
+
+/** What a hit of each kind answers: a body and its type, or an empty 200 (OCSP). */
+export const BEACON_ANSWERS: Record<BeaconKind, { type: string; body: Buffer } | null> = {
+  http_img: { type: "image/png", body: PIXEL_PNG },
+  ocsp: null,
+  license: { type: "application/json; charset=utf-8", body: Buffer.from(JSON.stringify({ valid: true })) },
+};
+
 export interface BeaconRouteOptions {
   rateLimit: RequestHandler;
   trustedProxy: boolean;
@@ -23,38 +50,23 @@ export interface BeaconRouteOptions {
 
 export function beaconRoutes(service: RegistryService, options: BeaconRouteOptions): Router {
   const router = Router();
-
-  const record = (kind: BeaconKind, tokenId: string, req: Request) => {
-    const parsed = IdentifierSchema.safeParse(tokenId);
-    if (!parsed.success) throw missingField("token_id must be 1..256 bytes");
-    return service.events.beacon({
-      kind,
-      tokenId: parsed.data,
-      sourceIp: clientAddress(req, options.trustedProxy),
-      userAgent: req.get("user-agent") ?? "",
-    });
-  };
-  const noStore = (res: Response) => res.set("Cache-Control", "no-store");
-
-  router.get("/p/:name", options.rateLimit, async (req, res) => {
-    const name = String(req.params["name"]);
-    if (!name.endsWith(".png")) throw notFound("pixel beacons end in .png");
-    await record("http_img", name.slice(0, -".png".length), req);
-    noStore(res).type("image/png").send(PIXEL_PNG);
-  });
-
-  for (const path of ["/r/:token", "/ocsp/r/:token"]) {
-    router.all(path, options.rateLimit, async (req, res, next) => {
-      if (req.method !== "GET" && req.method !== "POST") return next();
-      await record("ocsp", String(req.params["token"]), req);
-      noStore(res).status(200).end();
-    });
-  }
-
-  for (const path of ["/v/:token", "/lic/v/:token"]) {
-    router.get(path, options.rateLimit, async (req, res) => {
-      await record("license", String(req.params["token"]), req);
-      noStore(res).json({ valid: true });
+  for (const route of BEACON_ROUTES) {
+    router.all(route.template, options.rateLimit, async (req, res, next) => {
+      if (!route.methods.includes(req.method)) return next();
+      const segment = String(Object.values(req.params)[0]);
+      if (!segment.endsWith(route.suffix)) throw notFound(`${route.prefix} beacons end in ${route.suffix}`);
+      const tokenId = IdentifierSchema.safeParse(segment.slice(0, segment.length - route.suffix.length));
+      if (!tokenId.success) throw missingField("token_id must be 1..256 bytes");
+      await service.events.beacon({
+        kind: route.kind,
+        tokenId: tokenId.data,
+        sourceIp: clientAddress(req, options.trustedProxy),
+        userAgent: req.get("user-agent") ?? "",
+      });
+      res.set("Cache-Control", "no-store");
+      const answer = BEACON_ANSWERS[route.kind];
+      if (answer) res.type(answer.type).send(answer.body);
+      else res.status(200).end();
     });
   }
   return router;
