@@ -75,9 +75,18 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
 
   const verifyPool = new VerifyPool({ onError: (error) => logger.warn("a signature verification worker failed", { error }) });
   const service = new RegistryService(registry, { verifier: verifyPool });
-  const edge = createEdge(options.rates);
+  const edge = createEdge(options.rates, options.operatorToken);
   const app = createApp({ ...options, service, logger, metrics, version: VERSION, edge });
-  const fastPath = new FastPath({ service, logger, metrics, edge, trustedProxy: options.trustedProxy });
+  const fastPath = new FastPath({
+    service,
+    logger,
+    metrics,
+    edge,
+    trustedProxy: options.trustedProxy,
+    operatorToken: options.operatorToken,
+    dnsSecret: options.dnsSecret,
+    maxBodyBytes: options.maxBodyBytes,
+  });
   const server = http.createServer((req, res) => fastPath.handle(req, res) || app(req, res));
   server.listen(options.port, options.host);
   try {

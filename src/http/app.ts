@@ -21,6 +21,9 @@ import { identityRoutes } from "./routes/identity.js";
 import { tlogRoutes } from "./routes/tlog.js";
 import { writeRoutes } from "./routes/writes.js";
 
+/** The one key of the operator bucket: there is one operator token. */
+export const OPERATOR_BUCKET = "operator";
+
 export interface Rate {
   perSecond: number;
   burst: number;
@@ -30,13 +33,16 @@ export interface Rate {
 export interface HttpEdge {
   writeBuckets: TokenBuckets;
   readBuckets: TokenBuckets;
+  /** The operator token's bucket; null with auth disabled, when operator routes use the per-address write bucket. */
+  operatorBuckets: TokenBuckets | null;
   securityHeaders: ReturnType<typeof helmet>;
 }
 
-export function createEdge(rates: { write: Rate; read: Rate }): HttpEdge {
+export function createEdge(rates: { write: Rate; read: Rate; token: Rate }, operatorToken: string | null): HttpEdge {
   return {
     writeBuckets: new TokenBuckets(rates.write),
     readBuckets: new TokenBuckets(rates.read),
+    operatorBuckets: operatorToken === null ? null : new TokenBuckets(rates.token),
     // Beacon images are embedded by documents on other origins: CORP must allow that.
     securityHeaders: helmet({ crossOriginResourcePolicy: { policy: "cross-origin" } }),
   };
@@ -69,9 +75,7 @@ export function createApp(options: AppOptions): express.Express {
   const writeLimit = rateLimit(options.edge.writeBuckets, byAddress);
   const readLimit = rateLimit(options.edge.readBuckets, byAddress);
   // With auth on there is one operator; with auth off, operator routes are limited like any other writer.
-  const operatorLimit = options.operatorToken
-    ? rateLimit(new TokenBuckets(options.rates.token), () => "operator")
-    : writeLimit;
+  const operatorLimit = options.edge.operatorBuckets ? rateLimit(options.edge.operatorBuckets, () => OPERATOR_BUCKET) : writeLimit;
 
   app.use(requestMetrics(options.metrics));
   app.use(options.edge.securityHeaders);

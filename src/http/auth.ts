@@ -5,7 +5,7 @@
  * the length of the expected value leaks through response timing.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { IncomingHttpHeaders } from "node:http";
+import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import type { RequestHandler } from "express";
 import { RegistryError } from "../core/errors.js";
 import { clientAddress, isLoopback } from "./client-address.js";
@@ -34,10 +34,15 @@ function unauthorized(message: string): RegistryError {
   return new RegistryError("auth_required", message);
 }
 
+/** Whether a request carries the operator token; `null` (OVERSIGHT_AUTH_DISABLED=1) admits every request. */
+export function operatorAdmits(headers: IncomingHttpHeaders, token: string | null): boolean {
+  return token === null || credentialMatches(presentedCredential(headers, OPERATOR_TOKEN_HEADER), token);
+}
+
 /** Requires the operator token; `null` (OVERSIGHT_AUTH_DISABLED=1) lets every request through. */
 export function operatorAuth(token: string | null): RequestHandler {
   return (req, res, next) => {
-    if (token === null || credentialMatches(presentedCredential(req.headers, OPERATOR_TOKEN_HEADER), token)) {
+    if (operatorAdmits(req.headers, token)) {
       next();
       return;
     }
@@ -51,6 +56,13 @@ export interface DnsAuthOptions {
   trustedProxy: boolean;
 }
 
+/** The rule of `dnsAuth` below, as a yes/no for callers that answer refusals elsewhere. */
+export function dnsAdmits(req: IncomingMessage, { secret, trustedProxy }: DnsAuthOptions): boolean {
+  if (secret !== null) return credentialMatches(presentedCredential(req.headers, DNS_SECRET_HEADER), secret);
+  const proxied = req.headers["x-forwarded-for"] !== undefined || req.headers.forwarded !== undefined;
+  return isLoopback(clientAddress(req, trustedProxy)) && (trustedProxy || !proxied);
+}
+
 /**
  * With a DNS secret, callers must present it. Without one, only a bridge on
  * this machine is trusted, and only when no local proxy stands between
@@ -58,20 +70,15 @@ export interface DnsAuthOptions {
  * refused with 503 so a missing secret fails closed and tells the operator why.
  */
 export function dnsAuth(options: DnsAuthOptions): RequestHandler {
-  const { secret, trustedProxy } = options;
+  const { secret } = options;
   return (req, res, next) => {
-    if (secret !== null) {
-      if (credentialMatches(presentedCredential(req.headers, DNS_SECRET_HEADER), secret)) {
-        next();
-        return;
-      }
-      res.setHeader("WWW-Authenticate", 'Bearer realm="oversight-registry-dns"');
-      next(unauthorized("DNS event secret missing or wrong (Authorization: Bearer <secret> or X-Oversight-DNS-Secret)"));
+    if (dnsAdmits(req, options)) {
+      next();
       return;
     }
-    const proxied = req.headers["x-forwarded-for"] !== undefined || req.headers.forwarded !== undefined;
-    if (isLoopback(clientAddress(req, trustedProxy)) && (trustedProxy || !proxied)) {
-      next();
+    if (secret !== null) {
+      res.setHeader("WWW-Authenticate", 'Bearer realm="oversight-registry-dns"');
+      next(unauthorized("DNS event secret missing or wrong (Authorization: Bearer <secret> or X-Oversight-DNS-Secret)"));
       return;
     }
     next(

@@ -14,22 +14,18 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { IdentifierSchema } from "../core/manifest.js";
 import type { Logger } from "../log.js";
-import type { RegistryService } from "../registry/service.js";
-import type { HttpEdge } from "./app.js";
 import { clientAddress } from "./client-address.js";
 import { varyOnOrigin } from "./cors.js";
 import { answerError } from "./error-handler.js";
+import { planWrite, type FastWriteOptions } from "./fast-writes.js";
 import type { Metrics } from "./metrics.js";
 import { IntegerParam } from "./params.js";
 import type { TokenBuckets } from "./rate-limit.js";
 import { BEACON_ANSWERS, BEACON_ROUTES, type BeaconRoute } from "./routes/beacons.js";
 
-export interface FastPathOptions {
-  service: RegistryService;
+export interface FastPathOptions extends FastWriteOptions {
   logger: Logger;
   metrics: Metrics;
-  edge: HttpEdge;
-  trustedProxy: boolean;
 }
 
 /** What a route does once the request is taken: given the client address, answer on `res`. */
@@ -63,31 +59,50 @@ export class FastPath {
 
   /** Takes the request and returns true, or returns false having changed nothing (not even a bucket). */
   handle(req: IncomingMessage, res: ServerResponse): boolean {
-    if (req.method !== "GET" || req.headers.origin !== undefined || this.options.service.registry.fork) return false;
-    const url = req.url ?? "";
-    const slash = url.lastIndexOf("/");
-    const route = this.routes.get(url.slice(0, slash + 1));
-    const raw = url.slice(slash + 1);
-    if (route === undefined || !PLAIN_SEGMENT.test(raw)) return false;
-    const param = decodeSegment(raw);
-    const job = param === null ? null : route.plan(param, req, res);
-    if (job === null) return false;
+    if (req.headers.origin !== undefined || this.options.service.registry.fork) return false;
     const address = clientAddress(req, this.options.trustedProxy);
-    if (route.buckets.take(address) !== 0) return false;
+    const taken = req.method === "GET" ? this.planRead(req, res, address) : req.method === "POST" ? this.planPost(req, res, address) : null;
+    if (taken === null || taken.buckets.take(taken.key) !== 0) return false;
 
     this.servedCount++;
     const { metrics, logger, edge } = this.options;
-    res.on("finish", () => metrics.request(route.template, "GET", res.statusCode));
+    const method = req.method ?? "";
+    res.on("finish", () => metrics.request(taken.template, method, res.statusCode));
     edge.securityHeaders(req, res, noop);
     varyOnOrigin(res);
     const fail = (error: unknown) => answerError(logger, error, req, res);
     try {
-      job(address)?.catch(fail);
+      taken.job(address)?.catch(fail);
     } catch (error) {
       fail(error);
     }
     return true;
   }
+
+  private planRead(req: IncomingMessage, res: ServerResponse, address: string): Taken | null {
+    const url = req.url ?? "";
+    const slash = url.lastIndexOf("/");
+    const route = this.routes.get(url.slice(0, slash + 1));
+    const raw = url.slice(slash + 1);
+    if (route === undefined || !PLAIN_SEGMENT.test(raw)) return null;
+    const param = decodeSegment(raw);
+    const job = param === null ? null : route.plan(param, req, res);
+    return job === null ? null : { template: route.template, buckets: route.buckets, key: address, job };
+  }
+
+  private planPost(req: IncomingMessage, res: ServerResponse, address: string): Taken | null {
+    const plan = planWrite(req, address, this.options);
+    if (plan === null) return null;
+    return { ...plan, job: async (from) => json(res, await plan.run(from)) };
+  }
+}
+
+/** A request the fast path takes: its metrics label, the bucket and key it spends, and what answers it. */
+interface Taken {
+  template: string;
+  buckets: TokenBuckets;
+  key: string;
+  job: Job;
 }
 
 /** Keyed by everything up to the parameter, which never contains a `/`. */
@@ -112,7 +127,6 @@ function buildRoutes({ service, edge }: FastPathOptions): Map<string, Route> {
     buckets: edge.readBuckets,
     plan: (param, _req, res) => plan(param, res),
   });
-  const json = (res: ServerResponse, body: unknown) => send(res, JSON_TYPE, JSON.stringify(body));
   const routes: Record<string, Route> = {
     ...Object.fromEntries(BEACON_ROUTES.map((route) => [route.prefix, beacon(route)])),
     "/tlog/proof/": read("/tlog/proof/:index", (param, res) => {
@@ -140,6 +154,10 @@ function decodeSegment(raw: string): string | null {
   } catch {
     return null;
   }
+}
+
+function json(res: ServerResponse, body: unknown): void {
+  send(res, JSON_TYPE, JSON.stringify(body));
 }
 
 function send(res: ServerResponse, type: string, body: string | Buffer): void {

@@ -84,6 +84,7 @@ test("a failed write after the fast path took the request gets Express's 500 env
 test("anything but the plain case is left to Express", async (t) => {
   const reg = await startTestRegistry(t);
   await registerFile(reg, "plain-file");
+  const servedBefore = reg.fastPath.served;
   const long = "x".repeat(257);
   const cases: [string, RequestInit, number][] = [
     ["/tlog/proof/0?tree_size=1", {}, 200],
@@ -103,13 +104,14 @@ test("anything but the plain case is left to Express", async (t) => {
     assert.equal(res.status, status, `${init.method ?? "GET"} ${path}`);
     if (status >= 400) await expectEnvelope(res, status, status === 404 ? "not_found" : "missing_field");
   }
-  assert.equal(reg.fastPath.served, 0);
+  assert.equal(reg.fastPath.served, servedBefore);
 });
 
 test("the fast path spends the same buckets, and leaves refusals to Express's 429", async (t) => {
   const rate = { perSecond: 0.001, burst: 2 };
   const reg = await startTestRegistry(t, { rates: { write: rate, read: rate, token: { perSecond: 0, burst: 1 } } });
   await registerFile(reg, "limited-file");
+  const servedBefore = reg.fastPath.served;
   for (const path of ["/v/tok", "/tlog/proof/0"]) {
     assert.equal((await reg.call(path, { auth: false })).status, 200);
     assert.equal((await reg.call(path, { auth: false, headers: REFUSED_ORIGIN })).status, 200, "Express spends from the same bucket");
@@ -120,12 +122,13 @@ test("the fast path spends the same buckets, and leaves refusals to Express's 42
     assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1, String(retryAfter));
     assert.equal((await expectEnvelope(limited, 429, "rate_limited")).retry_after, retryAfter);
   }
-  assert.equal(reg.fastPath.served, 2);
+  assert.equal(reg.fastPath.served, servedBefore + 2);
 });
 
 test("fast answers are counted under Express's route templates", async (t) => {
   const reg = await startTestRegistry(t);
   await registerFile(reg, "counted-file");
+  const servedBefore = reg.fastPath.served;
   const hits: [string, Record<string, string>][] = [
     ["/p/tok.png", {}],
     ["/p/tok.png", REFUSED_ORIGIN],
@@ -137,7 +140,7 @@ test("fast answers are counted under Express's route templates", async (t) => {
     ["/evidence/counted-file", {}],
   ];
   for (const [path, headers] of hits) await (await reg.call(path, { auth: false, headers })).arrayBuffer();
-  assert.equal(reg.fastPath.served, 6);
+  assert.equal(reg.fastPath.served, servedBefore + 6);
   const text = await (await reg.call("/metrics", { auth: false })).text();
   const count = (route: string, status: number) =>
     Number(new RegExp(`^http_requests_total\\{route="${route}",method="GET",status="${status}"\\} (\\d+)$`, "m").exec(text)?.[1] ?? 0);
@@ -164,4 +167,60 @@ test("a forked registry still answers 503 on beacons", async (t) => {
     await expectEnvelope(await second.call(path, { auth: false }), 503, "server_error");
   }
   assert.equal(second.fastPath.served, 0);
+});
+
+/** POSTs `json` (or raw `body`) on the fast path, then the same through Express (an Origin header); both answers must be equal. */
+async function assertSamePost(reg: TestRegistry, path: string, status: number, body: string, headers: Record<string, string> = {}) {
+  const post = (extra: Record<string, string>) =>
+    reg.call(path, { method: "POST", body, headers: { "content-type": "application/json", authorization: `Bearer ${reg.token}`, ...headers, ...extra }, auth: false });
+  const before = reg.fastPath.served;
+  const fast = await answer(await post({}));
+  assert.equal(reg.fastPath.served, before + 1, `the fast path should serve POST ${path}`);
+  const slow = await answer(await post(REFUSED_ORIGIN));
+  assert.equal(reg.fastPath.served, before + 1, `Express should serve POST ${path}`);
+  assert.deepEqual(fast, slow, `POST ${path} ${body.slice(0, 40)}`);
+  assert.equal(fast.status, status, `${path}: ${fast.body}`);
+}
+
+test("writes on the fast path answer as Express does: success, idempotent re-send, every kind of refusal", async (t) => {
+  const reg = await startTestRegistry(t, { clock: FIXED_CLOCK });
+  const issuer = createIssuer();
+  const registration = JSON.stringify(issuer.registration({ file_id: "fast-write" }));
+  await assertSamePost(reg, "/register", 200, registration);
+  assert.equal(reg.service.registry.store.size(), 1, "the Express re-send was idempotent");
+  const tampered = issuer.registration();
+  (tampered.manifest as Record<string, unknown>)["original_filename"] = "changed";
+  await assertSamePost(reg, "/register", 400, JSON.stringify(tampered));
+  await assertSamePost(reg, "/register", 400, "{not json");
+  await assertSamePost(reg, "/register", 400, "[1,2]");
+  await assertSamePost(reg, "/register", 400, '"text"');
+  await assertSamePost(reg, "/register", 400, "{}");
+  await assertSamePost(reg, "/register", 200, "\ufeff" + registration, { "content-type": "application/json; charset=UTF-8" });
+  const token = JSON.parse(registration).beacons[0].token_id as string;
+  await assertSamePost(reg, "/attribute", 200, JSON.stringify({ token_id: "nobody" }));
+  await assertSamePost(reg, "/attribute", 400, JSON.stringify({}));
+  await assertSamePost(reg, "/dns_event", 400, JSON.stringify({ token_id: "" }));
+  const before = reg.service.registry.store.size();
+  const dns = await reg.call("/dns_event", { json: { token_id: token, client_ip: "192.0.2.9", qtype: "A", qname: "q" }, auth: false });
+  assert.deepEqual(await dns.json(), { ok: true, tlog_index: before });
+});
+
+test("writes Express must read or refuse are left to it", async (t) => {
+  const reg = await startTestRegistry(t, { maxBodyBytes: 700_000 });
+  const served = reg.fastPath.served;
+  const cases: [Record<string, string>, string, number][] = [
+    [{ "content-type": "application/json", authorization: "Bearer wrong" }, "{}", 401],
+    [{ "content-type": "application/json" }, "{}", 401],
+    [{ "content-type": "text/plain", authorization: `Bearer ${reg.token}` }, "{}", 400],
+    [{ "content-type": "application/json; charset=latin1", authorization: `Bearer ${reg.token}` }, "{}", 415],
+    [{ "content-type": "application/json", authorization: `Bearer ${reg.token}` }, "", 400],
+    [{ "content-type": "application/json", authorization: `Bearer ${reg.token}` }, JSON.stringify({ pad: "x".repeat(800_000) }), 413],
+  ];
+  for (const [headers, body, status] of cases) {
+    const res = await reg.call("/register", { method: "POST", body, headers, auth: false });
+    assert.equal(res.status, status, `${JSON.stringify(headers)} ${body.length}`);
+  }
+  const viaProxy = await reg.call("/dns_event", { json: { token_id: "x" }, headers: { "x-forwarded-for": "203.0.113.1" }, auth: false });
+  assert.equal(viaProxy.status, 503);
+  assert.equal(reg.fastPath.served, served);
 });

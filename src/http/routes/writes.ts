@@ -1,7 +1,8 @@
 /**
  * POST /register, /attribute (operator) and /dns_event (DNS bridge). Each
  * route runs auth, then its rate limit, then reads the body, as CONTRACT.md
- * orders the checks, and hands the parsed request to one use-case.
+ * orders the checks, and hands the parsed request to one use-case. The
+ * actions are shared with the fast path (fast-path.ts).
  */
 import { Router, type RequestHandler } from "express";
 import { AttributeRequestSchema } from "../../registry/attribute.js";
@@ -10,6 +11,18 @@ import { RegisterRequestSchema } from "../../registry/register.js";
 import type { RegistryService } from "../../registry/service.js";
 import { clientAddress } from "../client-address.js";
 import { jsonBody } from "../json-body.js";
+
+/** What a write route does with a parsed JSON body: the answer to send as JSON. */
+export type WriteAction = (service: RegistryService, body: unknown, address: string) => Promise<unknown> | unknown;
+
+export const WRITE_ACTIONS = {
+  register: (service, body) => service.registrations.register(RegisterRequestSchema.parse(body)),
+  attribute: (service, body) => service.attributions.attribute(AttributeRequestSchema.parse(body)),
+  dnsEvent: async (service, body, address) => {
+    const { tlogIndex } = await service.events.dns(DnsEventSchema.parse(body), address);
+    return { ok: true, tlog_index: tlogIndex };
+  },
+} satisfies Record<string, WriteAction>;
 
 export interface WriteRouteOptions {
   operatorAuth: RequestHandler;
@@ -23,19 +36,11 @@ export interface WriteRouteOptions {
 export function writeRoutes(service: RegistryService, options: WriteRouteOptions): Router {
   const router = Router();
   const body = jsonBody(options.maxBodyBytes);
-
-  router.post("/register", options.operatorAuth, options.operatorRateLimit, body, async (req, res) => {
-    res.json(await service.registrations.register(RegisterRequestSchema.parse(req.body)));
-  });
-
-  router.post("/attribute", options.operatorAuth, options.operatorRateLimit, body, (req, res) => {
-    res.json(service.attributions.attribute(AttributeRequestSchema.parse(req.body)));
-  });
-
-  router.post("/dns_event", options.dnsAuth, options.writeRateLimit, body, async (req, res) => {
-    const request = DnsEventSchema.parse(req.body);
-    const { tlogIndex } = await service.events.dns(request, clientAddress(req, options.trustedProxy));
-    res.json({ ok: true, tlog_index: tlogIndex });
-  });
+  const handle = (action: WriteAction): RequestHandler => async (req, res) => {
+    res.json(await action(service, req.body, clientAddress(req, options.trustedProxy)));
+  };
+  router.post("/register", options.operatorAuth, options.operatorRateLimit, body, handle(WRITE_ACTIONS.register));
+  router.post("/attribute", options.operatorAuth, options.operatorRateLimit, body, handle(WRITE_ACTIONS.attribute));
+  router.post("/dns_event", options.dnsAuth, options.writeRateLimit, body, handle(WRITE_ACTIONS.dnsEvent));
   return router;
 }

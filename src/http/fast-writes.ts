@@ -1,0 +1,92 @@
+/**
+ * The fast path's half for POST /register, /attribute and /dns_event. It takes
+ * a request only when Express would read its body the same way: a JSON media
+ * type in UTF-8, no content coding, a Content-Length within the limit, and
+ * credentials that pass the same checks as the auth middleware. The body is
+ * then parsed as jsonBody does and handed to the route's own action.
+ */
+import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
+import { RegistryError } from "../core/errors.js";
+import type { RegistryService } from "../registry/service.js";
+import { OPERATOR_BUCKET, type HttpEdge } from "./app.js";
+import { dnsAdmits, operatorAdmits } from "./auth.js";
+import type { TokenBuckets } from "./rate-limit.js";
+import { WRITE_ACTIONS, type WriteAction } from "./routes/writes.js";
+
+export interface FastWriteOptions {
+  service: RegistryService;
+  edge: HttpEdge;
+  operatorToken: string | null;
+  dnsSecret: string | null;
+  trustedProxy: boolean;
+  maxBodyBytes: number;
+}
+
+export interface WritePlan {
+  template: string;
+  buckets: TokenBuckets;
+  key: string;
+  /** Reads the body and runs the route's action; resolves with the JSON answer. */
+  run: (address: string) => Promise<unknown>;
+}
+
+const JSON_UTF8 = /^application\/json[ \t]*(;[ \t]*charset=("?)utf-8\2[ \t]*)?$/i;
+
+/** A plan for a write the fast path can take exactly as Express would, or null to leave it to Express. */
+export function planWrite(req: IncomingMessage, address: string, options: FastWriteOptions): WritePlan | null {
+  const length = plainJsonLength(req.headers, options.maxBodyBytes);
+  if (length === null) return null;
+  const { edge, service } = options;
+  const operatorBucket = (): Pick<WritePlan, "buckets" | "key"> =>
+    edge.operatorBuckets ? { buckets: edge.operatorBuckets, key: OPERATOR_BUCKET } : { buckets: edge.writeBuckets, key: address };
+  const plan = (template: string, bucket: Pick<WritePlan, "buckets" | "key">, action: WriteAction): WritePlan => ({
+    template,
+    ...bucket,
+    run: async (from) => action(service, parseObject(await readBody(req, length)), from),
+  });
+  switch (req.url) {
+    case "/register":
+      return operatorAdmits(req.headers, options.operatorToken) ? plan("/register", operatorBucket(), WRITE_ACTIONS.register) : null;
+    case "/attribute":
+      return operatorAdmits(req.headers, options.operatorToken) ? plan("/attribute", operatorBucket(), WRITE_ACTIONS.attribute) : null;
+    case "/dns_event":
+      return dnsAdmits(req, { secret: options.dnsSecret, trustedProxy: options.trustedProxy })
+        ? plan("/dns_event", { buckets: edge.writeBuckets, key: address }, WRITE_ACTIONS.dnsEvent)
+        : null;
+    default:
+      return null;
+  }
+}
+
+function plainJsonLength(headers: IncomingHttpHeaders, maxBytes: number): number | null {
+  if (!JSON_UTF8.test(headers["content-type"] ?? "")) return null;
+  if (headers["transfer-encoding"] !== undefined) return null;
+  const coding = headers["content-encoding"];
+  if (coding !== undefined && coding.trim().toLowerCase() !== "identity") return null;
+  const length = /^[0-9]{1,10}$/.test(headers["content-length"] ?? "") ? Number(headers["content-length"]) : 0;
+  return length > 0 && length <= maxBytes ? length : null;
+}
+
+function readBody(req: IncomingMessage, length: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => resolve(Buffer.concat(chunks, length).toString("utf8")));
+    req.on("aborted", () => reject(new RegistryError("missing_field", "request body was not received completely")));
+    req.on("error", reject);
+  });
+}
+
+/** As jsonBody: a JSON object at the top level (a UTF-8 byte order mark is dropped, as body-parser's decoder does). */
+function parseObject(text: string): unknown {
+  let body: unknown;
+  try {
+    body = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+  } catch (error) {
+    throw new RegistryError("missing_field", "malformed JSON", { cause: error });
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new RegistryError("missing_field", "request body must be a JSON object");
+  }
+  return body;
+}
