@@ -27,6 +27,7 @@ import { beaconLeaf, registerLeaf } from "../src/registry/leaves.js";
 import { isoSeconds } from "../src/registry/time.js";
 import { TlogStore } from "../src/tlog/store.js";
 import { runLoad, type ClientKind, type LoadRequest, type LoadResult } from "./load.js";
+import { flagValue, integerFlag } from "./flags.js";
 
 const SCENARIOS = [
   "register",
@@ -67,20 +68,8 @@ interface Flags {
 }
 
 function parseFlags(argv: string[]): Flags {
-  const value = (name: string): string | undefined => {
-    const at = argv.indexOf(`--${name}`);
-    if (at === -1) return undefined;
-    const text = argv[at + 1];
-    if (text === undefined) throw new Error(`--${name} needs a value`);
-    return text;
-  };
-  const count = (name: string, fallback: number, min: number): number => {
-    const text = value(name);
-    if (text === undefined) return fallback;
-    const n = Number(text);
-    if (!Number.isSafeInteger(n) || n < min) throw new Error(`--${name} needs an integer >= ${min}, got '${text}'`);
-    return n;
-  };
+  const value = (name: string) => flagValue(argv, name);
+  const count = (name: string, fallback: number, min: number) => integerFlag(argv, name, fallback, min);
   const scenarioList = value("scenarios")?.split(",") ?? [...SCENARIOS];
   for (const name of scenarioList) {
     if (!(SCENARIOS as readonly string[]).includes(name)) throw new Error(`unknown scenario '${name}' (known: ${SCENARIOS.join(", ")})`);

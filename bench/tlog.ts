@@ -17,20 +17,13 @@ import { checkLog } from "../src/tlog/fsck.js";
 import { verifyConsistency, verifyInclusion } from "../src/tlog/merkle.js";
 import { TLOG_SCHEMA_SQL } from "../src/tlog/schema.js";
 import { TlogStore } from "../src/tlog/store.js";
+import { integerFlag } from "./flags.js";
 
 const BATCH = 1000;
 const SAMPLES = 5000;
 
-function option(name: string, fallback: number): number {
-  const at = process.argv.indexOf(`--${name}`);
-  if (at === -1) return fallback;
-  const value = Number(process.argv[at + 1]);
-  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`--${name} needs a positive integer`);
-  return value;
-}
-
-const leaves = option("leaves", 1_000_000);
-const pageSize = option("page-size", 16_384);
+const leaves = integerFlag(process.argv, "leaves", 1_000_000);
+const pageSize = integerFlag(process.argv, "page-size", 16_384);
 
 function open(file: string): Database.Database {
   const db = new Database(file);

@@ -14,16 +14,9 @@ import { openDatabase } from "../src/registry/database.js";
 import { Registry, SIGNED_HEAD_FILE } from "../src/registry/registry.js";
 import { RegistryService } from "../src/registry/service.js";
 import { createIssuer } from "../test/issuer.js";
+import { integerFlag } from "./flags.js";
 
-function option(name: string, fallback: number): number {
-  const at = process.argv.indexOf(`--${name}`);
-  if (at === -1) return fallback;
-  const value = Number(process.argv[at + 1]);
-  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`--${name} needs a positive integer`);
-  return value;
-}
-
-const leaves = option("leaves", 1_000_000);
+const leaves = integerFlag(process.argv, "leaves", 1_000_000);
 const files = Math.min(1000, Math.max(1, Math.floor(leaves / 100)));
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "oversight-bench-validate-"));
 const dbPath = path.join(dir, "oversight-registry.sqlite");
