@@ -1,20 +1,14 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { test, type TestContext } from "node:test";
+import { test } from "node:test";
 import { OPERATOR_TOKEN_FILE, OperatorTokenError, resolveOperatorToken } from "../src/operator-token.js";
-
-function tempDir(t: TestContext): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "oversight-token-"));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+import { tempDir } from "./temp.js";
 
 const modeOf = (file: string) => fs.statSync(file).mode & 0o777;
 
 test("auth disabled wins over everything", (t) => {
-  const dataDir = path.join(tempDir(t), "data");
+  const dataDir = path.join(tempDir(t, "oversight-token-"), "data");
   assert.deepEqual(resolveOperatorToken({ configured: "from-env-0123456789", authDisabled: true, dataDir }), {
     token: null,
     source: "disabled",
@@ -23,13 +17,13 @@ test("auth disabled wins over everything", (t) => {
 });
 
 test("a configured token is used as is and nothing is written", (t) => {
-  const dataDir = path.join(tempDir(t), "data");
+  const dataDir = path.join(tempDir(t, "oversight-token-"), "data");
   assert.deepEqual(resolveOperatorToken({ configured: "short", authDisabled: false, dataDir }), { token: "short", source: "env" });
   assert.equal(fs.existsSync(dataDir), false);
 });
 
 test("without one, a token is generated into a new 0700 data dir as a 0600 file, then reused", (t) => {
-  const dataDir = path.join(tempDir(t), "nested", "data");
+  const dataDir = path.join(tempDir(t, "oversight-token-"), "nested", "data");
   const first = resolveOperatorToken({ authDisabled: false, dataDir });
   const file = path.join(dataDir, OPERATOR_TOKEN_FILE);
   assert.equal(first.source, "generated");
@@ -47,13 +41,13 @@ test("without one, a token is generated into a new 0700 data dir as a 0600 file,
 });
 
 test("two data dirs get different tokens", (t) => {
-  const a = resolveOperatorToken({ authDisabled: false, dataDir: tempDir(t) });
-  const b = resolveOperatorToken({ authDisabled: false, dataDir: tempDir(t) });
+  const a = resolveOperatorToken({ authDisabled: false, dataDir: tempDir(t, "oversight-token-") });
+  const b = resolveOperatorToken({ authDisabled: false, dataDir: tempDir(t, "oversight-token-") });
   assert.notEqual(a.token, b.token);
 });
 
 test("an operator-written file is trimmed, and a loose mode is reported", (t) => {
-  const dataDir = tempDir(t);
+  const dataDir = tempDir(t, "oversight-token-");
   const file = path.join(dataDir, OPERATOR_TOKEN_FILE);
   fs.writeFileSync(file, "  my-own-token-0123456789 \n", { mode: 0o644 });
   fs.chmodSync(file, 0o644);
@@ -64,7 +58,7 @@ test("an operator-written file is trimmed, and a loose mode is reported", (t) =>
 });
 
 test("a token file that is too short or has inner spaces is an error, not silently replaced", (t) => {
-  const dataDir = tempDir(t);
+  const dataDir = tempDir(t, "oversight-token-");
   const file = path.join(dataDir, OPERATOR_TOKEN_FILE);
   fs.writeFileSync(file, "short\n", { mode: 0o600 });
   assert.throws(() => resolveOperatorToken({ authDisabled: false, dataDir }), (error: unknown) => {
@@ -78,7 +72,7 @@ test("a token file that is too short or has inner spaces is an error, not silent
 });
 
 test("an unreadable token path is an error", (t) => {
-  const dataDir = tempDir(t);
+  const dataDir = tempDir(t, "oversight-token-");
   fs.mkdirSync(path.join(dataDir, OPERATOR_TOKEN_FILE));
   assert.throws(() => resolveOperatorToken({ authDisabled: false, dataDir }), OperatorTokenError);
 });

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { createFileOnce, writeFileDurably } from "../../src/core/durable-file.js";
-import { tempDir } from "../registry/temp.js";
+import { tempDir } from "../temp.js";
 
 test("writeFileDurably replaces the file whole, mode 0600, creating the directory, leaving no temp files", (t) => {
   const dir = path.join(tempDir(t), "nested");

@@ -1,7 +1,6 @@
-import { test, type TestContext } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { verifyEd25519 } from "../../src/core/ed25519.js";
 import {
@@ -12,15 +11,10 @@ import {
   writeIdentity,
 } from "../../src/core/identity.js";
 import { FIXTURES_DIR, readFixture } from "../fixtures.js";
+import { tempDir } from "../temp.js";
 
 const SEED = Buffer.from("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60", "hex");
 const PUB = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
-
-function tempDir(t: TestContext): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "identity-test-"));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 const modeOf = (file: string): number => fs.statSync(file).mode & 0o777;
 
@@ -32,7 +26,7 @@ function writeRaw(dir: string, content: string, mode = 0o600): string {
 }
 
 test("loadOrCreateIdentity creates the data dir (0700) and a 0600 identity file", (t) => {
-  const dataDir = path.join(tempDir(t), "nested", "data");
+  const dataDir = path.join(tempDir(t, "identity-test-"), "nested", "data");
   const { identity, created } = loadOrCreateIdentity(dataDir);
   assert.equal(created, true);
   const file = path.join(dataDir, IDENTITY_FILE);
@@ -55,7 +49,7 @@ test("loadOrCreateIdentity creates the data dir (0700) and a 0600 identity file"
 });
 
 test("loadOrCreateIdentity reuses an existing identity", (t) => {
-  const dataDir = tempDir(t);
+  const dataDir = tempDir(t, "identity-test-");
   const first = loadOrCreateIdentity(dataDir);
   const before = fs.readFileSync(path.join(dataDir, IDENTITY_FILE), "utf8");
   const second = loadOrCreateIdentity(dataDir);
@@ -67,18 +61,18 @@ test("loadOrCreateIdentity reuses an existing identity", (t) => {
 });
 
 test("two data dirs get two different keys", (t) => {
-  const a = loadOrCreateIdentity(tempDir(t)).identity;
-  const b = loadOrCreateIdentity(tempDir(t)).identity;
+  const a = loadOrCreateIdentity(tempDir(t, "identity-test-")).identity;
+  const b = loadOrCreateIdentity(tempDir(t, "identity-test-")).identity;
   assert.notEqual(a.publicKeyHex, b.publicKeyHex);
 });
 
 test("readIdentity is null when there is no identity file", (t) => {
-  assert.equal(readIdentity(tempDir(t)), null);
-  assert.equal(readIdentity(path.join(tempDir(t), "does-not-exist")), null);
+  assert.equal(readIdentity(tempDir(t, "identity-test-")), null);
+  assert.equal(readIdentity(path.join(tempDir(t, "identity-test-"), "does-not-exist")), null);
 });
 
 test("writeIdentity writes the given seed and created_at atomically with mode 0600", (t) => {
-  const dataDir = tempDir(t);
+  const dataDir = tempDir(t, "identity-test-");
   const written = writeIdentity(dataDir, SEED, 1700000000);
   assert.equal(written.publicKeyHex, PUB);
   const file = path.join(dataDir, IDENTITY_FILE);
@@ -101,7 +95,7 @@ test("writeIdentity writes the given seed and created_at atomically with mode 06
 });
 
 test("writeIdentity refuses a seed that is not 32 bytes and a bad created_at", (t) => {
-  const dataDir = tempDir(t);
+  const dataDir = tempDir(t, "identity-test-");
   assert.throws(() => writeIdentity(dataDir, Buffer.alloc(31)));
   assert.throws(() => writeIdentity(dataDir, SEED, 1.5));
   assert.throws(() => writeIdentity(dataDir, SEED, -1));
@@ -119,7 +113,7 @@ test("the Python reference registry's identity file loads with the expected key"
 });
 
 test("uppercase hex in the file is accepted", (t) => {
-  const dataDir = tempDir(t);
+  const dataDir = tempDir(t, "identity-test-");
   writeRaw(dataDir, JSON.stringify({ ed25519_priv: SEED.toString("hex").toUpperCase(), ed25519_pub: PUB.toUpperCase(), created_at: 1 }));
   assert.equal(readIdentity(dataDir)?.publicKeyHex, PUB);
 });
@@ -145,7 +139,7 @@ const malformed: Array<[string, string, RegExp]> = [
 
 for (const [name, content, reason] of malformed) {
   test(`${name} is an IdentityError naming the file, and is never replaced`, (t) => {
-    const dataDir = tempDir(t);
+    const dataDir = tempDir(t, "identity-test-");
     const file = writeRaw(dataDir, content);
     for (const load of [() => readIdentity(dataDir), () => loadOrCreateIdentity(dataDir)]) {
       assert.throws(load, (error: unknown) => {
@@ -162,13 +156,13 @@ for (const [name, content, reason] of malformed) {
 }
 
 test("an identity path that is a directory is an IdentityError", (t) => {
-  const dataDir = tempDir(t);
+  const dataDir = tempDir(t, "identity-test-");
   fs.mkdirSync(path.join(dataDir, IDENTITY_FILE));
   assert.throws(() => loadOrCreateIdentity(dataDir), IdentityError);
 });
 
 test("a file readable by others loads with a warning", { skip: process.platform === "win32" }, (t) => {
-  const dataDir = tempDir(t);
+  const dataDir = tempDir(t, "identity-test-");
   writeIdentity(dataDir, SEED, 1);
   fs.chmodSync(path.join(dataDir, IDENTITY_FILE), 0o644);
   const identity = readIdentity(dataDir);

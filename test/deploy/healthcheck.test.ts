@@ -7,13 +7,13 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
-import net from "node:net";
-import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "../../src/config.js";
 import { IDENTITY_FILE } from "../../src/core/identity.js";
 import { OPERATOR_TOKEN_FILE } from "../../src/operator-token.js";
+import { tempDir } from "../temp.js";
+import { freePort } from "./free-port.js";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 const DOCKERFILE = path.join(REPO, "Dockerfile");
@@ -107,17 +107,6 @@ function local(argv: string[]): [string, string[]] {
   return [cmd === "node" ? process.execPath : cmd, args];
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
-
 /** The parent's environment without any registry setting, plus the image's and the test's. */
 function imageEnv(image: Image, overrides: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
@@ -143,12 +132,6 @@ async function stop(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
   await exited;
   clearTimeout(timer);
-}
-
-function tempDir(t: TestContext, prefix: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
 }
 
 async function startImage(t: TestContext, image: Image, env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string }> {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import Database from "better-sqlite3";
 import { createIssuer } from "../issuer.js";
-import { tempDir } from "../registry/temp.js";
+import { tempDir } from "../temp.js";
 import { expectEnvelope } from "./helpers.js";
 import { startTestRegistry, type TestRegistry } from "./registry-server.js";
 

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import Database from "better-sqlite3";
 import { TlogStore } from "../../src/tlog/store.js";
 import { envelope, startTestRegistry } from "./registry-server.js";
-import { tempDir } from "../registry/temp.js";
+import { tempDir } from "../temp.js";
 
 test("a log rolled back below its largest signed head serves reads but refuses to sign or write", async (t) => {
   const dataDir = tempDir(t);

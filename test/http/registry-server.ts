@@ -3,7 +3,7 @@ import path from "node:path";
 import type { TestContext } from "node:test";
 import { createLogger } from "../../src/log.js";
 import { startServer, type RunningServer, type ServeOptions } from "../../src/server.js";
-import { tempDir } from "../registry/temp.js";
+import { tempDir } from "../temp.js";
 
 export const TEST_TOKEN = "test-operator-token-0123456789abcdef";
 const OFF = { perSecond: 0, burst: 1 };

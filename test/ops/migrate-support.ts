@@ -7,7 +7,7 @@ import path from "node:path";
 import type { TestContext } from "node:test";
 import { FIXTURES_DIR, readFixture } from "../fixtures.js";
 import { runMigration, type MigrationReport } from "../../src/ops/migrate.js";
-import { tempDir } from "../registry/temp.js";
+import { tempDir } from "../temp.js";
 
 export const FIXTURE_DIR = path.join(FIXTURES_DIR, "python-registry");
 export const SOURCE_DB = "oversight-registry.sqlite";

@@ -12,7 +12,7 @@ import { validateDatabase } from "../../src/ops/validate.js";
 import type { Progress } from "../../src/ops/progress.js";
 import { openDatabase } from "../../src/registry/database.js";
 import { TlogStore } from "../../src/tlog/store.js";
-import { tempDir } from "../registry/temp.js";
+import { tempDir } from "../temp.js";
 import { copyFixture, expected, migrateFixture, SOURCE_DB } from "./migrate-support.js";
 
 const TABLES = ["manifests", "beacons", "watermarks", "events", "corpus"] as const;

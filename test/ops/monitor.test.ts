@@ -15,7 +15,7 @@ import { signTreeHead } from "../../src/tlog/heads.js";
 import { EMPTY_ROOT, leafHash } from "../../src/tlog/merkle.js";
 import { nodeId } from "../../src/tlog/schema.js";
 import { TlogStore } from "../../src/tlog/store.js";
-import { tempDir } from "../registry/temp.js";
+import { tempDir } from "../temp.js";
 import { beaconHit, captureIo, registrySigner, startRegistry, type RegistryProcess } from "./monitor-support.js";
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;

@@ -18,7 +18,7 @@ import { isoSeconds } from "../../src/registry/time.js";
 import { HeadSigner } from "../../src/tlog/head-signer.js";
 import { nodeId } from "../../src/tlog/schema.js";
 import { TlogStore } from "../../src/tlog/store.js";
-import { tempDir } from "../registry/temp.js";
+import { tempDir } from "../temp.js";
 import { copyFixture, copyFixtureTo } from "./migrate-support.js";
 
 const PROBLEM_FIELDS = [...ROW_FIELDS, ...LOG_FIELDS];

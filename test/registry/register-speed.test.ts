@@ -19,7 +19,7 @@ import { Registrations, RegisterRequestSchema } from "../../src/registry/registe
 import { Registry, SIGNED_HEAD_FILE } from "../../src/registry/registry.js";
 import { readFixture } from "../fixtures.js";
 import { createIssuer } from "../issuer.js";
-import { tempDir } from "./temp.js";
+import { tempDir } from "../temp.js";
 
 const issuer = createIssuer("issuer-speed");
 

@@ -4,7 +4,7 @@ import { test } from "node:test";
 import { openDatabase } from "../../src/registry/database.js";
 import { WriteSequencer } from "../../src/registry/sequencer.js";
 import { TlogStore } from "../../src/tlog/store.js";
-import { tempDir } from "./temp.js";
+import { tempDir } from "../temp.js";
 
 function setup(t: import("node:test").TestContext) {
   const db = openDatabase(path.join(tempDir(t), "r.sqlite"));

@@ -1,7 +1,6 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { signerFromSeed, type Signer } from "../../src/core/ed25519.js";
@@ -12,6 +11,7 @@ import { parseVerifierKey } from "../../src/tlog/note.js";
 import { TLOG_SCHEMA_SQL } from "../../src/tlog/schema.js";
 import { TlogStore } from "../../src/tlog/store.js";
 import { readFixture } from "../fixtures.js";
+import { tempDir } from "../temp.js";
 
 const vectors = readFixture("tlog-vectors.json");
 const fixtureLeaves: Buffer[] = vectors.leaves.map((l: { leaf_data: string }) => Buffer.from(l.leaf_data, "utf8"));
@@ -22,12 +22,6 @@ interface Log {
   file: string;
   db: Database.Database;
   store: TlogStore;
-}
-
-function tempDir(t: TestContext): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "head-signer-"));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
 }
 
 function openLog(t: TestContext, file: string): Log {
@@ -78,7 +72,7 @@ function fileRecord(stateFile: string): { size: number; root: string } {
 const otherLeaves = (n: number, tag: string): Buffer[] => Array.from({ length: n }, (_, i) => Buffer.from(`{"other":"${tag}","i":${i}}`));
 
 test("head() signs the current tree, matching the reference registry's head for the fixture log", (t) => {
-  const log = openLog(t, path.join(tempDir(t), "a.sqlite"));
+  const log = openLog(t, path.join(tempDir(t, "head-signer-"), "a.sqlite"));
   append(log, fixtureLeaves);
   const signer = headSigner(log);
   signer.verifyNotForked();
@@ -90,7 +84,7 @@ test("head() signs the current tree, matching the reference registry's head for 
 });
 
 test("the empty log gets a head too (root = SHA-256 of nothing)", (t) => {
-  const log = openLog(t, path.join(tempDir(t), "a.sqlite"));
+  const log = openLog(t, path.join(tempDir(t, "head-signer-"), "a.sqlite"));
   const head = headSigner(log).head();
   assert.equal(head.size, 0);
   assert.equal(head.root, vectors.empty_root);
@@ -98,7 +92,7 @@ test("the empty log gets a head too (root = SHA-256 of nothing)", (t) => {
 });
 
 test("the largest signed size and root are persisted in the database and the state file", (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, "head-signer-");
   const log = openLog(t, path.join(dir, "a.sqlite"));
   const stateFile = stateFileFor(log.file);
   assert.equal(path.dirname(stateFile), dir);
@@ -120,7 +114,7 @@ test("the largest signed size and root are persisted in the database and the sta
 });
 
 test("heads are cached per size: same object, no new signature, no new write", (t) => {
-  const log = openLog(t, path.join(tempDir(t), "a.sqlite"));
+  const log = openLog(t, path.join(tempDir(t, "head-signer-"), "a.sqlite"));
   append(log, fixtureLeaves.slice(0, 3));
   const { signer, count } = countingSigner();
   const hs = headSigner(log, undefined, signer);
@@ -142,7 +136,7 @@ test("heads are cached per size: same object, no new signature, no new write", (
 });
 
 test("checkpoint() is the signed C2SP note for the current size, cached per size", (t) => {
-  const log = openLog(t, path.join(tempDir(t), "a.sqlite"));
+  const log = openLog(t, path.join(tempDir(t, "head-signer-"), "a.sqlite"));
   append(log, fixtureLeaves);
   const { signer, count } = countingSigner();
   const hs = headSigner(log, undefined, signer);
@@ -161,7 +155,7 @@ test("checkpoint() is the signed C2SP note for the current size, cached per size
 });
 
 test("a restart on the same files, after growth, is not a fork", (t) => {
-  const log = openLog(t, path.join(tempDir(t), "a.sqlite"));
+  const log = openLog(t, path.join(tempDir(t, "head-signer-"), "a.sqlite"));
   append(log, fixtureLeaves.slice(0, 30));
   headSigner(log).head();
   append(log, fixtureLeaves.slice(30));
@@ -171,7 +165,7 @@ test("a restart on the same files, after growth, is not a fork", (t) => {
 });
 
 test("a database restored to below the signed size is refused (state file)", (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, "head-signer-");
   const log = openLog(t, path.join(dir, "a.sqlite"));
   append(log, fixtureLeaves.slice(0, 5));
   const old = backup(log, path.join(dir, "backup.sqlite"));
@@ -187,7 +181,7 @@ test("a database restored to below the signed size is refused (state file)", (t)
 });
 
 test("a log with the same size but a different root is refused", (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, "head-signer-");
   const a = openLog(t, path.join(dir, "a.sqlite"));
   append(a, fixtureLeaves.slice(0, 10));
   const headA = headSigner(a).head();
@@ -206,7 +200,7 @@ test("a log with the same size but a different root is refused", (t) => {
 });
 
 test("a state file larger than the database record wins", (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, "head-signer-");
   const log = openLog(t, path.join(dir, "a.sqlite"));
   append(log, fixtureLeaves.slice(0, 5));
   headSigner(log).head();
@@ -224,7 +218,7 @@ test("a state file larger than the database record wins", (t) => {
 });
 
 test("a lagging record is brought up to the larger one when the tree extends both", (t) => {
-  const log = openLog(t, path.join(tempDir(t), "a.sqlite"));
+  const log = openLog(t, path.join(tempDir(t, "head-signer-"), "a.sqlite"));
   const stateFile = stateFileFor(log.file);
   append(log, fixtureLeaves.slice(0, 10));
   headSigner(log).head();
@@ -241,7 +235,7 @@ test("a lagging record is brought up to the larger one when the tree extends bot
 });
 
 test("without a state file the database record is still enforced", (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, "head-signer-");
   const a = openLog(t, path.join(dir, "a.sqlite"));
   append(a, fixtureLeaves.slice(0, 10));
   const headA = headSigner(a).head();
@@ -265,7 +259,7 @@ test("without a state file the database record is still enforced", (t) => {
 });
 
 test("a record at a smaller size that the tree does not extend is refused too", (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, "head-signer-");
   const log = openLog(t, path.join(dir, "a.sqlite"));
   append(log, fixtureLeaves.slice(0, 10));
   headSigner(log).head();
@@ -274,7 +268,7 @@ test("a record at a smaller size that the tree does not extend is refused too", 
 });
 
 test("a malformed state file is refused, not ignored", (t) => {
-  const log = openLog(t, path.join(tempDir(t), "a.sqlite"));
+  const log = openLog(t, path.join(tempDir(t, "head-signer-"), "a.sqlite"));
   const stateFile = stateFileFor(log.file);
   append(log, fixtureLeaves.slice(0, 3));
   for (const contents of ["", "{", "[]", '{"size":-1,"root":"00","signed_at":0}', '{"size":3}']) {
@@ -284,7 +278,7 @@ test("a malformed state file is refused, not ignored", (t) => {
 });
 
 test("no signature over leaves inside an open transaction", (t) => {
-  const log = openLog(t, path.join(tempDir(t), "a.sqlite"));
+  const log = openLog(t, path.join(tempDir(t, "head-signer-"), "a.sqlite"));
   append(log, fixtureLeaves.slice(0, 3));
   const hs = headSigner(log);
   const head3 = hs.head();
