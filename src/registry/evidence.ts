@@ -65,14 +65,12 @@ export class EvidenceBundles {
     events.forEach((event, row) => {
       const index = event.tlog_index;
       if (index === null || index < 0 || index >= size) return;
-      const proof = this.reads.inclusion(index, size, root);
-      proofs.push({ event_row: row, tlog_index: index, proof, inclusion: proof, leaf_data: this.reads.leafData(index) });
+      const { proof, leafData } = this.reads.provenLeaf(index, size, root!);
+      proofs.push({ event_row: row, tlog_index: index, proof, inclusion: proof, leaf_data: leafData });
     });
     const registered = manifest.tlog_index;
-    const registration =
-      registered !== null && registered < size
-        ? { tlog_index: registered, proof: this.reads.inclusion(registered, size, root), leaf_data: this.reads.leafData(registered) }
-        : null;
+    const proven = registered !== null && registered < size ? this.reads.provenLeaf(registered, size, root!) : null;
+    const registration = proven && { tlog_index: registered, proof: proven.proof, leaf_data: proven.leafData };
 
     const bundle: Record<string, unknown> = {
       file_id: fileId,

@@ -52,11 +52,32 @@ export class LogReads {
 
   /** Inclusion of `index` in the tree of `treeSize` leaves (default: current); pass `root` when the caller already has it. */
   inclusion(index: number, treeSize?: number, root?: Buffer): InclusionProof {
-    const store = this.registry.store;
-    const size = treeSize ?? store.size();
-    if (size > store.size()) throw notFound(`tree_size ${size} is larger than the log (${store.size()})`);
+    const size = this.checkedSize(index, treeSize);
+    return this.prove(index, size, this.registry.store.leafHashAt(index), root);
+  }
+
+  /**
+   * An inclusion proof with the proven leaf's text, for evidence bundles. The
+   * leaf is read once and its hash recomputed from the text, so the proof
+   * verified here binds the very bytes handed out beside it.
+   */
+  provenLeaf(index: number, treeSize: number, root: Buffer): { proof: InclusionProof; leafData: string } {
+    const size = this.checkedSize(index, treeSize);
+    const [leaf] = this.registry.store.leaves(index, 1);
+    if (!leaf || leaf.index !== index) throw notFound(`no leaf ${index}`);
+    return { proof: this.prove(index, size, leafHash(leaf.leafData), root), leafData: leaf.leafData.toString("utf8") };
+  }
+
+  private checkedSize(index: number, treeSize?: number): number {
+    const current = this.registry.store.size();
+    const size = treeSize ?? current;
+    if (size > current) throw notFound(`tree_size ${size} is larger than the log (${current})`);
     if (index < 0 || index >= size) throw notFound(`no leaf ${index} in a tree of ${size}`);
-    const hash = store.leafHashAt(index);
+    return size;
+  }
+
+  private prove(index: number, size: number, hash: Buffer, root?: Buffer): InclusionProof {
+    const store = this.registry.store;
     const path = store.inclusionProof(index, size);
     const treeRoot = root ?? store.root(size);
     if (!verifyInclusion(hash, index, size, path, treeRoot)) this.proofFailed(`inclusion proof for leaf ${index} at size ${size}`);
@@ -90,12 +111,6 @@ export class LogReads {
       };
     });
     return { start, count: entries.length, entries };
-  }
-
-  leafData(index: number): string {
-    const [leaf] = this.registry.store.leaves(index, 1);
-    if (!leaf || leaf.index !== index) throw notFound(`no leaf ${index}`);
-    return leaf.leafData.toString("utf8");
   }
 
   /** A C2SP hash tile or entry bundle; `immutable` when it is a full tile, whose bytes can never change. */

@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { PIXEL_PNG } from "../../src/http/routes/beacons.js";
 import { createIssuer } from "../issuer.js";
-import { envelope, startTestRegistry } from "./registry-server.js";
+import { envelope, leafText, startTestRegistry } from "./registry-server.js";
 
 const lastLeaf = (reg: Awaited<ReturnType<typeof startTestRegistry>>) =>
-  JSON.parse(reg.service.log.leafData(reg.service.registry.store.size() - 1));
+  JSON.parse(leafText(reg, reg.service.registry.store.size() - 1));
 
 test("every beacon route records an event and answers 200, known token or not", async (t) => {
   const reg = await startTestRegistry(t);
@@ -46,7 +46,7 @@ test("every beacon route records an event and answers 200, known token or not", 
   const events = reg.service.registry.db.prepare("SELECT * FROM events ORDER BY id").all() as Record<string, unknown>[];
   assert.equal(events.length, 8);
   for (const row of events) {
-    const leaf = JSON.parse(reg.service.log.leafData(row["tlog_index"] as number));
+    const leaf = JSON.parse(leafText(reg, row["tlog_index"] as number));
     assert.equal(leaf.token_id, row["token_id"]);
     assert.equal(leaf.kind, row["kind"]);
     assert.equal(leaf.timestamp, row["qualified_timestamp"]);

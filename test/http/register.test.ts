@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import Database from "better-sqlite3";
 import { createIssuer } from "../issuer.js";
-import { envelope, startTestRegistry } from "./registry-server.js";
+import { envelope, leafText, startTestRegistry } from "./registry-server.js";
 
 const count = (dbPath: string, sql: string) => (new Database(dbPath, { readonly: true }).prepare(sql).pluck().get() as number);
 
@@ -25,7 +25,7 @@ test("registration round trip, idempotent re-send, same-issuer replacement", asy
   assert.equal(count(reg.dbPath, "SELECT count(*) FROM beacons WHERE file_id = 'file-1'"), 1);
   assert.equal(count(reg.dbPath, "SELECT tlog_index FROM manifests WHERE file_id = 'file-1'"), 1);
 
-  const leaf = JSON.parse(reg.service.log.leafData(1));
+  const leaf = JSON.parse(leafText(reg, 1));
   assert.deepEqual(Object.keys(leaf).sort(), ["event", "file_id", "issuer_id", "issuer_pub", "n_beacons", "n_watermarks", "recipient_id", "timestamp"]);
   assert.equal(leaf.issuer_pub, issuer.signer.publicKeyHex);
   assert.match(leaf.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);

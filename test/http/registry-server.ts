@@ -54,6 +54,13 @@ export async function startTestRegistry(t: TestContext, overrides: Partial<Serve
   return { ...server, dataDir, dbPath: options.dbPath, token: TEST_TOKEN, call };
 }
 
+/** The text of leaf `index`, read the way `/tlog/range` serves it. */
+export function leafText(reg: TestRegistry, index: number): string {
+  const [entry] = reg.service.log.range(index, 1).entries;
+  if (!entry || entry.index !== index) throw new Error(`no leaf ${index}`);
+  return entry.leaf_data;
+}
+
 /** Asserts the v1 envelope and returns it. */
 export async function envelope(res: Pick<Response, "headers" | "text"> & { json(): Promise<unknown> }): Promise<{ code: string; message: string; [k: string]: unknown }> {
   const type = res.headers.get("content-type") ?? "";
