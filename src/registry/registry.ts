@@ -41,6 +41,7 @@ export class Registry {
   readonly observer: RegistryObserver | undefined;
   /** Set when the log does not extend the largest head this registry signed: reads only, no signing, no writes. */
   readonly fork: ForkError | null;
+  private readonly signedAt: Database.Statement<[], { signed_at: number }>;
 
   constructor(options: RegistryOptions) {
     this.db = options.db;
@@ -56,6 +57,7 @@ export class Registry {
       stateFile: options.signedHeadFile,
     });
     this.fork = detectFork(this.heads);
+    this.signedAt = this.db.prepare("SELECT signed_at FROM tlog_signed WHERE id = 1");
     this.sequencer = new WriteSequencer(this.db, {
       resync: () => this.store.reload(),
       onBatch: (jobs) => this.observer?.batch(jobs),
@@ -79,7 +81,7 @@ export class Registry {
 
   /** For the metrics gauge: how stale the newest signed head is (null before the first signature). */
   secondsSinceSignedHead(): number | null {
-    const row = this.db.prepare<[], { signed_at: number }>("SELECT signed_at FROM tlog_signed WHERE id = 1").get();
+    const row = this.signedAt.get();
     return row ? Math.max(0, this.clock() - row.signed_at) : null;
   }
 
