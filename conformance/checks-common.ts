@@ -1,7 +1,7 @@
 /**
  * What every group of checks shares: the run context and the state the
  * checks hand to each other, failure helpers, and the response schemas of
- * the wire contract.
+ * the wire contract (docs/PROTOCOL.md).
  */
 import { z } from "zod";
 import type { HttpResponse, RegistryClient } from "./client.js";

@@ -1,6 +1,6 @@
 /**
  * A throwaway issuer: an Ed25519 key made for one run, and manifests signed
- * the way MANIFEST.md describes (signature fields blanked, nulls dropped,
+ * the way docs/PROTOCOL.md#manifest-signature describes (signature fields blanked, nulls dropped,
  * RFC 8785), using the harness's own canonicalizer.
  */
 import * as ed from "@noble/ed25519";
@@ -59,7 +59,7 @@ export interface ManifestOptions {
   watermarks?: Watermark[];
 }
 
-/** Every field of the table in MANIFEST.md, so no default is left to interpretation. */
+/** Every field of the table in docs/PROTOCOL.md#manifests, so no default is left to interpretation. */
 export function unsignedManifest(issuer: Issuer, options: ManifestOptions = {}): Manifest {
   return {
     version: "OVERSIGHT-v1",

@@ -117,7 +117,7 @@ export function verifyInclusion(leaf: Buffer, index: number, size: number, proof
   return sn === 0 && r.equals(root);
 }
 
-/** RFC 9162 §2.1.4.2, with the conventions of the contract for M = 0 and M = N (empty proof). */
+/** RFC 9162 §2.1.4.2, with the conventions of docs/PROTOCOL.md#consistency-proofs for M = 0 and M = N (empty proof). */
 export function verifyConsistency(first: number, second: number, proof: readonly Buffer[], firstRoot: Buffer, secondRoot: Buffer): boolean {
   if (!(first >= 0 && first <= second)) return false;
   if (first === second) return proof.length === 0 && firstRoot.equals(secondRoot);

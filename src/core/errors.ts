@@ -1,7 +1,7 @@
 /**
  * The one error type of the registry. Every layer throws it; the HTTP edge turns
  * it into the v1 envelope `{"error":{"code","message",...extra}}`.
- * The code vocabulary is closed (CONTRACT.md, Part 1).
+ * The code vocabulary is closed (docs/PROTOCOL.md#errors).
  */
 export const ERROR_STATUS = {
   missing_field: 400,

@@ -1,5 +1,5 @@
 /**
- * The manifest model and its signature check (MANIFEST.md).
+ * The manifest model and its signature check (docs/PROTOCOL.md#manifests).
  *
  * Verification is on the registration hot path, so every top-level member is
  * canonicalized exactly once; the full and the legacy signed forms are two
@@ -42,7 +42,7 @@ const WatermarkSchema = z.strictObject({ layer: z.string(), mark_id: z.string() 
 /**
  * The manifest as a client may send it. Absent and null optional fields are
  * both allowed: absent ones get their default, null ones are dropped from the
- * signed form (that is the order MANIFEST.md gives, and the signers follow it).
+ * signed form (that is the order docs/PROTOCOL.md#manifest-signature gives, and the signers follow it).
  */
 export const ManifestInputSchema = z.strictObject({
   file_id: z.string(),
@@ -304,7 +304,7 @@ function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
   return described.join("; ");
 }
 
-/** Enforces MANIFEST.md's limits; throws `missing_field` naming the limit. */
+/** Enforces the limits of docs/PROTOCOL.md#limits; throws `missing_field` naming the limit. */
 export function checkManifestLimits(m: unknown): void {
   if (!isPlainObject(m)) throw missingField("manifest must be a JSON object");
   requireIdentifier(m.file_id, "file_id");

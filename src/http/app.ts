@@ -1,5 +1,5 @@
 /**
- * The Express app: middleware in the order CONTRACT.md needs (CORS and
+ * The Express app: middleware in the order docs/PROTOCOL.md#routes needs (CORS and
  * security headers first, then per-route auth → rate limit → body), the
  * routes, and the envelope for everything else. Only this layer knows Express.
  * The buckets and security headers live in an `HttpEdge` shared with the fast

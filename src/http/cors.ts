@@ -1,5 +1,5 @@
 /**
- * CORS for browser viewers of the public read routes (CONTRACT.md): GET and
+ * CORS for browser viewers of the public read routes (docs/PROTOCOL.md#cors): GET and
  * OPTIONS only, no credentials, an allow-list of origins echoed back.
  *
  * Every OPTIONS request is answered here with 204. A preflight from a refused

@@ -1,5 +1,5 @@
 /**
- * Token-bucket rate limiting (CONTRACT.md): each key (client address or
+ * Token-bucket rate limiting (docs/PROTOCOL.md#rate-limits): each key (client address or
  * operator token) has a bucket of `burst` tokens refilled at `perSecond`.
  * Memory is bounded: a bucket that has refilled completely is the same as no
  * bucket and is dropped, and past `maxKeys` the least recently used buckets go

@@ -229,7 +229,7 @@ function registerLeafMatches(row: ManifestRow, manifest: Record<string, unknown>
  * legitimately: its row belongs to another file of the same issuer key that
  * was registered later (a larger register leaf index, or when either has
  * none, a registered_at at least as late). That is the only move the
- * registry allows (MANIFEST.md, "Ownership"); a token held by another
+ * registry allows (docs/PROTOCOL.md#ownership); a token held by another
  * issuer's file is reported.
  */
 class SignedArrayCheck {

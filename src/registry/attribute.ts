@@ -67,7 +67,7 @@ export class Attributions {
     };
   }
 
-  /** Lookup order of CONTRACT.md: token_id, then mark_id (+layer), then perceptual_hash. */
+  /** Lookup order of docs/PROTOCOL.md#routes: token_id, then mark_id (+layer), then perceptual_hash. */
   attribute(request: AttributeRequest): Attribution {
     if (!request.token_id && !request.mark_id && !request.perceptual_hash) {
       throw missingField("one of token_id, mark_id or perceptual_hash is required");

@@ -1,5 +1,5 @@
 /**
- * The leaf objects of the registry v1 log (CONTRACT.md). Leaf bytes are the
+ * The leaf objects of the registry v1 log (docs/PROTOCOL.md#log-leaves). Leaf bytes are the
  * JCS of these objects. Fields copied from requests are capped so that every
  * leaf fits a C2SP entry bundle (65,535 bytes); the event row stores the same
  * capped values, so a verifier can compare the two.

@@ -85,7 +85,7 @@ export class Registrations {
     };
   }
 
-  /** Checks in the order CONTRACT.md gives (auth and rate limits are the HTTP layer's), then one sequenced write. */
+  /** Checks in the order docs/PROTOCOL.md#routes gives (auth and rate limits are the HTTP layer's), then one sequenced write. */
   async register(request: RegisterRequest): Promise<RegisterResult> {
     const { manifest } = request;
     const fileId = manifest["file_id"];
@@ -169,7 +169,7 @@ export class Registrations {
     return { ok: true, file_id: parties.fileId, registered_beacons: beacons.length, tlog_index: tlogIndex, rekor: null };
   }
 
-  /** MANIFEST.md "Ownership": the first file keeps a token or mark against other issuers; an issuer may move its own. */
+  /** docs/PROTOCOL.md#ownership: the first file keeps a token or mark against other issuers; an issuer may move its own. */
   private assertOwnable(owner: OwnerRow | undefined, parties: { fileId: string; issuerPub: string }, what: string): void {
     if (!owner || owner.file_id === parties.fileId) return;
     if (owner.issuer_ed25519_pub !== null && owner.issuer_ed25519_pub !== parties.issuerPub) {

@@ -177,7 +177,7 @@ export function verifyInclusion(
 }
 
 /**
- * RFC 9162 §2.1.4.2, extended as the contract asks: first = 0 (against the
+ * RFC 9162 §2.1.4.2, extended as docs/PROTOCOL.md#consistency-proofs asks: first = 0 (against the
  * empty root) and first = second (equal roots) are consistent with an empty
  * proof. Never throws.
  */

@@ -1,6 +1,6 @@
 /**
  * POST /register, /attribute (operator) and /dns_event (DNS bridge). Each
- * route runs auth, then its rate limit, then reads the body, as CONTRACT.md
+ * route runs auth, then its rate limit, then reads the body, as docs/PROTOCOL.md#routes
  * orders the checks, and hands the parsed request to one use-case. The
  * actions are shared with the fast path (fast-path.ts).
  */

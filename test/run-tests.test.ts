@@ -1,0 +1,52 @@
+// `npm test` runs the compiled test files and nothing else: helper modules
+// such as fixtures.js or http/helpers.js are imported by tests, never run as
+// tests themselves, and an empty build fails instead of passing.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { copyFileSync, readFileSync, readdirSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { REPO_ROOT } from "./repo.js";
+import { listTestFiles } from "./run-tests.js";
+import { tempDir } from "./temp.js";
+
+const BUILD_TEST = path.dirname(fileURLToPath(import.meta.url));
+const RUNNER = path.join(BUILD_TEST, "run-tests.js");
+
+/** Source files under test/, relative to it, with `/` separators. */
+function sources(dir: string, prefix = ""): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const relative = prefix + entry.name;
+    if (entry.isDirectory()) return entry.name === "fixtures" ? [] : sources(path.join(dir, entry.name), `${relative}/`);
+    return entry.name.endsWith(".ts") ? [relative] : [];
+  });
+}
+
+test("the runner lists every compiled test file and no helper module", () => {
+  const all = sources(path.join(REPO_ROOT, "test"));
+  const tests = all.filter((name) => name.endsWith(".test.ts"));
+  const helpers = all.filter((name) => !name.endsWith(".test.ts"));
+  assert.ok(helpers.includes("fixtures.ts") && helpers.includes("http/helpers.ts"), "the helper modules this guards against exist");
+
+  const listed = listTestFiles(BUILD_TEST).map((file) => path.relative(BUILD_TEST, file).split(path.sep).join("/"));
+  const compiled = (name: string) => name.replace(/\.ts$/, ".js");
+  for (const name of tests) assert.ok(listed.includes(compiled(name)), `${compiled(name)} is run`);
+  for (const name of helpers) assert.ok(!listed.includes(compiled(name)), `${compiled(name)} is not run as a test`);
+  for (const name of listed) assert.ok(name.endsWith(".test.js"), `${name} is a test file`);
+});
+
+test("npm test runs the compiled tests through the runner, not node --test over a directory", () => {
+  const script: string = JSON.parse(readFileSync(path.join(REPO_ROOT, "package.json"), "utf8")).scripts.test;
+  assert.match(script, /node build\/test\/run-tests\.js/);
+  assert.doesNotMatch(script, /--test[^&]*build\/test\/?(\s|$)/);
+});
+
+test("a build without test files fails loudly instead of passing", (t) => {
+  const dir = tempDir(t, "run-tests-empty-");
+  // .mjs: outside the repository no package.json says the compiled module is an ES module.
+  copyFileSync(RUNNER, path.join(dir, "run-tests.mjs"));
+  const run = spawnSync(process.execPath, [path.join(dir, "run-tests.mjs")], { encoding: "utf8" });
+  assert.equal(run.status, 1);
+  assert.match(run.stderr, /no \*\.test\.js file under/);
+});

@@ -1,0 +1,44 @@
+/**
+ * `node build/test/run-tests.js`: runs `node --test` over the compiled test
+ * files, and only those. Given a directory, Node 20's runner executes every
+ * .js file in it, helper modules included, and it has no glob support, so the
+ * files are listed here. Finding none is a failure, not a green run of nothing.
+ */
+import { spawnSync } from "node:child_process";
+import { readdirSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+export const TEST_FILE_SUFFIX = ".test.js";
+/** Two cores: more files at once only makes each test slower. */
+const CONCURRENCY = 2;
+
+/** Every `*.test.js` under `dir`, recursively, sorted so runs list them in a stable order. */
+export function listTestFiles(dir: string): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) found.push(...listTestFiles(full));
+    else if (entry.isFile() && entry.name.endsWith(TEST_FILE_SUFFIX)) found.push(full);
+  }
+  return found.sort();
+}
+
+function main(): number {
+  const dir = path.dirname(fileURLToPath(import.meta.url));
+  const files = listTestFiles(dir);
+  if (files.length === 0) {
+    console.error(`run-tests: no *${TEST_FILE_SUFFIX} file under ${dir}; build the tests first (npm run build:all)`);
+    return 1;
+  }
+  const run = spawnSync(process.execPath, ["--test", `--test-concurrency=${CONCURRENCY}`, ...files], { stdio: "inherit" });
+  if (run.error) {
+    console.error(`run-tests: could not start node --test: ${run.error.message}`);
+    return 1;
+  }
+  return run.status ?? 1;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  process.exitCode = main();
+}
