@@ -4,7 +4,6 @@
  */
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
-import path from "node:path";
 import http from "node:http";
 import { loadOrCreateIdentity } from "./core/identity.js";
 import { VerifyPool } from "./core/verify-pool.js";
@@ -13,9 +12,10 @@ import { FastPath } from "./http/fast-path.js";
 import { Metrics } from "./http/metrics.js";
 import type { Logger } from "./log.js";
 import { openDatabase, type Synchronous } from "./registry/database.js";
-import { Registry, SIGNED_HEAD_FILE } from "./registry/registry.js";
+import { Registry } from "./registry/registry.js";
 import { RegistryService } from "./registry/service.js";
 import type { Clock } from "./registry/time.js";
+import { signedHeadFile } from "./tlog/signed-head-record.js";
 import { VERSION } from "./version.js";
 
 export interface ServeOptions {
@@ -57,7 +57,7 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
       db,
       identity,
       origin: options.origin,
-      signedHeadFile: path.join(options.dataDir, SIGNED_HEAD_FILE),
+      signedHeadFile: signedHeadFile(options.dataDir),
       ...(options.clock ? { clock: options.clock } : {}),
       observer: { batch: (jobs) => metrics.observeBatch(jobs), proofVerificationFailed: () => metrics.proofVerificationFailed() },
     });

@@ -9,11 +9,11 @@
  * `ok` is true when every count is zero. Cost: O(rows + leaves).
  */
 import type Database from "better-sqlite3";
-import path from "node:path";
 import { z } from "zod";
 import { openDatabase } from "../registry/database.js";
 import { MIGRATIONS, REGISTRY_TABLES } from "../registry/schema.js";
-import { SIGNED_HEAD_FILE } from "../registry/registry.js";
+import { prepareLogSize } from "../tlog/log-size.js";
+import { signedHeadFile } from "../tlog/signed-head-record.js";
 import { Findings } from "./validate-findings.js";
 import { checkLogTables, LOG_FIELDS, rehashLog, SignedHeadCheckSchema } from "./validate-log.js";
 import { checkRows, ROW_FIELDS } from "./validate-rows.js";
@@ -80,15 +80,14 @@ async function check(db: Database.Database, options: ValidationOptions): Promise
   const counts = Object.fromEntries(
     REGISTRY_TABLES.map((table) => [table, db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number]),
   );
-  // The log's size as fsck counts it (one past the largest index), so both halves judge the same log.
-  const maxIndex = db.prepare("SELECT max(idx) FROM tlog_leaves").pluck().get() as number | null;
-  const tlogSize = maxIndex === null || maxIndex < 0 ? 0 : maxIndex + 1;
+  // The log's size as fsck counts it, so both halves judge the same log.
+  const tlogSize = prepareLogSize(db)();
   const rehash = rehashLog(db, options.dbPath, options.onProgress);
   checkRows(db, findings, {
     tlogSize,
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
-  const log = checkLogTables(db, findings, await rehash, { stateFile: path.join(options.dataDir, SIGNED_HEAD_FILE) });
+  const log = checkLogTables(db, findings, await rehash, { stateFile: signedHeadFile(options.dataDir) });
   return ValidationReportSchema.parse({
     ok: findings.total() === 0,
     counts,

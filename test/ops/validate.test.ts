@@ -7,18 +7,19 @@ import { after, before, test, type TestContext } from "node:test";
 import type Database from "better-sqlite3";
 import { IDENTITY_FILE, readIdentity } from "../../src/core/identity.js";
 import { runMigration } from "../../src/ops/migrate.js";
-import { SIGNED_HEAD_FILE } from "../../src/registry/registry.js";
 import { progressReporter } from "../../src/ops/progress.js";
 import { validateDatabase, ValidationError, type ValidationReport } from "../../src/ops/validate.js";
 import { LOG_FIELDS } from "../../src/ops/validate-log.js";
 import { ROW_FIELDS } from "../../src/ops/validate-rows.js";
 import { openDatabase } from "../../src/registry/database.js";
 import { beaconLeaf } from "../../src/registry/leaves.js";
-import { isoSeconds } from "../../src/registry/time.js";
+import { isoSeconds, systemClock } from "../../src/registry/time.js";
 import { HeadSigner } from "../../src/tlog/head-signer.js";
 import { nodeId } from "../../src/tlog/schema.js";
+import { signedHeadFile } from "../../src/tlog/signed-head-record.js";
 import { TlogStore } from "../../src/tlog/store.js";
 import { tempDir } from "../temp.js";
+import { startTestRegistry } from "../http/registry-server.js";
 import { copyFixture, copyFixtureTo } from "./migrate-support.js";
 
 const PROBLEM_FIELDS = [...ROW_FIELDS, ...LOG_FIELDS];
@@ -101,7 +102,7 @@ test("a log that extends its signed heads (database row and state file) passes",
   withDb(dbPath, (db) => {
     const store = new TlogStore(db);
     const signer = readIdentity(dataDir)!.signer;
-    new HeadSigner({ db, store, signer, origin: "test.example/log", stateFile: path.join(dataDir, SIGNED_HEAD_FILE) }).head();
+    new HeadSigner({ db, store, signer, origin: "test.example/log", stateFile: signedHeadFile(dataDir), clock: systemClock }).head();
     const now = 1_795_400_000;
     db.transaction(() => {
       const fields = { tokenId: "unknown-late", sourceIp: "198.51.100.7", userAgent: "ua", timestamp: isoSeconds(now) };
@@ -313,8 +314,8 @@ const CORRUPTIONS: Corruption[] = [
     name: "a log truncated below its signed head (a fork)",
     apply: (db, dataDir) => {
       const signer = readIdentity(dataDir)!.signer;
-      const stateFile = path.join(dataDir, SIGNED_HEAD_FILE);
-      new HeadSigner({ db, store: new TlogStore(db), signer, origin: "test.example/log", stateFile }).head();
+      const stateFile = signedHeadFile(dataDir);
+      new HeadSigner({ db, store: new TlogStore(db), signer, origin: "test.example/log", stateFile, clock: systemClock }).head();
       // What a restored backup of size 100 looks like: leaves, their nodes and their events gone.
       db.prepare("DELETE FROM tlog_leaves WHERE idx >= 100").run();
       db.prepare("DELETE FROM tlog_nodes WHERE id >= ?").run(nodeId(0, 100));
@@ -326,7 +327,7 @@ const CORRUPTIONS: Corruption[] = [
   {
     name: "a signed-head state file with another root at the current size",
     apply: (_db, dataDir) => {
-      writeFileSync(path.join(dataDir, SIGNED_HEAD_FILE), JSON.stringify({ size: 50, root: "ab".repeat(32), signed_at: 1 }));
+      writeFileSync(signedHeadFile(dataDir), JSON.stringify({ size: 50, root: "ab".repeat(32), signed_at: 1 }));
       return "state file size 50";
     },
     expected: { signed_head_mismatches: 1 },
@@ -441,6 +442,28 @@ for (const corruption of CORRUPTIONS) {
     assert.ok(report.examples[field]?.includes(example), `${field} examples ${JSON.stringify(report.examples[field])} lack ${example}`);
   });
 }
+
+test("a state file with an uppercase root and an extra key: validation and the server refuse it in the same words", async (t) => {
+  const { dataDir, dbPath } = copyGolden(t);
+  const stateFile = signedHeadFile(dataDir);
+  withDb(dbPath, (db) => {
+    const signer = readIdentity(dataDir)!.signer;
+    new HeadSigner({ db, store: new TlogStore(db), signer, origin: "test.example/log", stateFile, clock: systemClock }).head();
+  });
+  const written = JSON.parse(readFileSync(stateFile, "utf8")) as { root: string };
+  writeFileSync(stateFile, JSON.stringify({ ...written, root: written.root.toUpperCase(), edited_by: "hand" }));
+
+  const report = await validateDatabase({ dbPath, dataDir });
+  assertFindings(report, { malformed_signed_heads: 1 });
+  assert.deepEqual(report.examples["malformed_signed_heads"], ["state file"]);
+  const head = report.signed_heads.find((h) => h.source === "state file");
+  assert.match(head?.problem ?? "", /state file .* is malformed \(.*root.*edited_by|state file .* is malformed \(.*edited_by.*root/);
+
+  const server = await startTestRegistry(t, { dataDir, dbPath });
+  assert.equal(server.service.registry.fork?.message, `refusing to sign: ${head!.problem}`);
+  const write = await server.call("/dns_event", { json: { token_id: "after-the-edit" } });
+  assert.equal(write.status, 503);
+});
 
 test("a database that does not exist is a ValidationError, and none is created", async (t) => {
   const dir = tempDir(t);
