@@ -57,12 +57,12 @@ try {
   console.log(
     JSON.stringify({
       leaves: report.tlog_size,
-      events: report.counts.events,
-      manifests: report.counts.manifests,
+      events: report.counts?.events ?? null,
+      manifests: report.counts?.manifests ?? null,
       ok: report.ok,
       build_s: Number(buildSeconds.toFixed(1)),
       validate_s: Number(seconds.toFixed(2)),
-      validate_leaves_per_s: Math.round(report.tlog_size / seconds),
+      validate_leaves_per_s: Math.round((report.tlog_size ?? 0) / seconds),
       db_mb: Math.round(fs.statSync(dbPath).size / 1e6),
       cores: os.availableParallelism(),
     }),

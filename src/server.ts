@@ -11,6 +11,7 @@ import { createApp, createEdge, type Rate } from "./http/app.js";
 import { FastPath } from "./http/fast-path.js";
 import { Metrics } from "./http/metrics.js";
 import type { Logger } from "./log.js";
+import { explainDamagedStore, withDamageHint } from "./registry/damaged-store.js";
 import { openDatabase, type Synchronous } from "./registry/database.js";
 import { Registry } from "./registry/registry.js";
 import { RegistryService } from "./registry/service.js";
@@ -49,7 +50,7 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     ed25519_pub: identity.publicKeyHex,
     data_dir: options.dataDir,
   });
-  const db = openDatabase(options.dbPath, { synchronous: options.synchronous });
+  const db = withDamageHint(options, () => openDatabase(options.dbPath, { synchronous: options.synchronous }));
   const metrics = new Metrics();
   let registry: Registry;
   try {
@@ -63,7 +64,7 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     });
   } catch (error) {
     db.close();
-    throw error;
+    throw explainDamagedStore(error, options);
   }
   if (registry.fork) {
     logger.error("refusing to sign or write: the log does not extend the largest signed head", { reason: registry.fork.message });

@@ -315,7 +315,8 @@ function runWorker(job: WorkerJob): void {
       post({ report: checker.check(chunk) });
     }
   } catch (error) {
-    post({ error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+    // The message only: it ends up in --validate-db's report, which is for operators, not a debugger.
+    post({ error: error instanceof Error ? error.message : String(error) });
   } finally {
     db?.close();
     job.port.close();

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync, closeSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, test, type TestContext } from "node:test";
@@ -21,8 +22,9 @@ import { TlogStore } from "../../src/tlog/store.js";
 import { tempDir } from "../temp.js";
 import { startTestRegistry } from "../http/registry-server.js";
 import { copyFixture, copyFixtureTo } from "./migrate-support.js";
+import { MAIN_JS } from "./monitor-support.js";
 
-const PROBLEM_FIELDS = [...ROW_FIELDS, ...LOG_FIELDS];
+const PROBLEM_FIELDS = ["sqlite_integrity_errors", ...ROW_FIELDS, ...LOG_FIELDS] as const;
 
 /** The fixture migrated once; every test works on its own copy. */
 let golden: { dir: string; dbPath: string };
@@ -94,6 +96,7 @@ test("the migrated fixture validates clean; validation changes no byte of the da
   assert.equal(report.tlog_root, "c10b04411301093614cc9cd6fc3083aa60c3e82495055908ef8471129ddb9946");
   assert.deepEqual(report.signed_heads, []);
   assert.deepEqual(report.examples, {});
+  assert.equal(report.aborted, null);
   assert.equal(hash(), before);
 });
 
@@ -463,6 +466,61 @@ test("a state file with an uppercase root and an extra key: validation and the s
   assert.equal(server.service.registry.fork?.message, `refusing to sign: ${head!.problem}`);
   const write = await server.call("/dns_event", { json: { token_id: "after-the-edit" } });
   assert.equal(write.status, 503);
+});
+
+/** Runs the command line (dist/main.js) and collects what it prints. */
+function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [MAIN_JS, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { PATH: process.env["PATH"] ?? "" } });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+  return new Promise((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Overwrites `pages` whole pages from the middle of the file with garbage; the header page stays as it was. */
+function overwriteMiddlePages(dbPath: string, pages: number): void {
+  const db = openDatabase(dbPath, { readonly: true });
+  const pageSize = db.pragma("page_size", { simple: true }) as number;
+  db.close();
+  const count = statSync(dbPath).size / pageSize;
+  const first = Math.max(1, Math.floor(count / 2) - Math.floor(pages / 2));
+  assert.ok(first + pages < count, `a file of ${count} pages has no ${pages} pages in its middle`);
+  const garbage = Buffer.alloc(pages * pageSize);
+  for (let i = 0; i < garbage.length; i++) garbage[i] = (i * 131 + 17) % 251;
+  const fd = openSync(dbPath, "r+");
+  try {
+    writeSync(fd, garbage, 0, garbage.length, first * pageSize);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+test("a physically damaged database: the command line prints a report naming SQLite's findings and exits 1, no stack trace", async (t) => {
+  const { dataDir, dbPath } = copyGolden(t);
+  overwriteMiddlePages(dbPath, 2);
+  const { code, stdout, stderr } = await runCli(["--db", dbPath, "--data-dir", dataDir, "--validate-db"]);
+  assert.equal(code, 1, stderr);
+  const report = JSON.parse(stdout) as ValidationReport;
+  assert.equal(report.ok, false);
+  assert.ok(report.sqlite_integrity_errors > 0, stdout);
+  assert.ok((report.examples["sqlite_integrity_errors"] ?? []).length > 0, stdout);
+  assert.doesNotMatch(stderr, /^\s+at /m);
+  assert.doesNotMatch(stdout, /^\s+at |\n\s+at /);
+});
+
+test("a file that is not a database at all is reported the same way", async (t) => {
+  const { dataDir, dbPath } = copyGolden(t);
+  const header = Buffer.alloc(4096, 0x5a);
+  writeFileSync(dbPath, header);
+  const report = await validateDatabase({ dbPath, dataDir });
+  assert.equal(report.ok, false);
+  assert.equal(report.sqlite_integrity_errors, 1);
+  assert.match(report.aborted ?? "", /not a database/);
+  assert.equal(report.counts, null);
 });
 
 test("a database that does not exist is a ValidationError, and none is created", async (t) => {
