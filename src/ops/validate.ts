@@ -7,7 +7,7 @@
  * leaves, and the rows against the signed manifests, after SQLite's own check
  * of the file. Every field is a count of problems; `examples` names the first
  * few offenders of each non-zero one; `ok` is true when every count is zero.
- * On a store too
+ * `event_timestamp_drift` is information, not a problem. On a store too
  * damaged to read, the report says where the checks stopped (`aborted`)
  * instead of throwing. Cost: O(rows + leaves).
  */
@@ -20,7 +20,7 @@ import { prepareLogSize } from "../tlog/log-size.js";
 import { signedHeadFile } from "../tlog/signed-head-record.js";
 import { Findings } from "./validate-findings.js";
 import { checkLogTables, LOG_FIELDS, rehashLog, SignedHeadCheckSchema } from "./validate-log.js";
-import { checkRows, ROW_FIELDS } from "./validate-rows.js";
+import { checkRows, eventTimestampDrift, EventTimestampDriftSchema, ROW_FIELDS } from "./validate-rows.js";
 import type { ProgressCallback } from "./progress.js";
 
 export class ValidationError extends Error {
@@ -58,6 +58,8 @@ export const ValidationReportSchema = z.object({
   /** Root of the leaf data, hex; null when the leaves are not numbered without gaps. */
   tlog_root: z.string().nullable(),
   ...problemCounts,
+  /** Informational (does not make `ok` false): events whose integer timestamp is not their qualified_timestamp's second. */
+  event_timestamp_drift: EventTimestampDriftSchema.nullable(),
   signed_heads: z.array(SignedHeadCheckSchema),
   examples: z.record(z.string(), z.array(z.union([z.string(), z.number()]))),
 });
@@ -147,6 +149,7 @@ async function check(db: Database.Database, findings: Findings, options: Validat
     tlog_size: log.fsck.tlog_size,
     tlog_root: log.fsck.root,
     ...findings.countsObject(),
+    event_timestamp_drift: eventTimestampDrift(db),
     signed_heads: log.signedHeads,
     examples: findings.examplesObject(),
   });
@@ -165,6 +168,7 @@ function abortedReport(findings: Findings, error: unknown): ValidationReport {
     tlog_size: null,
     tlog_root: null,
     ...Object.fromEntries([...ROW_FIELDS, ...LOG_FIELDS].map((field) => [field, null])),
+    event_timestamp_drift: null,
     signed_heads: [],
     examples: INTEGRITY_FIELD in examples ? { [INTEGRITY_FIELD]: examples[INTEGRITY_FIELD] } : {},
   });

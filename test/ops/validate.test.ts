@@ -97,6 +97,7 @@ test("the migrated fixture validates clean; validation changes no byte of the da
   assert.deepEqual(report.signed_heads, []);
   assert.deepEqual(report.examples, {});
   assert.equal(report.aborted, null);
+  assert.deepEqual(report.event_timestamp_drift, { count: 0, max_seconds: 0 });
   assert.equal(hash(), before);
 });
 
@@ -260,10 +261,22 @@ const CORRUPTIONS: Corruption[] = [
     expected: { event_tlog_leaf_mismatches: 1 },
   },
   {
-    name: "an event whose Unix timestamp is not its leaf's second",
+    name: "an event whose qualified_timestamp is not its leaf's (its integer timestamp agreeing with it)",
     apply: (db) => {
       const id = one(db, FIRST_EVENT);
-      db.prepare("UPDATE events SET timestamp = timestamp + 1 WHERE id = ?").run(id);
+      db.prepare(
+        `UPDATE events SET qualified_timestamp = strftime('%Y-%m-%dT%H:%M:%SZ', unixepoch(qualified_timestamp) + 1, 'unixepoch'),
+           timestamp = timestamp + 1 WHERE id = ?`,
+      ).run(id);
+      return id;
+    },
+    expected: { event_tlog_leaf_mismatches: 1 },
+  },
+  {
+    name: "an event without qualified_timestamp whose integer timestamp is not its leaf's second",
+    apply: (db) => {
+      const id = one(db, FIRST_EVENT);
+      db.prepare("UPDATE events SET qualified_timestamp = NULL, timestamp = timestamp + 1 WHERE id = ?").run(id);
       return id;
     },
     expected: { event_tlog_leaf_mismatches: 1 },
@@ -445,6 +458,18 @@ for (const corruption of CORRUPTIONS) {
     assert.ok(report.examples[field]?.includes(example), `${field} examples ${JSON.stringify(report.examples[field])} lack ${example}`);
   });
 }
+
+test("an integer timestamp drifted from qualified_timestamp (as the Python reference writes it) is reported, not a problem", async (t) => {
+  const { dataDir, dbPath } = copyGolden(t);
+  withDb(dbPath, (db) => {
+    // The Python registry formats the leaf's time first and reads the clock again for the integer column.
+    db.prepare("UPDATE events SET timestamp = timestamp + 1 WHERE id = ?").run(one(db, FIRST_EVENT));
+    db.prepare("UPDATE events SET timestamp = timestamp + 5 WHERE id = ?").run(one(db, "SELECT id FROM events WHERE kind = 'dns' ORDER BY id LIMIT 1"));
+  });
+  const report = await validateDatabase({ dbPath, dataDir });
+  assertFindings(report, {});
+  assert.deepEqual(report.event_timestamp_drift, { count: 2, max_seconds: 5 });
+});
 
 test("a state file with an uppercase root and an extra key: validation and the server refuse it in the same words", async (t) => {
   const { dataDir, dbPath } = copyGolden(t);
