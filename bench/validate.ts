@@ -11,8 +11,9 @@ import path from "node:path";
 import { loadOrCreateIdentity } from "../src/core/identity.js";
 import { validateDatabase } from "../src/ops/validate.js";
 import { openDatabase } from "../src/registry/database.js";
-import { Registry, SIGNED_HEAD_FILE } from "../src/registry/registry.js";
+import { Registry } from "../src/registry/registry.js";
 import { RegistryService } from "../src/registry/service.js";
+import { signedHeadFile } from "../src/tlog/signed-head-record.js";
 import { createIssuer } from "../test/issuer.js";
 import { integerFlag } from "./flags.js";
 
@@ -25,7 +26,7 @@ try {
   const started = performance.now();
   const db = openDatabase(dbPath, { synchronous: "NORMAL" });
   const { identity } = loadOrCreateIdentity(dir);
-  const registry = new Registry({ db, identity, origin: "bench.example/log", signedHeadFile: path.join(dir, SIGNED_HEAD_FILE) });
+  const registry = new Registry({ db, identity, origin: "bench.example/log", signedHeadFile: signedHeadFile(dir) });
   const service = new RegistryService(registry);
   const issuer = createIssuer("bench-issuer");
   const tokens: string[] = [];
@@ -56,12 +57,12 @@ try {
   console.log(
     JSON.stringify({
       leaves: report.tlog_size,
-      events: report.counts.events,
-      manifests: report.counts.manifests,
+      events: report.counts?.events ?? null,
+      manifests: report.counts?.manifests ?? null,
       ok: report.ok,
       build_s: Number(buildSeconds.toFixed(1)),
       validate_s: Number(seconds.toFixed(2)),
-      validate_leaves_per_s: Math.round(report.tlog_size / seconds),
+      validate_leaves_per_s: Math.round((report.tlog_size ?? 0) / seconds),
       db_mb: Math.round(fs.statSync(dbPath).size / 1e6),
       cores: os.availableParallelism(),
     }),

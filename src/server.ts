@@ -4,7 +4,6 @@
  */
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
-import path from "node:path";
 import http from "node:http";
 import { loadOrCreateIdentity } from "./core/identity.js";
 import { VerifyPool } from "./core/verify-pool.js";
@@ -12,10 +11,12 @@ import { createApp, createEdge, type Rate } from "./http/app.js";
 import { FastPath } from "./http/fast-path.js";
 import { Metrics } from "./http/metrics.js";
 import type { Logger } from "./log.js";
+import { explainDamagedStore, withDamageHint } from "./registry/damaged-store.js";
 import { openDatabase, type Synchronous } from "./registry/database.js";
-import { Registry, SIGNED_HEAD_FILE } from "./registry/registry.js";
+import { Registry } from "./registry/registry.js";
 import { RegistryService } from "./registry/service.js";
 import type { Clock } from "./registry/time.js";
+import { signedHeadFile } from "./tlog/signed-head-record.js";
 import { VERSION } from "./version.js";
 
 export interface ServeOptions {
@@ -49,7 +50,7 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     ed25519_pub: identity.publicKeyHex,
     data_dir: options.dataDir,
   });
-  const db = openDatabase(options.dbPath, { synchronous: options.synchronous });
+  const db = withDamageHint(options, () => openDatabase(options.dbPath, { synchronous: options.synchronous }));
   const metrics = new Metrics();
   let registry: Registry;
   try {
@@ -57,13 +58,13 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
       db,
       identity,
       origin: options.origin,
-      signedHeadFile: path.join(options.dataDir, SIGNED_HEAD_FILE),
+      signedHeadFile: signedHeadFile(options.dataDir),
       ...(options.clock ? { clock: options.clock } : {}),
       observer: { batch: (jobs) => metrics.observeBatch(jobs), proofVerificationFailed: () => metrics.proofVerificationFailed() },
     });
   } catch (error) {
     db.close();
-    throw error;
+    throw explainDamagedStore(error, options);
   }
   if (registry.fork) {
     logger.error("refusing to sign or write: the log does not extend the largest signed head", { reason: registry.fork.message });

@@ -9,6 +9,7 @@ import type { ErrorRequestHandler, RequestHandler } from "express";
 import { z } from "zod";
 import { RegistryError } from "../core/errors.js";
 import type { Logger } from "../log.js";
+import { damagedStoreHint, isDamagedStore } from "../registry/damaged-store.js";
 
 const JSON_TYPE = "application/json; charset=utf-8";
 const MAX_PATH_IN_MESSAGE = 200;
@@ -37,6 +38,7 @@ export function answerError(logger: Logger, error: unknown, req: IncomingMessage
       path: safePath(url),
       status: failure.status,
       error,
+      ...(isDamagedStore(error) ? { hint: damagedStoreHint() } : {}),
     });
   }
   if (res.headersSent) {

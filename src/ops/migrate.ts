@@ -17,8 +17,8 @@ import path from "node:path";
 import { z } from "zod";
 import { identityPath, readIdentity, writeIdentity, type RegistryIdentity } from "../core/identity.js";
 import { openDatabase } from "../registry/database.js";
-import { SIGNED_HEAD_FILE } from "../registry/registry.js";
 import { REGISTRY_TABLES, type RegistryTable } from "../registry/schema.js";
+import { signedHeadFile } from "../tlog/signed-head-record.js";
 import { TlogStore } from "../tlog/store.js";
 import { importLeaves } from "./migrate-leaves.js";
 import { checkSourceSchema, copyRows, countRows } from "./migrate-rows.js";
@@ -229,7 +229,7 @@ async function fillTarget(
 
 /** A data dir whose log was already signed would make the migrated log look like a fork of it. */
 function refuseSignedTarget(dataDir: string): void {
-  const stateFile = path.join(dataDir, SIGNED_HEAD_FILE);
+  const stateFile = signedHeadFile(dataDir);
   if (existsSync(stateFile)) {
     throw new MigrationError(
       `${stateFile} exists: this data directory belongs to a registry that has already signed its log; migrate into a fresh data directory`,

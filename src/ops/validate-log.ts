@@ -5,10 +5,10 @@
  * every beacon leaf backed by an event row.
  */
 import type Database from "better-sqlite3";
-import { readFileSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import { z } from "zod";
 import { checkLog, type FsckReport } from "../tlog/fsck.js";
+import { readStateFile, SignedHeadRow, type SignedRecord } from "../tlog/signed-head-record.js";
 import { TlogStore } from "../tlog/store.js";
 import type { Findings } from "./validate-findings.js";
 import type { ProgressCallback } from "./progress.js";
@@ -20,6 +20,7 @@ export const LOG_FIELDS = [
   "extra_nodes",
   "non_contiguous_leaves",
   "signed_head_mismatches",
+  "malformed_signed_heads",
   "beacon_leaves_without_event",
 ] as const;
 
@@ -27,8 +28,10 @@ export const SignedHeadCheckSchema = z.object({
   source: z.enum(["database", "state file"]),
   size: z.int().nonnegative().nullable(),
   root: z.string().nullable(),
-  /** Whether the log extends this head; null when a damaged log leaves it unknown. */
+  /** Whether the log extends this head; null when a damaged log or record leaves it unknown. */
   extended: z.boolean().nullable(),
+  /** Why the record cannot be read, in the words the server refuses to sign with; null when it can. */
+  problem: z.string().nullable(),
 });
 export type SignedHeadCheck = z.infer<typeof SignedHeadCheckSchema>;
 
@@ -36,11 +39,6 @@ export interface LogCheckResult {
   fsck: FsckReport;
   signedHeads: SignedHeadCheck[];
 }
-
-const StateFileSchema = z.looseObject({
-  size: z.int().nonnegative(),
-  root: z.string().regex(/^[0-9a-fA-F]{64}$/),
-});
 
 /** `{"event":"beacon"`: the first bytes of every beacon leaf (JCS puts "event" first). */
 const BEACON_LEAF_PREFIX = Buffer.from('{"event":"beacon"', "utf8");
@@ -111,7 +109,8 @@ export function checkLogTables(
     (head): head is SignedHeadCheck => head !== null,
   );
   for (const head of signedHeads) {
-    if (head.extended === false) findings.add("signed_head_mismatches", `${head.source} size ${head.size ?? "?"}`);
+    if (head.problem !== null) findings.add("malformed_signed_heads", head.source);
+    else if (head.extended === false) findings.add("signed_head_mismatches", `${head.source} size ${head.size ?? "?"}`);
   }
 
   const unlogged = db
@@ -126,34 +125,30 @@ export function checkLogTables(
 }
 
 function databaseHead(db: Database.Database, fsck: FsckReport): SignedHeadCheck | null {
-  const row = db.prepare("SELECT size, root FROM tlog_signed WHERE id = 1").get() as { size: unknown; root: unknown } | undefined;
-  if (row === undefined) return null;
-  const size = Number.isSafeInteger(row.size) && (row.size as number) >= 0 ? (row.size as number) : null;
-  const root = Buffer.isBuffer(row.root) ? row.root.toString("hex") : null;
-  if (size === null || root === null || root.length !== 64) return { source: "database", size, root, extended: false };
+  const head = readHead("database", () => new SignedHeadRow(db).read());
+  if (head === null || head.problem !== null) return head;
   // fsck compares the root of the leaf data at the signed size; null there means the leaves are not contiguous.
-  return { source: "database", size, root, extended: fsck.signed_root_matches };
+  return { ...head, extended: fsck.signed_root_matches };
 }
 
 function stateFileHead(db: Database.Database, stateFile: string, fsck: FsckReport, intact: boolean): SignedHeadCheck | null {
-  let text: string;
-  try {
-    text = readFileSync(stateFile, "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw error;
-  }
-  let parsed: z.ZodSafeParseResult<z.infer<typeof StateFileSchema>> | null = null;
-  try {
-    parsed = StateFileSchema.safeParse(JSON.parse(text));
-  } catch {
-    // Not JSON: reported as a head the log does not extend, as the server refuses to sign then.
-  }
-  if (!parsed?.success) return { source: "state file", size: null, root: null, extended: false };
-  const { size, root } = parsed.data;
-  const head = { source: "state file" as const, size, root: root.toLowerCase() };
-  if (size > fsck.tlog_size) return { ...head, extended: false };
+  const head = readHead("state file", () => readStateFile(stateFile));
+  if (head === null || head.problem !== null || head.size === null) return head;
+  if (head.size > fsck.tlog_size) return { ...head, extended: false };
   // Stored nodes are trusted for the root only once fsck has recomputed every one of them.
-  if (!intact) return { ...head, extended: null };
-  return { ...head, extended: new TlogStore(db).root(size).toString("hex") === head.root };
+  if (!intact) return head;
+  return { ...head, extended: new TlogStore(db).root(head.size).toString("hex") === head.root };
+}
+
+/**
+ * A record read as the server reads it (signed-head-record.ts), `extended`
+ * still unknown; one it cannot read carries the reason the server gives.
+ */
+function readHead(source: SignedHeadCheck["source"], read: () => SignedRecord | null): SignedHeadCheck | null {
+  try {
+    const record = read();
+    return record && { source, size: record.size, root: record.root.toString("hex"), extended: null, problem: null };
+  } catch (error) {
+    return { source, size: null, root: null, extended: null, problem: error instanceof Error ? error.message : String(error) };
+  }
 }

@@ -4,19 +4,23 @@
  *
  * The report has the other registry v1 implementations' fields (same names,
  * same meaning) and ours: the whole log rehashed, signed heads, register
- * leaves, and the rows against the signed manifests. Every field is a count of
- * problems; `examples` names the first few offenders of each non-zero one;
- * `ok` is true when every count is zero. Cost: O(rows + leaves).
+ * leaves, and the rows against the signed manifests, after SQLite's own check
+ * of the file. Every field is a count of problems; `examples` names the first
+ * few offenders of each non-zero one; `ok` is true when every count is zero.
+ * `event_timestamp_drift` is information, not a problem. On a store too
+ * damaged to read, the report says where the checks stopped (`aborted`)
+ * instead of throwing. Cost: O(rows + leaves).
  */
 import type Database from "better-sqlite3";
-import path from "node:path";
 import { z } from "zod";
 import { openDatabase } from "../registry/database.js";
 import { MIGRATIONS, REGISTRY_TABLES } from "../registry/schema.js";
-import { SIGNED_HEAD_FILE } from "../registry/registry.js";
+import { isDamagedStore } from "../registry/damaged-store.js";
+import { prepareLogSize } from "../tlog/log-size.js";
+import { signedHeadFile } from "../tlog/signed-head-record.js";
 import { Findings } from "./validate-findings.js";
 import { checkLogTables, LOG_FIELDS, rehashLog, SignedHeadCheckSchema } from "./validate-log.js";
-import { checkRows, ROW_FIELDS } from "./validate-rows.js";
+import { checkRows, eventTimestampDrift, EventTimestampDriftSchema, ROW_FIELDS } from "./validate-rows.js";
 import type { ProgressCallback } from "./progress.js";
 
 export class ValidationError extends Error {
@@ -34,29 +38,43 @@ export interface ValidationOptions {
 }
 
 const Count = z.int().nonnegative();
-const problemCounts = Object.fromEntries([...ROW_FIELDS, ...LOG_FIELDS].map((field) => [field, Count])) as Record<
+/** null only in a report whose checks were aborted: the store could not be read that far. */
+const Checked = Count.nullable();
+const problemCounts = Object.fromEntries([...ROW_FIELDS, ...LOG_FIELDS].map((field) => [field, Checked])) as Record<
   (typeof ROW_FIELDS)[number] | (typeof LOG_FIELDS)[number],
-  typeof Count
+  typeof Checked
 >;
 
 export const ValidationReportSchema = z.object({
   ok: z.boolean(),
-  counts: z.object(Object.fromEntries(REGISTRY_TABLES.map((table) => [table, Count])) as Record<(typeof REGISTRY_TABLES)[number], typeof Count>),
-  tlog_size: Count,
+  /** Why the checks after SQLite's own stopped (the error met on a damaged store); null when every check ran. */
+  aborted: z.string().nullable(),
+  /** Problems SQLite's `PRAGMA quick_check` finds in the file itself (pages, B-trees, free list). */
+  sqlite_integrity_errors: Count,
+  counts: z
+    .object(Object.fromEntries(REGISTRY_TABLES.map((table) => [table, Count])) as Record<(typeof REGISTRY_TABLES)[number], typeof Count>)
+    .nullable(),
+  tlog_size: Checked,
   /** Root of the leaf data, hex; null when the leaves are not numbered without gaps. */
   tlog_root: z.string().nullable(),
   ...problemCounts,
+  /** Informational (does not make `ok` false): events whose integer timestamp is not their qualified_timestamp's second. */
+  event_timestamp_drift: EventTimestampDriftSchema.nullable(),
   signed_heads: z.array(SignedHeadCheckSchema),
   examples: z.record(z.string(), z.array(z.union([z.string(), z.number()]))),
 });
 export type ValidationReport = z.infer<typeof ValidationReportSchema>;
+
+/** SQLite reports at most this many problems per check, and so does the report. */
+const MAX_INTEGRITY_ERRORS = 100;
 
 export async function validateDatabase(options: ValidationOptions): Promise<ValidationReport> {
   let db: Database.Database;
   try {
     db = openDatabase(options.dbPath, { readonly: true });
   } catch (error) {
-    throw new ValidationError(`cannot open ${options.dbPath} read-only: ${(error as Error).message}`, { cause: error });
+    if (isDamagedStore(error)) return abortedReport(new Findings(), error);
+    throw new ValidationError(`cannot open ${options.dbPath} read-only: ${messageOf(error)}`, { cause: error });
   }
   try {
     const version = db.pragma("user_version", { simple: true }) as number;
@@ -67,7 +85,14 @@ export async function validateDatabase(options: ValidationOptions): Promise<Vali
       );
     }
     db.exec("BEGIN");
-    return await check(db, options);
+    const findings = new Findings();
+    checkIntegrity(db, findings);
+    try {
+      return await check(db, findings, options);
+    } catch (error) {
+      // Whatever a damaged store makes fail, the operator gets a report, not a stack trace.
+      return abortedReport(findings, error);
+    }
   } finally {
     if (db.inTransaction) db.exec("ROLLBACK");
     db.close();
@@ -75,27 +100,78 @@ export async function validateDatabase(options: ValidationOptions): Promise<Vali
   }
 }
 
-async function check(db: Database.Database, options: ValidationOptions): Promise<ValidationReport> {
-  const findings = new Findings();
+/**
+ * SQLite's own check of the file: quick_check, not integrity_check, which
+ * also cross-checks every index against its table and took 9x as long on a
+ * 300,000-leaf log (1.9 s against 0.2 s); the checks after it read every row
+ * and every leaf anyway.
+ */
+function checkIntegrity(db: Database.Database, findings: Findings): void {
+  findings.declare(INTEGRITY_FIELD);
+  let messages: string[];
+  try {
+    messages = db.prepare(`PRAGMA quick_check(${MAX_INTEGRITY_ERRORS})`).pluck().all() as string[];
+  } catch (error) {
+    messages = [messageOf(error)];
+  }
+  for (const message of messages) if (message !== "ok") findings.add(INTEGRITY_FIELD, message);
+}
+
+const INTEGRITY_FIELD = "sqlite_integrity_errors";
+
+async function check(db: Database.Database, findings: Findings, options: ValidationOptions): Promise<ValidationReport> {
   const counts = Object.fromEntries(
     REGISTRY_TABLES.map((table) => [table, db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number]),
   );
-  // The log's size as fsck counts it (one past the largest index), so both halves judge the same log.
-  const maxIndex = db.prepare("SELECT max(idx) FROM tlog_leaves").pluck().get() as number | null;
-  const tlogSize = maxIndex === null || maxIndex < 0 ? 0 : maxIndex + 1;
-  const rehash = rehashLog(db, options.dbPath, options.onProgress);
-  checkRows(db, findings, {
-    tlogSize,
-    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-  });
-  const log = checkLogTables(db, findings, await rehash, { stateFile: path.join(options.dataDir, SIGNED_HEAD_FILE) });
+  // The log's size as fsck counts it, so both halves judge the same log.
+  const tlogSize = prepareLogSize(db)();
+  // Settled whatever happens: a rejection nobody awaits would end the process.
+  const rehash = rehashLog(db, options.dbPath, options.onProgress).then(
+    (report) => ({ report }),
+    (error: unknown) => ({ error }),
+  );
+  try {
+    checkRows(db, findings, {
+      tlogSize,
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
+  } catch (error) {
+    await rehash;
+    throw error;
+  }
+  const rehashed = await rehash;
+  if ("error" in rehashed) throw rehashed.error;
+  const log = checkLogTables(db, findings, rehashed.report, { stateFile: signedHeadFile(options.dataDir) });
   return ValidationReportSchema.parse({
     ok: findings.total() === 0,
+    aborted: null,
     counts,
     tlog_size: log.fsck.tlog_size,
     tlog_root: log.fsck.root,
     ...findings.countsObject(),
+    event_timestamp_drift: eventTimestampDrift(db),
     signed_heads: log.signedHeads,
     examples: findings.examplesObject(),
   });
 }
+
+/** The report of checks that could not finish: what SQLite found, why they stopped, and null for what they did not get to. */
+function abortedReport(findings: Findings, error: unknown): ValidationReport {
+  const message = messageOf(error);
+  if (isDamagedStore(error)) findings.add(INTEGRITY_FIELD, message);
+  const examples = findings.examplesObject();
+  return ValidationReportSchema.parse({
+    ok: false,
+    aborted: message,
+    sqlite_integrity_errors: findings.count(INTEGRITY_FIELD),
+    counts: null,
+    tlog_size: null,
+    tlog_root: null,
+    ...Object.fromEntries([...ROW_FIELDS, ...LOG_FIELDS].map((field) => [field, null])),
+    event_timestamp_drift: null,
+    signed_heads: [],
+    examples: INTEGRITY_FIELD in examples ? { [INTEGRITY_FIELD]: examples[INTEGRITY_FIELD] } : {},
+  });
+}
+
+const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));

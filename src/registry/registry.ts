@@ -7,6 +7,7 @@ import type Database from "better-sqlite3";
 import { RegistryError } from "../core/errors.js";
 import type { RegistryIdentity } from "../core/identity.js";
 import { ForkError, HeadSigner } from "../tlog/head-signer.js";
+import { SignedHeadRow } from "../tlog/signed-head-record.js";
 import { TlogStore } from "../tlog/store.js";
 import { WriteSequencer } from "./sequencer.js";
 import { systemClock, type Clock } from "./time.js";
@@ -17,15 +18,12 @@ export interface RegistryObserver {
   proofVerificationFailed(): void;
 }
 
-/** Beside the database in the data directory: the largest signed head, a second guard against serving a fork. */
-export const SIGNED_HEAD_FILE = "tlog-signed-head.json";
-
 export interface RegistryOptions {
   db: Database.Database;
   identity: RegistryIdentity;
   /** C2SP checkpoint origin line. */
   origin: string;
-  /** `<data dir>/tlog-signed-head.json`: the largest signed head, kept beside the database. */
+  /** `signedHeadFile(<data dir>)` (tlog/signed-head-record.ts): the largest signed head, a second guard against serving a fork. */
   signedHeadFile: string;
   clock?: Clock;
   observer?: RegistryObserver;
@@ -41,7 +39,7 @@ export class Registry {
   readonly observer: RegistryObserver | undefined;
   /** Set when the log does not extend the largest head this registry signed: reads only, no signing, no writes. */
   readonly fork: ForkError | null;
-  private readonly signedAt: Database.Statement<[], { signed_at: number }>;
+  private readonly signedRow: SignedHeadRow;
 
   constructor(options: RegistryOptions) {
     this.db = options.db;
@@ -55,9 +53,10 @@ export class Registry {
       signer: options.identity.signer,
       origin: options.origin,
       stateFile: options.signedHeadFile,
+      clock: this.clock,
     });
     this.fork = detectFork(this.heads);
-    this.signedAt = this.db.prepare("SELECT signed_at FROM tlog_signed WHERE id = 1");
+    this.signedRow = new SignedHeadRow(this.db);
     this.sequencer = new WriteSequencer(this.db, {
       resync: () => this.store.reload(),
       onBatch: (jobs) => this.observer?.batch(jobs),
@@ -81,8 +80,8 @@ export class Registry {
 
   /** For the metrics gauge: how stale the newest signed head is (null before the first signature). */
   secondsSinceSignedHead(): number | null {
-    const row = this.signedAt.get();
-    return row ? Math.max(0, this.clock() - row.signed_at) : null;
+    const signedAt = this.signedRow.signedAt();
+    return signedAt === null ? null : Math.max(0, this.clock() - signedAt);
   }
 
   close(): void {

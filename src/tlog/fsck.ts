@@ -17,7 +17,9 @@ import Database from "better-sqlite3";
 import os from "node:os";
 import { isMainThread, MessageChannel, receiveMessageOnPort, Worker, workerData, type MessagePort } from "node:worker_threads";
 import { CompactRange, HASH_SIZE, leafHash, popcount, rootOfPeaks } from "./merkle.js";
+import { prepareLogSize } from "./log-size.js";
 import { nodeId } from "./schema.js";
+import { MalformedSignedHeadError, SignedHeadRow, type SignedRecord } from "./signed-head-record.js";
 
 export interface FsckReport {
   tlog_size: number;
@@ -35,7 +37,10 @@ export interface FsckReport {
   first_bad_indexes: number[];
   /** Size of the largest signed head recorded in the database, if any. */
   signed_size: number | null;
-  /** Whether the leaf data's root at that size is the signed root; null without a signed head (or past a gap). */
+  /**
+   * Whether the leaf data's root at that size is the signed root; null without a signed head (or past a gap),
+   * false for a row the server cannot read (signed-head-record.ts).
+   */
   signed_root_matches: boolean | null;
   ok: boolean;
 }
@@ -310,7 +315,8 @@ function runWorker(job: WorkerJob): void {
       post({ report: checker.check(chunk) });
     }
   } catch (error) {
-    post({ error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+    // The message only: it ends up in --validate-db's report, which is for operators, not a debugger.
+    post({ error: error instanceof Error ? error.message : String(error) });
   } finally {
     db?.close();
     job.port.close();
@@ -381,11 +387,16 @@ export function checkLog(db: Database.Database, options: CheckOptions = {}): Fsc
   }
   const chunkLevel = Math.log2(chunkSize);
   const threads = Math.max(1, Math.floor(options.threads ?? os.availableParallelism()));
-  const max = db.prepare("SELECT max(idx) FROM tlog_leaves").pluck().get() as number | null;
-  const total = max === null || max < 0 ? 0 : max + 1;
-  const signed = db.prepare("SELECT size, root FROM tlog_signed WHERE id = 1").get() as
-    | { size: number; root: unknown }
-    | undefined;
+  const total = prepareLogSize(db)();
+  let signed: SignedRecord | null = null;
+  let signedMalformed = false;
+  try {
+    signed = new SignedHeadRow(db).read();
+  } catch (error) {
+    if (!(error instanceof MalformedSignedHeadError)) throw error;
+    // A row the server cannot read is a head the log cannot be shown to extend.
+    signedMalformed = true;
+  }
   const signedSize = signed ? signed.size : null;
   const nodeStmt = db.prepare("SELECT hash FROM tlog_nodes WHERE id = ?").pluck();
 
@@ -409,7 +420,7 @@ export function checkLog(db: Database.Database, options: CheckOptions = {}): Fsc
     }
   };
   const checkSigned = (peaks: readonly Buffer[]): void => {
-    report.signed_root_matches = isHash(signed?.root) && rootOfPeaks(peaks).equals(signed.root);
+    report.signed_root_matches = signed !== null && rootOfPeaks(peaks).equals(signed.root);
   };
   if (signedSize === 0) checkSigned([]);
 
@@ -461,7 +472,7 @@ export function checkLog(db: Database.Database, options: CheckOptions = {}): Fsc
   const beyond = total === 0 ? -1 : lastNodeId(total - 1);
   report.extra_nodes += db.prepare("SELECT count(*) FROM tlog_nodes WHERE id < 0 OR id > ?").pluck().get(beyond) as number;
   if (intact) report.root = rootOfPeaks([...(dataTop ?? storedTop).hashes, ...tail]).toString("hex");
-  if (signedSize !== null && signedSize > total) report.signed_root_matches = false;
+  if (signedMalformed || (signedSize !== null && signedSize > total)) report.signed_root_matches = false;
   if (total === 0) options.onProgress?.(0, 0);
   report.ok =
     intact &&

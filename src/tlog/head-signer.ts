@@ -3,7 +3,8 @@
  * refuses to sign a fork.
  *
  * The largest size ever signed and its root are kept twice: in the
- * `tlog_signed` row of the database and in a JSON state file beside it. Either
+ * `tlog_signed` row of the database and in a JSON state file in the data
+ * directory (their formats: signed-head-record.ts). Either
  * one alone catches a restored backup or a wrong database file; keeping both
  * means a database rolled back together with its own `tlog_signed` row is still
  * caught by the file, and a lost file by the row. Before every new signature
@@ -11,15 +12,19 @@
  * the recorded root at the recorded size.
  */
 import type Database from "better-sqlite3";
-import { readFileSync } from "node:fs";
-import { writeFileDurably } from "../core/durable-file.js";
-import path from "node:path";
-import { z } from "zod";
 import type { Signer } from "../core/ed25519.js";
 import { toHex } from "../core/hex.js";
 import { signCheckpoint } from "./checkpoint.js";
-import { signTreeHead, TreeSizeSchema, type SignedTreeHead } from "./heads.js";
+import { signTreeHead, type SignedTreeHead } from "./heads.js";
 import { verifierKey } from "./note.js";
+import {
+  MalformedSignedHeadError,
+  readStateFile,
+  SignedHeadRow,
+  writeStateFile,
+  type RecordSource,
+  type SignedRecord,
+} from "./signed-head-record.js";
 
 /** What the signer needs from the log (TlogStore provides it). */
 export interface TreeSource {
@@ -33,19 +38,11 @@ export interface HeadSignerOptions {
   signer: Signer;
   /** C2SP checkpoint origin, also the note key name. */
   origin: string;
-  /** JSON file holding the largest signed size and root; written atomically. */
+  /** `<data dir>/tlog-signed-head.json` (signed-head-record.ts); written atomically. */
   stateFile: string;
-  /** Unix seconds for `signed_at`; injectable so tests need no clock. */
-  now?: () => number;
+  /** Unix seconds for `signed_at`: the registry's clock (registry/time.ts), so every time it records agrees. */
+  clock: () => number;
 }
-
-export interface SignedRecord {
-  size: number;
-  root: Buffer;
-  signedAt: number;
-}
-
-export type RecordSource = "database" | "state file";
 
 export class ForkError extends Error {
   constructor(
@@ -61,29 +58,14 @@ export class ForkError extends Error {
   }
 }
 
-/** The state file beside a database file: `<db>.signed-head.json`. */
-export const stateFileFor = (dbFile: string): string =>
-  path.join(path.dirname(path.resolve(dbFile)), `${path.basename(dbFile)}.signed-head.json`);
-
-const StateFileSchema = z.strictObject({
-  size: TreeSizeSchema,
-  root: z.string().regex(/^[0-9a-f]{64}$/),
-  signed_at: z.number().int().nonnegative(),
-});
-
-const DbRowSchema = z.object({
-  size: TreeSizeSchema,
-  root: z.instanceof(Buffer).refine((b) => b.length === 32, "root must be 32 bytes"),
-  signed_at: z.number().int(),
-});
-
 export class HeadSigner {
   readonly origin: string;
   private readonly db: Database.Database;
   private readonly store: TreeSource;
   private readonly signer: Signer;
   private readonly stateFile: string;
-  private readonly now: () => number;
+  private readonly clock: () => number;
+  private readonly row: SignedHeadRow;
   private cachedHead: SignedTreeHead | null = null;
   private cachedCheckpoint: { size: number; text: string } | null = null;
 
@@ -93,7 +75,8 @@ export class HeadSigner {
     this.signer = options.signer;
     this.origin = options.origin;
     this.stateFile = options.stateFile;
-    this.now = options.now ?? (() => Math.floor(Date.now() / 1000));
+    this.clock = options.clock;
+    this.row = new SignedHeadRow(this.db);
     // Fail at construction, not at the first request, on an origin that cannot name a note key.
     verifierKey(this.origin, this.signer.publicKey);
   }
@@ -138,7 +121,7 @@ export class HeadSigner {
     if (this.db.inTransaction) throw new Error("refusing to sign a tree head inside an open database transaction");
     const records = this.enforce();
     const root = this.store.root(size);
-    if (size > (records.largest?.size ?? -1)) this.persist({ size, root, signedAt: this.now() }, records);
+    if (size > (records.largest?.size ?? -1)) this.persist({ size, root, signedAt: this.clock() }, records);
     return root;
   }
 
@@ -186,54 +169,29 @@ export class HeadSigner {
   }
 
   private readDbRecord(): SignedRecord | null {
-    const row = this.db.prepare("SELECT size, root, signed_at FROM tlog_signed WHERE id = 1").get();
-    if (row === undefined) return null;
-    const parsed = DbRowSchema.safeParse(row);
-    if (!parsed.success) {
-      throw new ForkError("refusing to sign: the database's tlog_signed row is malformed", "database", null, this.store.size());
-    }
-    return { size: parsed.data.size, root: parsed.data.root, signedAt: parsed.data.signed_at };
+    return this.readRecord(() => this.row.read());
   }
 
   private readStateFile(): SignedRecord | null {
-    let text: string;
+    // Ignoring a malformed file would silently drop one of the two fork guards.
+    return this.readRecord(() => readStateFile(this.stateFile));
+  }
+
+  private readRecord(read: () => SignedRecord | null): SignedRecord | null {
     try {
-      text = readFileSync(this.stateFile, "utf8");
+      return read();
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
-      throw error;
+      if (!(error instanceof MalformedSignedHeadError)) throw error;
+      throw new ForkError(`refusing to sign: ${error.message}`, error.source, null, this.store.size());
     }
-    let parsed;
-    try {
-      parsed = StateFileSchema.safeParse(JSON.parse(text));
-    } catch {
-      parsed = null;
-    }
-    if (!parsed?.success) {
-      // Ignoring it would silently drop one of the two fork guards.
-      throw new ForkError(
-        `refusing to sign: the state file ${this.stateFile} is malformed; repair or remove it`,
-        "state file",
-        null,
-        this.store.size(),
-      );
-    }
-    return { size: parsed.data.size, root: Buffer.from(parsed.data.root, "hex"), signedAt: parsed.data.signed_at };
   }
 
   /** Writes `record` wherever it is larger than what is there; both before anything signed is returned. */
   private persist(record: SignedRecord, current: Records): void {
     if (!current.db || record.size > current.db.size) {
-      this.db
-        .prepare(
-          `INSERT INTO tlog_signed (id, size, root, signed_at) VALUES (1, ?, ?, ?)
-           ON CONFLICT(id) DO UPDATE SET size = excluded.size, root = excluded.root, signed_at = excluded.signed_at`,
-        )
-        .run(record.size, record.root, record.signedAt);
+      this.row.write(record);
     }
-    if (!current.file || record.size > current.file.size) {
-      writeFileDurably(this.stateFile, JSON.stringify({ size: record.size, root: toHex(record.root), signed_at: record.signedAt }) + "\n");
-    }
+    if (!current.file || record.size > current.file.size) writeStateFile(this.stateFile, record);
   }
 }
 

@@ -22,6 +22,7 @@ import {
   rootOfPeaks,
   type NodeSource,
 } from "./merkle.js";
+import { prepareLogSize } from "./log-size.js";
 import { MAX_TLOG_SIZE, nodeId } from "./schema.js";
 import { TILE_HEIGHT, TILE_WIDTH } from "./tile-path.js";
 
@@ -67,7 +68,7 @@ export class TlogStore {
    */
   private readonly upper = new Map<number, Buffer>();
 
-  private readonly maxIndex: Statement;
+  private readonly storedSize: () => number;
   private readonly leafHashStmt: Statement;
   private readonly nodeStmt: Statement;
   private readonly insertLeaf: Statement;
@@ -79,7 +80,7 @@ export class TlogStore {
   private readonly source: NodeSource;
 
   constructor(private readonly db: Database.Database) {
-    this.maxIndex = db.prepare("SELECT max(idx) FROM tlog_leaves").pluck();
+    this.storedSize = prepareLogSize(db);
     this.leafHashStmt = db.prepare("SELECT leaf_hash FROM tlog_leaves WHERE idx = ?").pluck();
     this.nodeStmt = db.prepare("SELECT hash FROM tlog_nodes WHERE id = ?").pluck();
     this.insertLeaf = db.prepare("INSERT INTO tlog_leaves (idx, leaf_data, leaf_hash) VALUES (?, ?, ?)");
@@ -104,8 +105,7 @@ export class TlogStore {
 
   /** Re-reads the size and the right edge; call after rolling back an append. */
   reload(): void {
-    const max = this.maxIndex.get() as number | bigint | null;
-    const size = max === null ? 0 : Number(max) + 1;
+    const size = this.storedSize();
     const peaks: Buffer[] = [];
     let start = 0;
     for (let level = size > 0 ? floorLog2(size) : -1; level >= 0; level--) {

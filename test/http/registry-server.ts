@@ -15,6 +15,8 @@ export interface TestRegistry extends RunningServer {
   dataDir: string;
   dbPath: string;
   token: string;
+  /** What the server logged at warn and above, one JSON line each. */
+  logLines: string[];
   /** fetch against the registry, with the operator token unless `auth: false`. */
   call(pathname: string, init?: RequestInit & { auth?: boolean; json?: unknown }): Promise<TestResponse>;
 }
@@ -51,7 +53,7 @@ export async function startTestRegistry(t: TestContext, overrides: Partial<Serve
     }
     return fetch(server.url + pathname, { ...init, headers, body: body ?? null, method: init.method ?? (body ? "POST" : "GET") });
   };
-  return { ...server, dataDir, dbPath: options.dbPath, token: TEST_TOKEN, call };
+  return { ...server, dataDir, dbPath: options.dbPath, token: TEST_TOKEN, logLines: lines, call };
 }
 
 /** The text of leaf `index`, read the way `/tlog/range` serves it. */

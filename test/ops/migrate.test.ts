@@ -7,7 +7,7 @@ import Database from "better-sqlite3";
 import { readIdentity, writeIdentity } from "../../src/core/identity.js";
 import { generateSeed } from "../../src/core/ed25519.js";
 import { MigrationError, runMigration } from "../../src/ops/migrate.js";
-import { SIGNED_HEAD_FILE } from "../../src/registry/registry.js";
+import { SIGNED_HEAD_FILE } from "../../src/tlog/signed-head-record.js";
 import { validateDatabase } from "../../src/ops/validate.js";
 import type { Progress } from "../../src/ops/progress.js";
 import { openDatabase } from "../../src/registry/database.js";

@@ -1,27 +1,30 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync, closeSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, test, type TestContext } from "node:test";
 import type Database from "better-sqlite3";
 import { IDENTITY_FILE, readIdentity } from "../../src/core/identity.js";
 import { runMigration } from "../../src/ops/migrate.js";
-import { SIGNED_HEAD_FILE } from "../../src/registry/registry.js";
 import { progressReporter } from "../../src/ops/progress.js";
 import { validateDatabase, ValidationError, type ValidationReport } from "../../src/ops/validate.js";
 import { LOG_FIELDS } from "../../src/ops/validate-log.js";
 import { ROW_FIELDS } from "../../src/ops/validate-rows.js";
 import { openDatabase } from "../../src/registry/database.js";
 import { beaconLeaf } from "../../src/registry/leaves.js";
-import { isoSeconds } from "../../src/registry/time.js";
+import { isoSeconds, systemClock } from "../../src/registry/time.js";
 import { HeadSigner } from "../../src/tlog/head-signer.js";
 import { nodeId } from "../../src/tlog/schema.js";
+import { signedHeadFile } from "../../src/tlog/signed-head-record.js";
 import { TlogStore } from "../../src/tlog/store.js";
 import { tempDir } from "../temp.js";
+import { startTestRegistry } from "../http/registry-server.js";
 import { copyFixture, copyFixtureTo } from "./migrate-support.js";
+import { MAIN_JS } from "./monitor-support.js";
 
-const PROBLEM_FIELDS = [...ROW_FIELDS, ...LOG_FIELDS];
+const PROBLEM_FIELDS = ["sqlite_integrity_errors", ...ROW_FIELDS, ...LOG_FIELDS] as const;
 
 /** The fixture migrated once; every test works on its own copy. */
 let golden: { dir: string; dbPath: string };
@@ -93,6 +96,8 @@ test("the migrated fixture validates clean; validation changes no byte of the da
   assert.equal(report.tlog_root, "c10b04411301093614cc9cd6fc3083aa60c3e82495055908ef8471129ddb9946");
   assert.deepEqual(report.signed_heads, []);
   assert.deepEqual(report.examples, {});
+  assert.equal(report.aborted, null);
+  assert.deepEqual(report.event_timestamp_drift, { count: 0, max_seconds: 0 });
   assert.equal(hash(), before);
 });
 
@@ -101,7 +106,7 @@ test("a log that extends its signed heads (database row and state file) passes",
   withDb(dbPath, (db) => {
     const store = new TlogStore(db);
     const signer = readIdentity(dataDir)!.signer;
-    new HeadSigner({ db, store, signer, origin: "test.example/log", stateFile: path.join(dataDir, SIGNED_HEAD_FILE) }).head();
+    new HeadSigner({ db, store, signer, origin: "test.example/log", stateFile: signedHeadFile(dataDir), clock: systemClock }).head();
     const now = 1_795_400_000;
     db.transaction(() => {
       const fields = { tokenId: "unknown-late", sourceIp: "198.51.100.7", userAgent: "ua", timestamp: isoSeconds(now) };
@@ -256,10 +261,22 @@ const CORRUPTIONS: Corruption[] = [
     expected: { event_tlog_leaf_mismatches: 1 },
   },
   {
-    name: "an event whose Unix timestamp is not its leaf's second",
+    name: "an event whose qualified_timestamp is not its leaf's (its integer timestamp agreeing with it)",
     apply: (db) => {
       const id = one(db, FIRST_EVENT);
-      db.prepare("UPDATE events SET timestamp = timestamp + 1 WHERE id = ?").run(id);
+      db.prepare(
+        `UPDATE events SET qualified_timestamp = strftime('%Y-%m-%dT%H:%M:%SZ', unixepoch(qualified_timestamp) + 1, 'unixepoch'),
+           timestamp = timestamp + 1 WHERE id = ?`,
+      ).run(id);
+      return id;
+    },
+    expected: { event_tlog_leaf_mismatches: 1 },
+  },
+  {
+    name: "an event without qualified_timestamp whose integer timestamp is not its leaf's second",
+    apply: (db) => {
+      const id = one(db, FIRST_EVENT);
+      db.prepare("UPDATE events SET qualified_timestamp = NULL, timestamp = timestamp + 1 WHERE id = ?").run(id);
       return id;
     },
     expected: { event_tlog_leaf_mismatches: 1 },
@@ -313,8 +330,8 @@ const CORRUPTIONS: Corruption[] = [
     name: "a log truncated below its signed head (a fork)",
     apply: (db, dataDir) => {
       const signer = readIdentity(dataDir)!.signer;
-      const stateFile = path.join(dataDir, SIGNED_HEAD_FILE);
-      new HeadSigner({ db, store: new TlogStore(db), signer, origin: "test.example/log", stateFile }).head();
+      const stateFile = signedHeadFile(dataDir);
+      new HeadSigner({ db, store: new TlogStore(db), signer, origin: "test.example/log", stateFile, clock: systemClock }).head();
       // What a restored backup of size 100 looks like: leaves, their nodes and their events gone.
       db.prepare("DELETE FROM tlog_leaves WHERE idx >= 100").run();
       db.prepare("DELETE FROM tlog_nodes WHERE id >= ?").run(nodeId(0, 100));
@@ -326,7 +343,7 @@ const CORRUPTIONS: Corruption[] = [
   {
     name: "a signed-head state file with another root at the current size",
     apply: (_db, dataDir) => {
-      writeFileSync(path.join(dataDir, SIGNED_HEAD_FILE), JSON.stringify({ size: 50, root: "ab".repeat(32), signed_at: 1 }));
+      writeFileSync(signedHeadFile(dataDir), JSON.stringify({ size: 50, root: "ab".repeat(32), signed_at: 1 }));
       return "state file size 50";
     },
     expected: { signed_head_mismatches: 1 },
@@ -441,6 +458,95 @@ for (const corruption of CORRUPTIONS) {
     assert.ok(report.examples[field]?.includes(example), `${field} examples ${JSON.stringify(report.examples[field])} lack ${example}`);
   });
 }
+
+test("an integer timestamp drifted from qualified_timestamp (as the Python reference writes it) is reported, not a problem", async (t) => {
+  const { dataDir, dbPath } = copyGolden(t);
+  withDb(dbPath, (db) => {
+    // The Python registry formats the leaf's time first and reads the clock again for the integer column.
+    db.prepare("UPDATE events SET timestamp = timestamp + 1 WHERE id = ?").run(one(db, FIRST_EVENT));
+    db.prepare("UPDATE events SET timestamp = timestamp + 5 WHERE id = ?").run(one(db, "SELECT id FROM events WHERE kind = 'dns' ORDER BY id LIMIT 1"));
+  });
+  const report = await validateDatabase({ dbPath, dataDir });
+  assertFindings(report, {});
+  assert.deepEqual(report.event_timestamp_drift, { count: 2, max_seconds: 5 });
+});
+
+test("a state file with an uppercase root and an extra key: validation and the server refuse it in the same words", async (t) => {
+  const { dataDir, dbPath } = copyGolden(t);
+  const stateFile = signedHeadFile(dataDir);
+  withDb(dbPath, (db) => {
+    const signer = readIdentity(dataDir)!.signer;
+    new HeadSigner({ db, store: new TlogStore(db), signer, origin: "test.example/log", stateFile, clock: systemClock }).head();
+  });
+  const written = JSON.parse(readFileSync(stateFile, "utf8")) as { root: string };
+  writeFileSync(stateFile, JSON.stringify({ ...written, root: written.root.toUpperCase(), edited_by: "hand" }));
+
+  const report = await validateDatabase({ dbPath, dataDir });
+  assertFindings(report, { malformed_signed_heads: 1 });
+  assert.deepEqual(report.examples["malformed_signed_heads"], ["state file"]);
+  const head = report.signed_heads.find((h) => h.source === "state file");
+  assert.match(head?.problem ?? "", /state file .* is malformed \(.*root.*edited_by|state file .* is malformed \(.*edited_by.*root/);
+
+  const server = await startTestRegistry(t, { dataDir, dbPath });
+  assert.equal(server.service.registry.fork?.message, `refusing to sign: ${head!.problem}`);
+  const write = await server.call("/dns_event", { json: { token_id: "after-the-edit" } });
+  assert.equal(write.status, 503);
+});
+
+/** Runs the command line (dist/main.js) and collects what it prints. */
+function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [MAIN_JS, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { PATH: process.env["PATH"] ?? "" } });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+  return new Promise((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Overwrites `pages` whole pages from the middle of the file with garbage; the header page stays as it was. */
+function overwriteMiddlePages(dbPath: string, pages: number): void {
+  const db = openDatabase(dbPath, { readonly: true });
+  const pageSize = db.pragma("page_size", { simple: true }) as number;
+  db.close();
+  const count = statSync(dbPath).size / pageSize;
+  const first = Math.max(1, Math.floor(count / 2) - Math.floor(pages / 2));
+  assert.ok(first + pages < count, `a file of ${count} pages has no ${pages} pages in its middle`);
+  const garbage = Buffer.alloc(pages * pageSize);
+  for (let i = 0; i < garbage.length; i++) garbage[i] = (i * 131 + 17) % 251;
+  const fd = openSync(dbPath, "r+");
+  try {
+    writeSync(fd, garbage, 0, garbage.length, first * pageSize);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+test("a physically damaged database: the command line prints a report naming SQLite's findings and exits 1, no stack trace", async (t) => {
+  const { dataDir, dbPath } = copyGolden(t);
+  overwriteMiddlePages(dbPath, 2);
+  const { code, stdout, stderr } = await runCli(["--db", dbPath, "--data-dir", dataDir, "--validate-db"]);
+  assert.equal(code, 1, stderr);
+  const report = JSON.parse(stdout) as ValidationReport;
+  assert.equal(report.ok, false);
+  assert.ok(report.sqlite_integrity_errors > 0, stdout);
+  assert.ok((report.examples["sqlite_integrity_errors"] ?? []).length > 0, stdout);
+  assert.doesNotMatch(stderr, /^\s+at /m);
+  assert.doesNotMatch(stdout, /^\s+at |\n\s+at /);
+});
+
+test("a file that is not a database at all is reported the same way", async (t) => {
+  const { dataDir, dbPath } = copyGolden(t);
+  const header = Buffer.alloc(4096, 0x5a);
+  writeFileSync(dbPath, header);
+  const report = await validateDatabase({ dbPath, dataDir });
+  assert.equal(report.ok, false);
+  assert.equal(report.sqlite_integrity_errors, 1);
+  assert.match(report.aborted ?? "", /not a database/);
+  assert.equal(report.counts, null);
+});
 
 test("a database that does not exist is a ValidationError, and none is created", async (t) => {
   const dir = tempDir(t);

@@ -16,7 +16,8 @@ import { checkManifest, manifestSignedBytes, verifyManifest } from "../../src/co
 import { VerifyPool } from "../../src/core/verify-pool.js";
 import { openDatabase } from "../../src/registry/database.js";
 import { Registrations, RegisterRequestSchema } from "../../src/registry/register.js";
-import { Registry, SIGNED_HEAD_FILE } from "../../src/registry/registry.js";
+import { Registry } from "../../src/registry/registry.js";
+import { SIGNED_HEAD_FILE } from "../../src/tlog/signed-head-record.js";
 import { readFixture } from "../fixtures.js";
 import { createIssuer } from "../issuer.js";
 import { tempDir } from "../temp.js";

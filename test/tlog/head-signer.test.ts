@@ -5,10 +5,14 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { signerFromSeed, type Signer } from "../../src/core/ed25519.js";
 import { verifyCheckpoint } from "../../src/tlog/checkpoint.js";
-import { ForkError, HeadSigner, stateFileFor } from "../../src/tlog/head-signer.js";
+import { loadOrCreateIdentity } from "../../src/core/identity.js";
+import { openDatabase } from "../../src/registry/database.js";
+import { Registry } from "../../src/registry/registry.js";
+import { ForkError, HeadSigner } from "../../src/tlog/head-signer.js";
 import { verifyTreeHead } from "../../src/tlog/heads.js";
 import { parseVerifierKey } from "../../src/tlog/note.js";
 import { TLOG_SCHEMA_SQL } from "../../src/tlog/schema.js";
+import { readStateFile, SIGNED_HEAD_FILE, signedHeadFile, SignedHeadRow } from "../../src/tlog/signed-head-record.js";
 import { TlogStore } from "../../src/tlog/store.js";
 import { readFixture } from "../fixtures.js";
 import { tempDir } from "../temp.js";
@@ -17,6 +21,9 @@ const vectors = readFixture("tlog-vectors.json");
 const fixtureLeaves: Buffer[] = vectors.leaves.map((l: { leaf_data: string }) => Buffer.from(l.leaf_data, "utf8"));
 const ORIGIN = "registry.example/oversight-registry";
 const SEED = Buffer.alloc(32, 9);
+
+/** Each test database gets its own state file, so two logs in one temp dir do not share one. */
+const stateFileFor = (dbFile: string): string => `${dbFile}.${SIGNED_HEAD_FILE}`;
 
 interface Log {
   file: string;
@@ -56,7 +63,7 @@ function countingSigner(): { signer: Signer; count: () => number } {
 
 function headSigner(log: Log, stateFile = stateFileFor(log.file), signer: Signer = signerFromSeed(SEED)): HeadSigner {
   let clock = 1_700_000_000;
-  return new HeadSigner({ db: log.db, store: log.store, signer, origin: ORIGIN, stateFile, now: () => clock++ });
+  return new HeadSigner({ db: log.db, store: log.store, signer, origin: ORIGIN, stateFile, clock: () => clock++ });
 }
 
 function dbRecord(log: Log): { size: number; root: string } | undefined {
@@ -275,6 +282,29 @@ test("a malformed state file is refused, not ignored", (t) => {
     fs.writeFileSync(stateFile, contents);
     assertForkError(() => headSigner(log).verifyNotForked(), { source: "state file", signedSize: null, treeSize: 3 }, [stateFile, "malformed"]);
   }
+});
+
+test("the registry's head signer records signed_at from the registry's injected clock", (t) => {
+  const dataDir = tempDir(t, "head-signer-");
+  const db = openDatabase(path.join(dataDir, "registry.sqlite"));
+  t.after(() => db.close());
+  let now = 1_234_567_890;
+  const registry = new Registry({
+    db,
+    identity: loadOrCreateIdentity(dataDir).identity,
+    origin: ORIGIN,
+    signedHeadFile: signedHeadFile(dataDir),
+    clock: () => now,
+  });
+  registry.heads.head();
+  assert.equal(new SignedHeadRow(db).read()?.signedAt, 1_234_567_890);
+  assert.equal(readStateFile(signedHeadFile(dataDir))?.signedAt, 1_234_567_890);
+  now += 42;
+  assert.equal(registry.secondsSinceSignedHead(), 42);
+  db.transaction(() => registry.store.append(fixtureLeaves[0]!))();
+  registry.heads.checkpoint();
+  assert.equal(new SignedHeadRow(db).read()?.signedAt, 1_234_567_932);
+  assert.equal(registry.secondsSinceSignedHead(), 0);
 });
 
 test("no signature over leaves inside an open transaction", (t) => {
