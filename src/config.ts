@@ -8,6 +8,7 @@
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
+import { SECRET_ADVICE, SECRET_RULE, secretWeakness } from "./core/secret-strength.js";
 
 export class ConfigError extends Error {
   /** One line per bad value. */
@@ -84,9 +85,6 @@ const BOOLEAN = field(
 );
 
 const HOST = field(z.string().regex(/^[A-Za-z0-9._:%\-]{1,253}$/), "a host name or IP address");
-
-// Header values are trimmed by HTTP, so a secret with spaces or control characters could never match.
-const SECRET = field(z.string().regex(/^[\x21-\x7e]{1,1024}$/), "1..1024 visible ASCII characters without spaces");
 
 const PATH_TEXT = field(z.string().regex(/^[^\0]+$/), "a file system path");
 
@@ -227,6 +225,16 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, cwd: string =
     return fallback;
   }
 
+  /** Like read, but the message never quotes the value: a rejected secret may still be a real one, mistyped. */
+  function readSecret(name: string): string | null {
+    const given = raw(name);
+    if (given === undefined) return null;
+    const weakness = secretWeakness(given.text);
+    if (weakness === null) return given.text;
+    problems.push(`${name} must be ${SECRET_RULE}, but ${weakness}; ${SECRET_ADVICE}`);
+    return null;
+  }
+
   const resolvePath = (p: string) => path.resolve(cwd, p);
 
   const dataDir = resolvePath(read("OVERSIGHT_DATA", PATH_TEXT, "./data", "--data-dir"));
@@ -251,9 +259,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, cwd: string =
     port: read("OVERSIGHT_PORT", integer(0, 65_535), 8765, "--port"),
     dataDir,
     db,
-    operatorToken: read<string | null>("OVERSIGHT_OPERATOR_TOKEN", SECRET, null),
+    operatorToken: readSecret("OVERSIGHT_OPERATOR_TOKEN"),
     authDisabled: read("OVERSIGHT_AUTH_DISABLED", BOOLEAN, false),
-    dnsEventSecret: read<string | null>("OVERSIGHT_DNS_EVENT_SECRET", SECRET, null),
+    dnsEventSecret: readSecret("OVERSIGHT_DNS_EVENT_SECRET"),
     corsOrigins: read("OVERSIGHT_CORS_ORIGINS", ORIGINS, []),
     jurisdiction: read("OVERSIGHT_JURISDICTION", JURISDICTION, "GLOBAL"),
     rekor: {

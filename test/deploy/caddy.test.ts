@@ -18,8 +18,8 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", ".
 const CADDYFILE = path.join(REPO, "Caddyfile");
 const MAIN = path.join(REPO, "dist", "main.js");
 const EDGE_MESSAGE = "no such route on this hostname";
-const OPERATOR_TOKEN = "operator-token-for-the-caddy-test";
-const DNS_SECRET = "dns-secret-for-the-caddy-test";
+const OPERATOR_TOKEN = "operator-token-for-the-caddy-test-0123456789";
+const DNS_SECRET = "dns-secret-for-the-caddy-test-0123456789";
 
 const HOSTS = {
   registry: "registry.test",
