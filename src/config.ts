@@ -44,7 +44,7 @@ export const ConfigSchema = z.object({
   trustedProxy: z.boolean(),
   logOrigin: z.string().min(1),
   sqliteSynchronous: z.enum(["FULL", "NORMAL"]),
-  rateLimits: z.object({ write: RateSchema, read: RateSchema, token: RateSchema }),
+  rateLimits: z.object({ write: RateSchema, read: RateSchema, token: RateSchema, dns: RateSchema }),
   maxBodyBytes: z.number().int().min(MIN_BODY_BYTES).max(MAX_BODY_BYTES),
   logLevel: z.enum(LOG_LEVELS),
   migrate: z
@@ -271,7 +271,12 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, cwd: string =
     trustedProxy: read("TRUSTED_PROXY", BOOLEAN, false),
     logOrigin: read("OVERSIGHT_LOG_ORIGIN", ORIGIN_LINE, `${os.hostname()}/oversight-registry`),
     sqliteSynchronous: read("OVERSIGHT_SQLITE_SYNCHRONOUS", SYNCHRONOUS, "FULL"),
-    rateLimits: { write: rate("WRITE", 10, 30), read: rate("READ", 100, 300), token: rate("TOKEN", 1000, 5000) },
+    rateLimits: {
+      write: rate("WRITE", 10, 30),
+      read: rate("READ", 100, 300),
+      token: rate("TOKEN", 1000, 5000),
+      dns: rate("DNS", 1000, 5000),
+    },
     maxBodyBytes: read("OVERSIGHT_MAX_BODY_BYTES", integer(MIN_BODY_BYTES, MAX_BODY_BYTES), 1_048_576),
     logLevel: read("OVERSIGHT_LOG_LEVEL", LOG_LEVEL, "info"),
     migrate:
@@ -317,7 +322,12 @@ export function describeConfig(config: Config): Record<string, unknown> {
     trusted_proxy: config.trustedProxy,
     log_origin: config.logOrigin,
     sqlite_synchronous: config.sqliteSynchronous,
-    rate_limits: { write: config.rateLimits.write, read: config.rateLimits.read, per_operator: config.rateLimits.token },
+    rate_limits: {
+      write: config.rateLimits.write,
+      read: config.rateLimits.read,
+      per_operator: config.rateLimits.token,
+      per_dns_bridge: config.rateLimits.dns,
+    },
     max_body_bytes: config.maxBodyBytes,
     log_level: config.logLevel,
     ...(config.migrate === null ? {} : { migrate: config.migrate }),

@@ -39,6 +39,7 @@ test("defaults", () => {
       write: { perSecond: 10, burst: 30 },
       read: { perSecond: 100, burst: 300 },
       token: { perSecond: 1000, burst: 5000 },
+      dns: { perSecond: 1000, burst: 5000 },
     },
     maxBodyBytes: 1_048_576,
     logLevel: "info",
@@ -68,6 +69,8 @@ test("every environment variable is read", () => {
     OVERSIGHT_RATE_READ_BURST: "7",
     OVERSIGHT_RATE_TOKEN_PER_S: "50",
     OVERSIGHT_RATE_TOKEN_BURST: "60",
+    OVERSIGHT_RATE_DNS_PER_S: "70",
+    OVERSIGHT_RATE_DNS_BURST: "80",
     OVERSIGHT_MAX_BODY_BYTES: String(MIN_BODY_BYTES),
     OVERSIGHT_LOG_LEVEL: "DEBUG",
   });
@@ -88,6 +91,7 @@ test("every environment variable is read", () => {
     write: { perSecond: 0, burst: 5 },
     read: { perSecond: 2.5, burst: 7 },
     token: { perSecond: 50, burst: 60 },
+    dns: { perSecond: 70, burst: 80 },
   });
   assert.equal(config.maxBodyBytes, MIN_BODY_BYTES);
   assert.equal(config.logLevel, "debug");
@@ -161,6 +165,8 @@ test("each bad environment value is named with what it must be and what it got",
     ["OVERSIGHT_RATE_WRITE_BURST", "0", "OVERSIGHT_RATE_WRITE_BURST must be an integer 1..10000000, got '0'"],
     ["OVERSIGHT_RATE_READ_BURST", "x", "OVERSIGHT_RATE_READ_BURST must be an integer 1..10000000, got 'x'"],
     ["OVERSIGHT_RATE_TOKEN_BURST", "1.5", "OVERSIGHT_RATE_TOKEN_BURST must be an integer 1..10000000, got '1.5'"],
+    ["OVERSIGHT_RATE_DNS_PER_S", "fast", "OVERSIGHT_RATE_DNS_PER_S must be a number 0..1000000 (0 disables), got 'fast'"],
+    ["OVERSIGHT_RATE_DNS_BURST", "0", "OVERSIGHT_RATE_DNS_BURST must be an integer 1..10000000, got '0'"],
     [
       "OVERSIGHT_MAX_BODY_BYTES",
       "262144",

@@ -109,7 +109,12 @@ test("DNS events: loopback without a secret, the secret when configured, fail cl
 
 test("rate limits answer 429 with retry_after and Retry-After, per bucket", async (t) => {
   const reg = await startTestRegistry(t, {
-    rates: { write: { perSecond: 1, burst: 3 }, read: { perSecond: 1, burst: 5 }, token: { perSecond: 1, burst: 2 } },
+    rates: {
+      write: { perSecond: 1, burst: 3 },
+      read: { perSecond: 1, burst: 5 },
+      token: { perSecond: 1, burst: 2 },
+      dns: { perSecond: 0, burst: 1 },
+    },
   });
   const statuses: number[] = [];
   for (let i = 0; i < 4; i++) statuses.push((await reg.call(`/v/tok-${i}`)).status);
