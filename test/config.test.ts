@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
+import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { ConfigError, MIN_BODY_BYTES, describeConfig, loadConfig } from "../src/config.js";
 import { secretWeakness } from "../src/core/secret-strength.js";
 
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 const CWD = path.join(os.tmpdir(), "oversight-config-test");
 const load = (argv: string[] = [], env: NodeJS.ProcessEnv = {}) => loadConfig(argv, env, CWD);
 
@@ -219,6 +222,21 @@ test("the secret rule accepts what the advice generates, and 32 characters exact
   assert.equal(secretWeakness("abcdefgh".repeat(4)), null);
   assert.equal(secretWeakness("abcdefg".repeat(5)), "it has too few different characters (7)");
   assert.equal(secretWeakness("~".repeat(1024).replace(/^.{8}/, "!#$%&()*")), null);
+});
+
+test("every variable the configuration reads is documented in docs/CONFIGURATION.md, and nothing else is", () => {
+  const read = new Set<string>();
+  const recorder = new Proxy({} as NodeJS.ProcessEnv, {
+    get: (_, name) => {
+      if (typeof name === "string") read.add(name);
+      return undefined;
+    },
+  });
+  loadConfig([], recorder, CWD);
+  assert.ok(read.has("OVERSIGHT_RATE_DNS_BURST"), "the recorder saw the settings");
+  const doc = fs.readFileSync(path.join(REPO, "docs", "CONFIGURATION.md"), "utf8");
+  const documented = new Set(Array.from(doc.matchAll(/\b(OVERSIGHT_[A-Z0-9_]*[A-Z0-9]|TRUSTED_PROXY)\b/g), (m) => m[1]!));
+  assert.deepEqual([...read].sort(), [...documented].sort());
 });
 
 test("all bad values are reported together, each on its own line", () => {
