@@ -152,10 +152,10 @@ async function postDns(ctx: Context, headers: Record<string, string>): Promise<H
 
 const dnsChecks: Check[] = [
   {
-    // How the harness decides: a DNS secret given with --dns-secret is used; otherwise a
+    // How the harness decides: a DNS secret given (--dns-secret-file or the environment) is used; otherwise a
     // loopback call without one must succeed when the harness started the registry
     // (it configured no secret); against another registry a 401 means one is configured.
-    name: "dns_event: accepted (loopback without a secret, or with --dns-secret) → 200 with tlog_index, dns leaf and event",
+    name: "dns_event: accepted (loopback without a secret, or with the DNS secret) → 200 with tlog_index, dns leaf and event",
     async run(ctx) {
       const file = need(ctx.state.file, "the registration round trip");
       let res: HttpResponse;
@@ -165,7 +165,7 @@ const dnsChecks: Check[] = [
         if (res.status === 401 && !ctx.selfStarted) {
           expectError(res, 401, "auth_required");
           ctx.state.dnsSecretRequired = true;
-          skip("the registry requires a DNS secret (401 auth_required); pass --dns-secret to test the accepted path");
+          skip("the registry requires a DNS secret (401 auth_required); give --dns-secret-file or OVERSIGHT_DNS_EVENT_SECRET to test the accepted path");
         }
       } else {
         expectError(await postDns(ctx, {}), [401, 503], ["auth_required", "server_error"]);

@@ -1,14 +1,18 @@
 /**
- * `node build/conformance/cli.js [--url URL] [--token T] [--dns-secret S]`
+ * `node build/conformance/cli.js [--url URL] [--token-file PATH] [--dns-secret-file PATH]`
  *
  * Without a URL it starts this repository's registry (dist/main.js) on an
  * ephemeral port with a temporary data directory and a random operator token,
  * runs every check against it, and stops it. Exits non-zero on any failure or
  * if the registry could not start.
+ *
+ * Secrets come from the environment or from files, never from the command
+ * line: `npm run conformance -- …` prints its arguments, and so does `ps`.
+ * Every line the harness prints has them masked, in case a registry echoes one.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -102,10 +106,43 @@ export async function startRegistry(mainPath = join(REPO_ROOT, "dist", "main.js"
   }
 }
 
-async function main(): Promise<number> {
+const USAGE = `usage: conformance [--url URL] [--token-file PATH] [--dns-secret-file PATH]
+(env: OVERSIGHT_REGISTRY_URL, OVERSIGHT_OPERATOR_TOKEN, OVERSIGHT_DNS_EVENT_SECRET)`;
+
+/** Flags that once carried a secret on the command line, and where it goes instead. */
+const SECRET_FLAGS = {
+  token: "set OVERSIGHT_OPERATOR_TOKEN or use --token-file PATH",
+  "dns-secret": "set OVERSIGHT_DNS_EVENT_SECRET or use --dns-secret-file PATH",
+} as const;
+
+class UsageError extends Error {}
+
+/** The secret in `file` (surrounding whitespace dropped), or from the environment variable, or null. */
+function readSecret(file: string | undefined, fromEnv: string | undefined, what: string): string | null {
+  if (file === undefined) return fromEnv === undefined || fromEnv === "" ? null : fromEnv;
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8").trim();
+  } catch (error) {
+    throw new UsageError(`cannot read the ${what} file ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  if (text === "") throw new UsageError(`the ${what} file ${file} is empty`);
+  return text;
+}
+
+/** Replaces every occurrence of a secret in `text`. */
+function masked(text: string, secrets: readonly string[]): string {
+  return secrets.reduce((out, secret) => out.split(secret).join("[redacted]"), text);
+}
+
+async function main(secrets: string[]): Promise<number> {
+  const say = (line: string) => console.log(masked(line, secrets));
   const { values } = parseArgs({
     options: {
       url: { type: "string" },
+      "token-file": { type: "string" },
+      "dns-secret-file": { type: "string" },
+      // Parsed only to be refused without echoing the value.
       token: { type: "string" },
       "dns-secret": { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -113,33 +150,43 @@ async function main(): Promise<number> {
     strict: true,
   });
   if (values.help) {
-    console.log("usage: conformance [--url URL] [--token TOKEN] [--dns-secret SECRET]\n(env: OVERSIGHT_REGISTRY_URL, OVERSIGHT_OPERATOR_TOKEN, OVERSIGHT_DNS_EVENT_SECRET)");
+    say(USAGE);
     return 0;
   }
+  for (const [flag, instead] of Object.entries(SECRET_FLAGS)) {
+    if (values[flag as keyof typeof SECRET_FLAGS] !== undefined) {
+      throw new UsageError(`--${flag} is not accepted: npm and ps show command lines, so the secret would leak; ${instead}`);
+    }
+  }
+  const token = readSecret(values["token-file"], process.env.OVERSIGHT_OPERATOR_TOKEN, "operator token");
+  const dnsSecret = readSecret(values["dns-secret-file"], process.env.OVERSIGHT_DNS_EVENT_SECRET, "DNS secret");
+  for (const secret of [token, dnsSecret]) if (secret !== null) secrets.push(secret);
+
   const url = values.url ?? process.env.OVERSIGHT_REGISTRY_URL;
   let registry: StartedRegistry | null = null;
   if (url === undefined) {
     try {
       registry = await startRegistry();
     } catch (error) {
-      console.log(`[FAIL] start the registry: ${error instanceof Error ? error.message : String(error)}`);
-      console.log(formatSummary({ passed: 0, failed: 1, skipped: 0 }));
+      say(`[FAIL] start the registry: ${error instanceof Error ? error.message : String(error)}`);
+      say(formatSummary({ passed: 0, failed: 1, skipped: 0 }));
       return 1;
     }
-    console.log(`# started ${registry.url}`);
+    secrets.push(registry.token);
+    say(`# started ${registry.url}`);
     const stop = registry.stop;
     for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void stop().finally(() => process.exit(130)));
   }
   try {
     const report = await runConformance({
       url: registry?.url ?? url!,
-      token: registry?.token ?? values.token ?? process.env.OVERSIGHT_OPERATOR_TOKEN ?? null,
-      dnsSecret: registry ? null : (values["dns-secret"] ?? process.env.OVERSIGHT_DNS_EVENT_SECRET ?? null),
+      token: registry?.token ?? token,
+      dnsSecret: registry ? null : dnsSecret,
       selfStarted: registry !== null,
-      onOutcome: (outcome) => console.log(formatOutcome(outcome)),
+      onOutcome: (outcome) => say(formatOutcome(outcome)),
     });
-    console.log(`# ${report.requests} requests, ${report.rateLimited} answered 429 and retried`);
-    console.log(formatSummary(report));
+    say(`# ${report.requests} requests, ${report.rateLimited} answered 429 and retried`);
+    say(formatSummary(report));
     return report.failed === 0 ? 0 : 1;
   } finally {
     await registry?.stop();
@@ -147,13 +194,16 @@ async function main(): Promise<number> {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
-  main().then(
+  const secrets: string[] = [];
+  main(secrets).then(
     (code) => {
       process.exitCode = code;
     },
     (error: unknown) => {
-      console.error(error);
-      process.exitCode = 1;
+      const usage = error instanceof UsageError || String((error as { code?: unknown }).code).startsWith("ERR_PARSE_ARGS_");
+      const text = usage ? `${(error as Error).message}\n${USAGE}` : error instanceof Error ? (error.stack ?? error.message) : String(error);
+      console.error(masked(text, secrets));
+      process.exitCode = usage ? 2 : 1;
     },
   );
 }

@@ -8,6 +8,7 @@
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
+import { SECRET_ADVICE, SECRET_RULE, secretWeakness } from "./core/secret-strength.js";
 
 export class ConfigError extends Error {
   /** One line per bad value. */
@@ -43,7 +44,7 @@ export const ConfigSchema = z.object({
   trustedProxy: z.boolean(),
   logOrigin: z.string().min(1),
   sqliteSynchronous: z.enum(["FULL", "NORMAL"]),
-  rateLimits: z.object({ write: RateSchema, read: RateSchema, token: RateSchema }),
+  rateLimits: z.object({ write: RateSchema, read: RateSchema, token: RateSchema, dns: RateSchema }),
   maxBodyBytes: z.number().int().min(MIN_BODY_BYTES).max(MAX_BODY_BYTES),
   logLevel: z.enum(LOG_LEVELS),
   migrate: z
@@ -84,9 +85,6 @@ const BOOLEAN = field(
 );
 
 const HOST = field(z.string().regex(/^[A-Za-z0-9._:%\-]{1,253}$/), "a host name or IP address");
-
-// Header values are trimmed by HTTP, so a secret with spaces or control characters could never match.
-const SECRET = field(z.string().regex(/^[\x21-\x7e]{1,1024}$/), "1..1024 visible ASCII characters without spaces");
 
 const PATH_TEXT = field(z.string().regex(/^[^\0]+$/), "a file system path");
 
@@ -227,6 +225,16 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, cwd: string =
     return fallback;
   }
 
+  /** Like read, but the message never quotes the value: a rejected secret may still be a real one, mistyped. */
+  function readSecret(name: string): string | null {
+    const given = raw(name);
+    if (given === undefined) return null;
+    const weakness = secretWeakness(given.text);
+    if (weakness === null) return given.text;
+    problems.push(`${name} must be ${SECRET_RULE}, but ${weakness}; ${SECRET_ADVICE}`);
+    return null;
+  }
+
   const resolvePath = (p: string) => path.resolve(cwd, p);
 
   const dataDir = resolvePath(read("OVERSIGHT_DATA", PATH_TEXT, "./data", "--data-dir"));
@@ -251,9 +259,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, cwd: string =
     port: read("OVERSIGHT_PORT", integer(0, 65_535), 8765, "--port"),
     dataDir,
     db,
-    operatorToken: read<string | null>("OVERSIGHT_OPERATOR_TOKEN", SECRET, null),
+    operatorToken: readSecret("OVERSIGHT_OPERATOR_TOKEN"),
     authDisabled: read("OVERSIGHT_AUTH_DISABLED", BOOLEAN, false),
-    dnsEventSecret: read<string | null>("OVERSIGHT_DNS_EVENT_SECRET", SECRET, null),
+    dnsEventSecret: readSecret("OVERSIGHT_DNS_EVENT_SECRET"),
     corsOrigins: read("OVERSIGHT_CORS_ORIGINS", ORIGINS, []),
     jurisdiction: read("OVERSIGHT_JURISDICTION", JURISDICTION, "GLOBAL"),
     rekor: {
@@ -263,7 +271,12 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, cwd: string =
     trustedProxy: read("TRUSTED_PROXY", BOOLEAN, false),
     logOrigin: read("OVERSIGHT_LOG_ORIGIN", ORIGIN_LINE, `${os.hostname()}/oversight-registry`),
     sqliteSynchronous: read("OVERSIGHT_SQLITE_SYNCHRONOUS", SYNCHRONOUS, "FULL"),
-    rateLimits: { write: rate("WRITE", 10, 30), read: rate("READ", 100, 300), token: rate("TOKEN", 1000, 5000) },
+    rateLimits: {
+      write: rate("WRITE", 10, 30),
+      read: rate("READ", 100, 300),
+      token: rate("TOKEN", 1000, 5000),
+      dns: rate("DNS", 1000, 5000),
+    },
     maxBodyBytes: read("OVERSIGHT_MAX_BODY_BYTES", integer(MIN_BODY_BYTES, MAX_BODY_BYTES), 1_048_576),
     logLevel: read("OVERSIGHT_LOG_LEVEL", LOG_LEVEL, "info"),
     migrate:
@@ -309,7 +322,12 @@ export function describeConfig(config: Config): Record<string, unknown> {
     trusted_proxy: config.trustedProxy,
     log_origin: config.logOrigin,
     sqlite_synchronous: config.sqliteSynchronous,
-    rate_limits: { write: config.rateLimits.write, read: config.rateLimits.read, per_operator: config.rateLimits.token },
+    rate_limits: {
+      write: config.rateLimits.write,
+      read: config.rateLimits.read,
+      per_operator: config.rateLimits.token,
+      per_dns_bridge: config.rateLimits.dns,
+    },
     max_body_bytes: config.maxBodyBytes,
     log_level: config.logLevel,
     ...(config.migrate === null ? {} : { migrate: config.migrate }),

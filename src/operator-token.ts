@@ -8,9 +8,9 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { createFileOnce } from "./core/durable-file.js";
+import { SECRET_ADVICE, SECRET_RULE, secretWeakness } from "./core/secret-strength.js";
 
 export const OPERATOR_TOKEN_FILE = "operator-token";
-export const MIN_TOKEN_LENGTH = 16;
 
 export class OperatorTokenError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -53,13 +53,12 @@ function readTokenFile(file: string): ResolvedOperatorToken | null {
     throw new OperatorTokenError(`cannot read the operator token file ${file}`, { cause: error });
   }
   const token = text.trim();
-  if (token.length < MIN_TOKEN_LENGTH) {
+  const weakness = secretWeakness(token);
+  if (weakness !== null) {
     throw new OperatorTokenError(
-      `the operator token in ${file} is shorter than ${MIN_TOKEN_LENGTH} characters; write a longer one or delete the file to generate one`,
+      `the operator token in ${file} must be ${SECRET_RULE}, but ${weakness}; ` +
+        `write a stronger one (${SECRET_ADVICE}) or delete the file to have one generated`,
     );
-  }
-  if (!/^[\x21-\x7e]+$/.test(token)) {
-    throw new OperatorTokenError(`the operator token in ${file} must be visible ASCII characters without spaces`);
   }
   const resolved: ResolvedOperatorToken = { token, source: "file", path: file };
   if ((mode & 0o077) !== 0) {

@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import http from "node:http";
 import { loadOrCreateIdentity } from "./core/identity.js";
 import { VerifyPool } from "./core/verify-pool.js";
-import { createApp, createEdge, type Rate } from "./http/app.js";
+import { createApp, createEdge, type Rates } from "./http/app.js";
 import { FastPath } from "./http/fast-path.js";
 import { Metrics } from "./http/metrics.js";
 import type { Logger } from "./log.js";
@@ -31,7 +31,7 @@ export interface ServeOptions {
   corsOrigins: string[];
   jurisdiction: string;
   origin: string;
-  rates: { write: Rate; read: Rate; token: Rate };
+  rates: Rates;
   maxBodyBytes: number;
   clock?: Clock;
 }
@@ -76,7 +76,7 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
 
   const verifyPool = new VerifyPool({ onError: (error) => logger.warn("a signature verification worker failed", { error }) });
   const service = new RegistryService(registry, { verifier: verifyPool });
-  const edge = createEdge(options.rates, options.operatorToken);
+  const edge = createEdge(options.rates, options);
   const app = createApp({ ...options, service, logger, metrics, version: VERSION, edge });
   const fastPath = new FastPath({
     service,

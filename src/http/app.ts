@@ -14,35 +14,68 @@ import { clientAddress } from "./client-address.js";
 import { cors } from "./cors.js";
 import { errorHandler, notFoundHandler } from "./error-handler.js";
 import { METRICS_CONTENT_TYPE, requestMetrics, type Metrics } from "./metrics.js";
-import { TokenBuckets, rateLimit } from "./rate-limit.js";
+import { TokenBuckets, rateLimit, type BucketChoice } from "./rate-limit.js";
 import { beaconRoutes } from "./routes/beacons.js";
 import { evidenceRoutes } from "./routes/evidence.js";
 import { identityRoutes } from "./routes/identity.js";
 import { tlogRoutes } from "./routes/tlog.js";
 import { writeRoutes } from "./routes/writes.js";
 
-/** The one key of the operator bucket: there is one operator token. */
-export const OPERATOR_BUCKET = "operator";
-
 export interface Rate {
   perSecond: number;
   burst: number;
 }
 
+export interface Rates {
+  write: Rate;
+  read: Rate;
+  token: Rate;
+  dns: Rate;
+}
+
+/**
+ * Who a request spends tokens as: the operator (POST /register, /attribute),
+ * the DNS bridge (POST /dns_event), a beacon hit, or a reader.
+ */
+export type Spender = "operator" | "dns" | "beacon" | "read";
+
 /** What Express and the fast path share. */
 export interface HttpEdge {
-  writeBuckets: TokenBuckets;
-  readBuckets: TokenBuckets;
-  /** The operator token's bucket; null with auth disabled, when operator routes use the per-address write bucket. */
-  operatorBuckets: TokenBuckets | null;
+  /**
+   * The one place that decides which bucket a request spends, called by the
+   * Express middleware and the fast path alike, after authentication.
+   */
+  bucketFor(spender: Spender, address: string): BucketChoice;
   securityHeaders: ReturnType<typeof helmet>;
 }
 
-export function createEdge(rates: { write: Rate; read: Rate; token: Rate }, operatorToken: string | null): HttpEdge {
+export interface EdgeSecrets {
+  /** null: operator auth disabled. */
+  operatorToken: string | null;
+  /** null: /dns_event admits loopback callers only. */
+  dnsSecret: string | null;
+}
+
+export function createEdge(rates: Rates, { operatorToken, dnsSecret }: EdgeSecrets): HttpEdge {
+  const write = new TokenBuckets(rates.write);
+  const read = new TokenBuckets(rates.read);
+  const byAddress = (buckets: TokenBuckets, address: string): BucketChoice => ({ buckets, key: address });
+  // A secret is held by one party, so its bucket has one key. Without a secret
+  // the caller is anonymous (or a local bridge) and is limited by its address.
+  const bySecret = (secret: string | null, rate: Rate) => {
+    if (secret === null) return (address: string) => byAddress(write, address);
+    const choice = { buckets: new TokenBuckets(rate), key: "holder" };
+    return () => choice;
+  };
+  const choosers: Record<Spender, (address: string) => BucketChoice> = {
+    operator: bySecret(operatorToken, rates.token),
+    // A DNS bridge sends every hit from one address: sharing that address's beacon bucket would refuse DNS evidence under load.
+    dns: bySecret(dnsSecret, rates.dns),
+    beacon: (address) => byAddress(write, address),
+    read: (address) => byAddress(read, address),
+  };
   return {
-    writeBuckets: new TokenBuckets(rates.write),
-    readBuckets: new TokenBuckets(rates.read),
-    operatorBuckets: operatorToken === null ? null : new TokenBuckets(rates.token),
+    bucketFor: (spender, address) => choosers[spender](address),
     // Beacon images are embedded by documents on other origins: CORP must allow that.
     securityHeaders: helmet({ crossOriginResourcePolicy: { policy: "cross-origin" } }),
   };
@@ -60,7 +93,6 @@ export interface AppOptions {
   dnsSecret: string | null;
   trustedProxy: boolean;
   corsOrigins: string[];
-  rates: { write: Rate; read: Rate; token: Rate };
   maxBodyBytes: number;
   edge: HttpEdge;
 }
@@ -71,11 +103,8 @@ export function createApp(options: AppOptions): express.Express {
   app.set("etag", false);
   app.set("query parser", "simple");
 
-  const byAddress = (req: Request) => clientAddress(req, options.trustedProxy);
-  const writeLimit = rateLimit(options.edge.writeBuckets, byAddress);
-  const readLimit = rateLimit(options.edge.readBuckets, byAddress);
-  // With auth on there is one operator; with auth off, operator routes are limited like any other writer.
-  const operatorLimit = options.edge.operatorBuckets ? rateLimit(options.edge.operatorBuckets, () => OPERATOR_BUCKET) : writeLimit;
+  const limit = (spender: Spender) =>
+    rateLimit((req: Request) => options.edge.bucketFor(spender, clientAddress(req, options.trustedProxy)));
 
   app.use(requestMetrics(options.metrics));
   app.use(options.edge.securityHeaders);
@@ -87,15 +116,15 @@ export function createApp(options: AppOptions): express.Express {
   app.use(
     writeRoutes(options.service, {
       operatorAuth: operatorAuth(options.operatorToken),
-      operatorRateLimit: operatorLimit,
+      operatorRateLimit: limit("operator"),
       dnsAuth: dnsAuth({ secret: options.dnsSecret, trustedProxy: options.trustedProxy }),
-      writeRateLimit: writeLimit,
+      dnsRateLimit: limit("dns"),
       maxBodyBytes: options.maxBodyBytes,
       trustedProxy: options.trustedProxy,
     }),
   );
-  app.use(beaconRoutes(options.service, { rateLimit: writeLimit, trustedProxy: options.trustedProxy }));
-  app.use(readLimit);
+  app.use(beaconRoutes(options.service, { rateLimit: limit("beacon"), trustedProxy: options.trustedProxy }));
+  app.use(limit("read"));
   app.use(identityRoutes(options.service, options));
   app.use(tlogRoutes(options.service));
   app.use(evidenceRoutes(options.service));

@@ -14,6 +14,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { IdentifierSchema } from "../core/manifest.js";
 import type { Logger } from "../log.js";
+import type { Spender } from "./app.js";
 import { clientAddress } from "./client-address.js";
 import { varyOnOrigin } from "./cors.js";
 import { answerError } from "./error-handler.js";
@@ -34,7 +35,7 @@ type Job = (address: string) => Promise<void> | void;
 interface Route {
   /** The Express route template, used as the metrics label. */
   template: string;
-  buckets: TokenBuckets;
+  spender: Spender;
   /** The job for this decoded path parameter, or null when the Express handler would refuse it. */
   plan(param: string, req: IncomingMessage, res: ServerResponse): Job | null;
 }
@@ -87,7 +88,7 @@ export class FastPath {
     if (route === undefined || !PLAIN_SEGMENT.test(raw)) return null;
     const param = decodeSegment(raw);
     const job = param === null ? null : route.plan(param, req, res);
-    return job === null ? null : { template: route.template, buckets: route.buckets, key: address, job };
+    return job === null ? null : { template: route.template, ...this.options.edge.bucketFor(route.spender, address), job };
   }
 
   private planPost(req: IncomingMessage, res: ServerResponse, address: string): Taken | null {
@@ -106,10 +107,10 @@ interface Taken {
 }
 
 /** Keyed by everything up to the parameter, which never contains a `/`. */
-function buildRoutes({ service, edge }: FastPathOptions): Map<string, Route> {
+function buildRoutes({ service }: FastPathOptions): Map<string, Route> {
   const beacon = ({ template, kind, suffix }: BeaconRoute): Route => ({
     template,
-    buckets: edge.writeBuckets,
+    spender: "beacon",
     plan: (name, req, res) => {
       const tokenId = name.endsWith(suffix) ? identifier(name.slice(0, name.length - suffix.length)) : null;
       if (tokenId === null) return null;
@@ -124,7 +125,7 @@ function buildRoutes({ service, edge }: FastPathOptions): Map<string, Route> {
   });
   const read = (template: string, plan: (param: string, res: ServerResponse) => Job | null): Route => ({
     template,
-    buckets: edge.readBuckets,
+    spender: "read",
     plan: (param, _req, res) => plan(param, res),
   });
   const routes: Record<string, Route> = {

@@ -8,7 +8,7 @@
 import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import { RegistryError } from "../core/errors.js";
 import type { RegistryService } from "../registry/service.js";
-import { OPERATOR_BUCKET, type HttpEdge } from "./app.js";
+import type { HttpEdge, Spender } from "./app.js";
 import { dnsAdmits, operatorAdmits } from "./auth.js";
 import type { TokenBuckets } from "./rate-limit.js";
 import { WRITE_ACTIONS, type WriteAction } from "./routes/writes.js";
@@ -37,21 +37,19 @@ export function planWrite(req: IncomingMessage, address: string, options: FastWr
   const length = plainJsonLength(req.headers, options.maxBodyBytes);
   if (length === null) return null;
   const { edge, service } = options;
-  const operatorBucket = (): Pick<WritePlan, "buckets" | "key"> =>
-    edge.operatorBuckets ? { buckets: edge.operatorBuckets, key: OPERATOR_BUCKET } : { buckets: edge.writeBuckets, key: address };
-  const plan = (template: string, bucket: Pick<WritePlan, "buckets" | "key">, action: WriteAction): WritePlan => ({
+  const plan = (template: string, spender: Spender, action: WriteAction): WritePlan => ({
     template,
-    ...bucket,
+    ...edge.bucketFor(spender, address),
     run: async (from) => action(service, parseObject(await readBody(req, length)), from),
   });
   switch (req.url) {
     case "/register":
-      return operatorAdmits(req.headers, options.operatorToken) ? plan("/register", operatorBucket(), WRITE_ACTIONS.register) : null;
+      return operatorAdmits(req.headers, options.operatorToken) ? plan("/register", "operator", WRITE_ACTIONS.register) : null;
     case "/attribute":
-      return operatorAdmits(req.headers, options.operatorToken) ? plan("/attribute", operatorBucket(), WRITE_ACTIONS.attribute) : null;
+      return operatorAdmits(req.headers, options.operatorToken) ? plan("/attribute", "operator", WRITE_ACTIONS.attribute) : null;
     case "/dns_event":
       return dnsAdmits(req, { secret: options.dnsSecret, trustedProxy: options.trustedProxy })
-        ? plan("/dns_event", { buckets: edge.writeBuckets, key: address }, WRITE_ACTIONS.dnsEvent)
+        ? plan("/dns_event", "dns", WRITE_ACTIONS.dnsEvent)
         : null;
     default:
       return null;

@@ -1,6 +1,7 @@
 /**
- * Token-bucket rate limiting (docs/PROTOCOL.md#rate-limits): each key (client address or
- * operator token) has a bucket of `burst` tokens refilled at `perSecond`.
+ * Token-bucket rate limiting (docs/PROTOCOL.md#rate-limits): each key (client address, or the
+ * holder of the operator token or DNS secret) has a bucket of `burst` tokens
+ * refilled at `perSecond`.
  * Memory is bounded: a bucket that has refilled completely is the same as no
  * bucket and is dropped, and past `maxKeys` the least recently used buckets go
  * (which can only make the limiter more lenient, never wrongly refuse).
@@ -90,10 +91,17 @@ export class TokenBuckets {
   }
 }
 
-/** Refuses a request with 429 rate_limited (and Retry-After) when its key's bucket is empty. */
-export function rateLimit(buckets: TokenBuckets, keyFn: (req: Request) => string): RequestHandler {
+/** A bucket set and the key to take a token from. */
+export interface BucketChoice {
+  buckets: TokenBuckets;
+  key: string;
+}
+
+/** Refuses a request with 429 rate_limited (and Retry-After) when the bucket `choose` names for it is empty. */
+export function rateLimit(choose: (req: Request) => BucketChoice): RequestHandler {
   return (req, _res, next) => {
-    const retryAfter = buckets.take(keyFn(req));
+    const { buckets, key } = choose(req);
+    const retryAfter = buckets.take(key);
     if (retryAfter === 0) {
       next();
       return;

@@ -1,7 +1,9 @@
 // The project's Caddyfile, run by the real caddy binary in front of the real
 // registry (dist/main.js) on loopback ports: every host answers its own routes
-// and 404s the rest with the v1 envelope, /metrics is never public, and a
-// client-sent X-Forwarded-For never becomes the recorded source address.
+// and 404s the rest with the v1 envelope, /metrics is never public, beacon
+// hosts answer plain HTTP without a redirect while the registry host is
+// HTTPS-only, and a client-sent X-Forwarded-For never becomes the recorded
+// source address.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -18,14 +20,17 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", ".
 const CADDYFILE = path.join(REPO, "Caddyfile");
 const MAIN = path.join(REPO, "dist", "main.js");
 const EDGE_MESSAGE = "no such route on this hostname";
-const OPERATOR_TOKEN = "operator-token-for-the-caddy-test";
-const DNS_SECRET = "dns-secret-for-the-caddy-test";
+const OPERATOR_TOKEN = "operator-token-for-the-caddy-test-0123456789";
+const DNS_SECRET = "dns-secret-for-the-caddy-test-0123456789";
 
+// Beacon sites are bare names (HTTPS and plain HTTP); .localhost names get
+// certificates from Caddy's internal CA, so no ACME traffic. The registry
+// site is given as http:// here so the routing matrix runs over plain HTTP.
 const HOSTS = {
   registry: "registry.test",
-  beacon: "b.test",
-  ocsp: "ocsp.test",
-  licence: "lic.test",
+  beacon: "b.localhost",
+  ocsp: "ocsp.localhost",
+  licence: "lic.localhost",
   unknown: "elsewhere.test",
 } as const;
 type HostKey = keyof typeof HOSTS;
@@ -349,9 +354,9 @@ test("the Caddyfile in front of the real registry", async (t) => {
   const registry = await startRegistry(t);
   const caddy = await startCaddy(t, registry.port, {
     registry: `http://${HOSTS.registry}`,
-    beacon: `http://${HOSTS.beacon}`,
-    ocsp: `http://${HOSTS.ocsp}`,
-    licence: `http://${HOSTS.licence}`,
+    beacon: HOSTS.beacon,
+    ocsp: HOSTS.ocsp,
+    licence: HOSTS.licence,
   });
   const viaEdge = (host: HostKey, req: Omit<Send, "port" | "host">): Promise<Reply> =>
     send({ port: caddy.httpPort, host: HOSTS[host], ...req });
@@ -469,7 +474,7 @@ test("the Caddyfile in front of the real registry", async (t) => {
     assert.ok(!accessLog.includes(OPERATOR_TOKEN), "operator token in the access log");
   });
 
-  await t.test("production shape: HTTPS sites, HTTP redirects, unknown hosts 404", async (st) => {
+  await t.test("production shape: HTTPS sites, the registry's HTTP redirected, beacons' HTTP answered, unknown hosts 404", async (st) => {
     const names = { registry: "registry.localhost", beacon: "b.localhost", ocsp: "ocsp.localhost", licence: "lic.localhost" };
     // .localhost names get certificates from Caddy's internal CA, so no ACME
     // traffic; this runs the Caddyfile's default site scheme (HTTPS) and its
@@ -490,6 +495,47 @@ test("the Caddyfile in front of the real registry", async (t) => {
     assert.equal(redirect.status, 308);
     assert.match(String(redirect.headers.location), /^https:\/\/registry\.localhost(:\d+)?\/tlog\/head$/);
     assertEdge404(await send({ port: tls.httpPort, host: HOSTS.unknown, path: "/health" }), "http unknown host");
+
+    // OCSP URLs in certificates, old licence clients and old mail clients speak
+    // plain http and follow no redirect: beacon names answer it directly.
+    const beaconHits = [
+      { host: names.beacon, path: "/p/plain-pixel.png", token: "plain-pixel" },
+      { host: names.ocsp, path: "/r/plain-ocsp", token: "plain-ocsp" },
+      { host: names.ocsp, path: "/ocsp/r/plain-ocsp-long", token: "plain-ocsp-long" },
+      { host: names.licence, path: "/v/plain-licence", token: "plain-licence" },
+      { host: names.licence, path: "/lic/v/plain-licence-long", token: "plain-licence-long" },
+    ];
+    for (const { host, path: hitPath, token } of beaconHits) {
+      const plain = await send({ port: tls.httpPort, host, path: hitPath });
+      assert.equal(plain.status, 200, `http://${host}${hitPath}`);
+      assert.equal(plain.headers.location, undefined, `http://${host}${hitPath} redirects`);
+      const leaf = await leafFor(registry.port, token);
+      assert.equal(leaf.event, "beacon", token);
+      // Each name's certificate may still be on its way: poll, as for the registry name above.
+      await until(`https ${host}`, tls.proc, async () => {
+        const secure = await send({ port: tls.httpsPort, host, path: hitPath.replace(token, `${token}-tls`), tls: true });
+        return secure.status === 200 ? secure : undefined;
+      });
+      await leafFor(registry.port, `${token}-tls`);
+    }
+    assertEdge404(await send({ port: tls.httpPort, host: names.ocsp, path: "/tlog/head" }), "http beacon host, registry route");
+
+    // The registry name stays HTTPS-only: plain http is redirected and records nothing.
+    const size = async () => (json(await send({ port: registry.port, host: "127.0.0.1", path: "/tlog/head" })) as { size: number }).size;
+    const before = await size();
+    const plainDns = await send({
+      port: tls.httpPort,
+      host: names.registry,
+      method: "POST",
+      path: "/dns_event",
+      body: '{"token_id":"plain-dns"}',
+      headers: { "X-Oversight-DNS-Secret": DNS_SECRET },
+    });
+    assert.equal(plainDns.status, 308);
+    assert.match(String(plainDns.headers.location), /^https:\/\/registry\.localhost(:\d+)?\/dns_event$/);
+    const plainBeacon = await send({ port: tls.httpPort, host: names.registry, path: "/r/plain-on-registry" });
+    assert.equal(plainBeacon.status, 308);
+    assert.equal(await size(), before, "a redirected request was recorded");
   });
 
   await t.test("a registry that is down answers with the server_error envelope", async () => {

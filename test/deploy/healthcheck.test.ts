@@ -268,6 +268,7 @@ test("the example environment names every setting the registry, Caddy and compos
   for (const match of compose.matchAll(/\$\{([A-Z0-9_]+)/g)) read.add(match[1]!);
 
   for (const name of read) assert.ok(documented.has(name), `.env.example does not mention ${name}`);
+  for (const name of documented.keys()) assert.ok(read.has(name), `.env.example sets ${name}, which nothing reads`);
   for (const [name, value] of documented) {
     if (/TOKEN|SECRET|PASSWORD|KEY/.test(name)) assert.equal(value, "", `.env.example carries a value for ${name}`);
   }

@@ -4,6 +4,8 @@ import { PIXEL_PNG } from "../../src/http/routes/beacons.js";
 import { createIssuer } from "../issuer.js";
 import { envelope, leafText, startTestRegistry } from "./registry-server.js";
 
+const DNS_SECRET = "dns-shared-secret-0123456789abcdef";
+
 const lastLeaf = (reg: Awaited<ReturnType<typeof startTestRegistry>>) =>
   JSON.parse(leafText(reg, reg.service.registry.store.size() - 1));
 
@@ -92,13 +94,13 @@ test("DNS events: loopback without a secret, the secret when configured, fail cl
   const noToken = await open.call("/dns_event", { json: {}, auth: false });
   assert.equal((await envelope(noToken)).code, "missing_field");
 
-  const secured = await startTestRegistry(t, { dnsSecret: "dns-shared-secret-value" });
+  const secured = await startTestRegistry(t, { dnsSecret: DNS_SECRET });
   const denied = await secured.call("/dns_event", { json: { token_id: "x" }, auth: false });
   assert.equal(denied.status, 401);
   assert.equal((await envelope(denied)).code, "auth_required");
   const wrong = await secured.call("/dns_event", { json: { token_id: "x" }, auth: false, headers: { "x-oversight-dns-secret": "nope" } });
   assert.equal(wrong.status, 401);
-  const secretHeaders: Record<string, string>[] = [{ "x-oversight-dns-secret": "dns-shared-secret-value" }, { authorization: "Bearer dns-shared-secret-value" }];
+  const secretHeaders: Record<string, string>[] = [{ "x-oversight-dns-secret": DNS_SECRET }, { authorization: `Bearer ${DNS_SECRET}` }];
   for (const headers of secretHeaders) {
     const ok = await secured.call("/dns_event", { json: { token_id: "x" }, auth: false, headers });
     assert.equal(ok.status, 200);
@@ -107,7 +109,12 @@ test("DNS events: loopback without a secret, the secret when configured, fail cl
 
 test("rate limits answer 429 with retry_after and Retry-After, per bucket", async (t) => {
   const reg = await startTestRegistry(t, {
-    rates: { write: { perSecond: 1, burst: 3 }, read: { perSecond: 1, burst: 5 }, token: { perSecond: 1, burst: 2 } },
+    rates: {
+      write: { perSecond: 1, burst: 3 },
+      read: { perSecond: 1, burst: 5 },
+      token: { perSecond: 1, burst: 2 },
+      dns: { perSecond: 0, burst: 1 },
+    },
   });
   const statuses: number[] = [];
   for (let i = 0; i < 4; i++) statuses.push((await reg.call(`/v/tok-${i}`)).status);

@@ -5,6 +5,7 @@ import { errorHandler, notFoundHandler } from "../../src/http/error-handler.js";
 import { TokenBuckets, rateLimit } from "../../src/http/rate-limit.js";
 import { createLogger } from "../../src/log.js";
 import { expectEnvelope, startApp } from "./helpers.js";
+import { startTestRegistry, type TestRegistry } from "./registry-server.js";
 
 test("a fresh key gets the whole burst, then waits for refill", () => {
   const buckets = new TokenBuckets({ perSecond: 10, burst: 3 });
@@ -92,7 +93,7 @@ test("rejects a bad configuration", () => {
 test("the middleware answers 429 rate_limited with retry_after and Retry-After, per key", async (t) => {
   const app = express();
   const buckets = new TokenBuckets({ perSecond: 0.01, burst: 2 });
-  app.get("/x", rateLimit(buckets, (req) => String(req.headers["x-key"] ?? "anon")), (_req, res) => {
+  app.get("/x", rateLimit((req) => ({ buckets, key: String(req.headers["x-key"] ?? "anon") })), (_req, res) => {
     res.json({ ok: true });
   });
   app.use(notFoundHandler);
@@ -109,4 +110,89 @@ test("the middleware answers 429 rate_limited with retry_after and Retry-After, 
   const error = await expectEnvelope(limited, 429, "rate_limited");
   assert.equal(error.retry_after, retryAfter);
   assert.equal((await get("b")).status, 200);
+});
+
+// Rates slow enough that no token comes back while a test runs, however slow the machine.
+const TRICKLE = 0.0001;
+const DNS_SECRET = "dns-bridge-secret-0123456789abcdef";
+/** The fast path leaves requests with an Origin to Express; CORS ignores this one. */
+const VIA_EXPRESS = { origin: "https://refused.example" };
+
+function postDns(reg: TestRegistry, tokenId: string, headers: Record<string, string> = {}) {
+  return reg.call("/dns_event", { json: { token_id: tokenId, qtype: "A" }, auth: false, headers });
+}
+
+test("DNS events with the secret spend the DNS bridge's own bucket, not the address's write bucket", async (t) => {
+  const reg = await startTestRegistry(t, {
+    dnsSecret: DNS_SECRET,
+    rates: {
+      write: { perSecond: TRICKLE, burst: 30 },
+      read: { perSecond: 0, burst: 1 },
+      token: { perSecond: 0, burst: 1 },
+      dns: { perSecond: 1000, burst: 5000 },
+    },
+  });
+  const withSecret = { "x-oversight-dns-secret": DNS_SECRET };
+  const statuses: number[] = [];
+  for (let i = 0; i < 50; i++) {
+    const res = await postDns(reg, `bridge-${i}`, i % 5 === 0 ? { ...withSecret, ...VIA_EXPRESS } : withSecret);
+    statuses.push(res.status);
+    await res.arrayBuffer();
+  }
+  assert.deepEqual(statuses, Array(50).fill(200));
+
+  // Beacon hits from the same address still have their whole write bucket, and only that.
+  const hits: number[] = [];
+  for (let i = 0; i < 31; i++) {
+    const res = await reg.call(`/v/hit-${i}`, { auth: false, ...(i % 2 === 0 ? {} : { headers: VIA_EXPRESS }) });
+    hits.push(res.status);
+    await res.arrayBuffer();
+  }
+  assert.deepEqual(hits, [...Array(30).fill(200), 429]);
+  assert.equal((await postDns(reg, "after-hits", withSecret)).status, 200, "an empty write bucket does not stop the bridge");
+  assert.equal(reg.service.registry.store.size(), 50 + 30 + 1);
+});
+
+test("the DNS bucket refuses with 429, retry_after and Retry-After on both paths; auth comes first", async (t) => {
+  const reg = await startTestRegistry(t, {
+    dnsSecret: DNS_SECRET,
+    rates: {
+      write: { perSecond: TRICKLE, burst: 5 },
+      read: { perSecond: 0, burst: 1 },
+      token: { perSecond: 0, burst: 1 },
+      dns: { perSecond: TRICKLE, burst: 3 },
+    },
+  });
+  const bearer = { authorization: `Bearer ${DNS_SECRET}` };
+  const served = reg.fastPath.served;
+  assert.equal((await postDns(reg, "d1", bearer)).status, 200);
+  assert.equal((await postDns(reg, "d2", { ...bearer, ...VIA_EXPRESS })).status, 200);
+  assert.equal((await postDns(reg, "d3", bearer)).status, 200);
+  assert.equal(reg.fastPath.served, served + 2, "two went the fast way, one through Express, from one bucket");
+  for (const headers of [bearer, { ...bearer, ...VIA_EXPRESS }]) {
+    const limited = await postDns(reg, "d4", headers);
+    const error = await expectEnvelope(limited, 429, "rate_limited");
+    assert.ok(Number.isInteger(error.retry_after) && (error.retry_after as number) >= 1, String(error.retry_after));
+    assert.equal(limited.headers.get("retry-after"), String(error.retry_after));
+  }
+  await expectEnvelope(await postDns(reg, "d5", { authorization: "Bearer wrong-secret-0123456789abcdef0123" }), 401, "auth_required");
+  assert.equal((await reg.call("/v/still-open", { auth: false })).status, 200, "beacon hits keep the address bucket");
+  assert.equal(reg.service.registry.store.size(), 4, "refused events write nothing");
+});
+
+test("without a secret, loopback DNS events share the address's write bucket with beacon hits", async (t) => {
+  const reg = await startTestRegistry(t, {
+    rates: {
+      write: { perSecond: TRICKLE, burst: 3 },
+      read: { perSecond: 0, burst: 1 },
+      token: { perSecond: 0, burst: 1 },
+      dns: { perSecond: 1000, burst: 5000 },
+    },
+  });
+  assert.equal((await postDns(reg, "l1")).status, 200);
+  assert.equal((await postDns(reg, "l2", VIA_EXPRESS)).status, 200);
+  assert.equal((await reg.call("/v/l3", { auth: false })).status, 200);
+  await expectEnvelope(await postDns(reg, "l4"), 429, "rate_limited");
+  await expectEnvelope(await postDns(reg, "l5", VIA_EXPRESS), 429, "rate_limited");
+  await expectEnvelope(await reg.call("/v/l6", { auth: false }), 429, "rate_limited");
 });

@@ -35,7 +35,7 @@ export async function startTestRegistry(t: TestContext, overrides: Partial<Serve
     corsOrigins: [],
     jurisdiction: "GLOBAL",
     origin: "test.example/oversight-registry",
-    rates: { write: OFF, read: OFF, token: OFF },
+    rates: { write: OFF, read: OFF, token: OFF, dns: OFF },
     maxBodyBytes: 1_048_576,
     ...overrides,
   };

@@ -28,7 +28,7 @@ export interface WriteRouteOptions {
   operatorAuth: RequestHandler;
   operatorRateLimit: RequestHandler;
   dnsAuth: RequestHandler;
-  writeRateLimit: RequestHandler;
+  dnsRateLimit: RequestHandler;
   maxBodyBytes: number;
   trustedProxy: boolean;
 }
@@ -41,6 +41,6 @@ export function writeRoutes(service: RegistryService, options: WriteRouteOptions
   };
   router.post("/register", options.operatorAuth, options.operatorRateLimit, body, handle(WRITE_ACTIONS.register));
   router.post("/attribute", options.operatorAuth, options.operatorRateLimit, body, handle(WRITE_ACTIONS.attribute));
-  router.post("/dns_event", options.dnsAuth, options.writeRateLimit, body, handle(WRITE_ACTIONS.dnsEvent));
+  router.post("/dns_event", options.dnsAuth, options.dnsRateLimit, body, handle(WRITE_ACTIONS.dnsEvent));
   return router;
 }
