@@ -127,14 +127,17 @@ function notAnObject(body: unknown): boolean {
 function describeZodIssue(issue: z.core.$ZodIssue | undefined): string {
   if (issue === undefined) return "invalid request";
   const where = issue.path.length === 0 ? "request" : formatPath(issue.path);
-  return `${where}: ${issue.message}`;
+  // A refused record key says why, not just that it was refused.
+  const inner = issue.code === "invalid_key" ? issue.issues[0] : undefined;
+  return `${where}: ${inner ? `key ${inner.message}` : issue.message}`;
 }
 
 function formatPath(segments: readonly PropertyKey[]): string {
   let out = "";
   for (const segment of segments) {
     if (typeof segment === "number") out += `[${segment}]`;
-    else out += out === "" ? String(segment) : `.${String(segment)}`;
+    // Keys come from the client and may be the very lone surrogate being refused; the message must stay valid text.
+    else out += (out === "" ? "" : ".") + String(segment).toWellFormed();
   }
   return out;
 }

@@ -5,13 +5,14 @@
 import { z } from "zod";
 import { missingField } from "../core/errors.js";
 import { IdentifierSchema } from "../core/manifest.js";
+import { WellFormedText } from "../core/text.js";
 import type { Registry } from "./registry.js";
 
 export const AttributeRequestSchema = z.looseObject({
   token_id: IdentifierSchema.nullish(),
   mark_id: IdentifierSchema.nullish(),
   layer: IdentifierSchema.nullish(),
-  perceptual_hash: z.string().min(1).max(1024).nullish(),
+  perceptual_hash: WellFormedText.min(1).max(1024).nullish(),
 });
 export type AttributeRequest = z.infer<typeof AttributeRequestSchema>;
 
