@@ -9,6 +9,7 @@ import type { ErrorRequestHandler, RequestHandler } from "express";
 import { z } from "zod";
 import { RegistryError } from "../core/errors.js";
 import type { Logger } from "../log.js";
+import { bodyTooLarge } from "./json-body.js";
 
 const JSON_TYPE = "application/json; charset=utf-8";
 const MAX_PATH_IN_MESSAGE = 200;
@@ -55,6 +56,8 @@ function send(req: IncomingMessage, res: ServerResponse, failure: RegistryError)
   res.setHeader("Cache-Control", "no-store");
   res.setHeader("Content-Type", JSON_TYPE);
   res.setHeader("Content-Length", Buffer.byteLength(body));
+  // A 413 leaves (part of) the body unread; closing beats reading and discarding up to the length the client claimed.
+  if (failure.status === 413) res.setHeader("Connection", "close");
   res.statusCode = failure.status;
   res.end(req.method === "HEAD" ? undefined : body);
 }
@@ -93,10 +96,7 @@ function fromBodyParser(error: unknown): RegistryError | null {
     case "entity.parse.failed":
       return new RegistryError("missing_field", notAnObject(e.body) ? "request body must be a JSON object" : "malformed JSON", options);
     case "entity.too.large":
-      return new RegistryError("missing_field", `request body is larger than the limit of ${String(e.limit)} bytes`, {
-        ...options,
-        status: 413,
-      });
+      return bodyTooLarge(Number(e.limit), error);
     case "charset.unsupported":
       return new RegistryError("missing_field", `unsupported charset "${String(e.charset).slice(0, 40)}"; send UTF-8`, {
         ...options,

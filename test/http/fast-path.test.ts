@@ -214,7 +214,6 @@ test("writes Express must read or refuse are left to it", async (t) => {
     [{ "content-type": "text/plain", authorization: `Bearer ${reg.token}` }, "{}", 400],
     [{ "content-type": "application/json; charset=latin1", authorization: `Bearer ${reg.token}` }, "{}", 415],
     [{ "content-type": "application/json", authorization: `Bearer ${reg.token}` }, "", 400],
-    [{ "content-type": "application/json", authorization: `Bearer ${reg.token}` }, JSON.stringify({ pad: "x".repeat(800_000) }), 413],
   ];
   for (const [headers, body, status] of cases) {
     const res = await reg.call("/register", { method: "POST", body, headers, auth: false });
