@@ -5,11 +5,11 @@
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
-import http from "node:http";
 import { loadOrCreateIdentity } from "./core/identity.js";
 import { VerifyPool } from "./core/verify-pool.js";
 import { createApp, createEdge, type Rate } from "./http/app.js";
 import { FastPath } from "./http/fast-path.js";
+import { DEFAULT_HTTP_LIMITS, createHttpServer, type HttpLimits } from "./http/server-limits.js";
 import { Metrics } from "./http/metrics.js";
 import type { Logger } from "./log.js";
 import { openDatabase, type Synchronous } from "./registry/database.js";
@@ -32,6 +32,8 @@ export interface ServeOptions {
   origin: string;
   rates: { write: Rate; read: Rate; token: Rate };
   maxBodyBytes: number;
+  /** Header, request and keep-alive timeouts; DEFAULT_HTTP_LIMITS when absent. */
+  httpLimits?: HttpLimits;
   clock?: Clock;
 }
 
@@ -87,7 +89,7 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     dnsSecret: options.dnsSecret,
     maxBodyBytes: options.maxBodyBytes,
   });
-  const server = http.createServer((req, res) => fastPath.handle(req, res) || app(req, res));
+  const server = createHttpServer(options.httpLimits ?? DEFAULT_HTTP_LIMITS, logger, (req, res) => fastPath.handle(req, res) || app(req, res));
   server.listen(options.port, options.host);
   try {
     await once(server, "listening");
