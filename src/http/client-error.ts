@@ -13,7 +13,7 @@ import { answerError } from "./error-handler.js";
 const MAX_REASON = 200;
 
 /** The status and message for a client error Node reports by `code`. */
-export function describeClientError(error: { code?: unknown; reason?: unknown }): { status: number; message: string } {
+function describeClientError(error: { code?: unknown; reason?: unknown }): { status: number; message: string } {
   switch (error.code) {
     case "HPE_HEADER_OVERFLOW":
       return { status: 431, message: "request headers are too large" };
@@ -29,7 +29,7 @@ export function describeClientError(error: { code?: unknown; reason?: unknown })
 }
 
 /** The whole HTTP/1.1 answer, written straight to the socket since no response object exists yet. */
-export function clientErrorResponse(status: number, message: string): string {
+function clientErrorResponse(status: number, message: string): string {
   const body = JSON.stringify(new RegistryError("missing_field", message, { status }).envelope());
   return (
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}\r\n` +

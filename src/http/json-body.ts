@@ -48,7 +48,7 @@ export const bodyTooLarge = (maxBytes: number, cause?: unknown) =>
   new RegistryError("missing_field", `request body is larger than the limit of ${maxBytes} bytes`, { status: 413, cause });
 
 /** The Content-Length the client declared (node's parser has checked it is digits), or 0 without one. */
-export function declaredLength(header: string | undefined): number {
+function declaredLength(header: string | undefined): number {
   return header === undefined ? 0 : Number(header);
 }
 
