@@ -9,6 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
 import { SECRET_ADVICE, SECRET_RULE, secretWeakness } from "./core/secret-strength.js";
+import { DEFAULT_HTTP_LIMITS } from "./http/server-limits.js";
 
 export class ConfigError extends Error {
   /** One line per bad value. */
@@ -47,6 +48,11 @@ export const ConfigSchema = z.object({
   rateLimits: z.object({ write: RateSchema, read: RateSchema, token: RateSchema, dns: RateSchema }),
   maxBodyBytes: z.number().int().min(MIN_BODY_BYTES).max(MAX_BODY_BYTES),
   logLevel: z.enum(LOG_LEVELS),
+  httpLimits: z.object({
+    headersTimeoutMs: z.number().int().positive(),
+    requestTimeoutMs: z.number().int().positive(),
+    keepAliveTimeoutMs: z.number().int().positive(),
+  }),
   migrate: z
     .object({ from: z.string().min(1), tlogDir: z.string().min(1).optional(), dryRun: z.boolean() })
     .nullable(),
@@ -253,6 +259,16 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, cwd: string =
   }
   const migrateTlog = args.values["--migrate-tlog"];
 
+  // Slow and idle clients are cut off in seconds; Node refuses a headers timeout longer than the request timeout.
+  const httpLimits = {
+    headersTimeoutMs: read("OVERSIGHT_HEADERS_TIMEOUT_MS", integer(100, 600_000), DEFAULT_HTTP_LIMITS.headersTimeoutMs),
+    requestTimeoutMs: read("OVERSIGHT_REQUEST_TIMEOUT_MS", integer(100, 3_600_000), DEFAULT_HTTP_LIMITS.requestTimeoutMs),
+    keepAliveTimeoutMs: read("OVERSIGHT_KEEP_ALIVE_TIMEOUT_MS", integer(100, 600_000), DEFAULT_HTTP_LIMITS.keepAliveTimeoutMs),
+  };
+  if (httpLimits.headersTimeoutMs > httpLimits.requestTimeoutMs) {
+    problems.push("OVERSIGHT_HEADERS_TIMEOUT_MS must not be larger than OVERSIGHT_REQUEST_TIMEOUT_MS");
+  }
+
   const config: Config = {
     mode: migrateFrom !== undefined ? "migrate" : validate ? "validate" : "serve",
     host: read("OVERSIGHT_HOST", HOST, "127.0.0.1", "--host"),
@@ -279,6 +295,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, cwd: string =
     },
     maxBodyBytes: read("OVERSIGHT_MAX_BODY_BYTES", integer(MIN_BODY_BYTES, MAX_BODY_BYTES), 1_048_576),
     logLevel: read("OVERSIGHT_LOG_LEVEL", LOG_LEVEL, "info"),
+    httpLimits,
     migrate:
       migrateFrom === undefined
         ? null
@@ -330,6 +347,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     },
     max_body_bytes: config.maxBodyBytes,
     log_level: config.logLevel,
+    http_limits_ms: config.httpLimits,
     ...(config.migrate === null ? {} : { migrate: config.migrate }),
   };
 }

@@ -93,6 +93,7 @@ async function serve(config: Config, logger: Logger): Promise<number> {
       origin: config.logOrigin,
       rates: config.rateLimits,
       maxBodyBytes: config.maxBodyBytes,
+      httpLimits: config.httpLimits,
     },
     logger,
   );

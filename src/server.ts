@@ -4,11 +4,11 @@
  */
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
-import http from "node:http";
 import { loadOrCreateIdentity } from "./core/identity.js";
 import { VerifyPool } from "./core/verify-pool.js";
 import { createApp, createEdge, type Rates } from "./http/app.js";
 import { FastPath } from "./http/fast-path.js";
+import { DEFAULT_HTTP_LIMITS, createHttpServer, type HttpLimits } from "./http/server-limits.js";
 import { Metrics } from "./http/metrics.js";
 import type { Logger } from "./log.js";
 import { explainDamagedStore, withDamageHint } from "./registry/damaged-store.js";
@@ -33,6 +33,8 @@ export interface ServeOptions {
   origin: string;
   rates: Rates;
   maxBodyBytes: number;
+  /** Header, request and keep-alive timeouts; DEFAULT_HTTP_LIMITS when absent. */
+  httpLimits?: HttpLimits;
   clock?: Clock;
 }
 
@@ -88,7 +90,7 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
     dnsSecret: options.dnsSecret,
     maxBodyBytes: options.maxBodyBytes,
   });
-  const server = http.createServer((req, res) => fastPath.handle(req, res) || app(req, res));
+  const server = createHttpServer(options.httpLimits ?? DEFAULT_HTTP_LIMITS, logger, (req, res) => fastPath.handle(req, res) || app(req, res));
   server.listen(options.port, options.host);
   try {
     await once(server, "listening");

@@ -46,6 +46,7 @@ test("defaults", () => {
     },
     maxBodyBytes: 1_048_576,
     logLevel: "info",
+    httpLimits: { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000 },
     migrate: null,
   });
 });
@@ -301,4 +302,13 @@ test("describeConfig never contains a secret and says which auth is in force", (
 
 test("the working directory defaults to the process's", () => {
   assert.equal(loadConfig([], {}).dataDir, path.resolve("data"));
+});
+
+test("HTTP timeouts are read in milliseconds, and the headers timeout may not exceed the request timeout", () => {
+  const env = { OVERSIGHT_HEADERS_TIMEOUT_MS: "2000", OVERSIGHT_REQUEST_TIMEOUT_MS: "4000", OVERSIGHT_KEEP_ALIVE_TIMEOUT_MS: "1000" };
+  assert.deepEqual(load([], env).httpLimits, { headersTimeoutMs: 2000, requestTimeoutMs: 4000, keepAliveTimeoutMs: 1000 });
+  assert.deepEqual(problemsOf([], { OVERSIGHT_HEADERS_TIMEOUT_MS: "5000", OVERSIGHT_REQUEST_TIMEOUT_MS: "4000" }), [
+    "OVERSIGHT_HEADERS_TIMEOUT_MS must not be larger than OVERSIGHT_REQUEST_TIMEOUT_MS",
+  ]);
+  assert.deepEqual(problemsOf([], { OVERSIGHT_KEEP_ALIVE_TIMEOUT_MS: "0" }), ["OVERSIGHT_KEEP_ALIVE_TIMEOUT_MS must be an integer 100..600000, got '0'"]);
 });

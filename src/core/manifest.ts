@@ -11,6 +11,7 @@ import { verifyEd25519 } from "./ed25519.js";
 import { missingField } from "./errors.js";
 import { parseHex, utf8Length } from "./hex.js";
 import { CanonicalJsonError, canonicalize } from "./jcs.js";
+import { WellFormedText } from "./text.js";
 
 export const LIMITS = Object.freeze({
   identifierBytes: 256,
@@ -26,7 +27,7 @@ const isIdentifier = (value: unknown): value is string =>
   typeof value === "string" && value.length > 0 && utf8Length(value) <= LIMITS.identifierBytes;
 
 /** A string of 1..256 UTF-8 bytes: file, recipient, issuer, token and mark identifiers. */
-export const IdentifierSchema = z.string().refine(isIdentifier, { message: identifierMessage });
+export const IdentifierSchema = WellFormedText.refine(isIdentifier, { message: identifierMessage });
 
 const JsonObjectSchema = z.record(z.string(), z.unknown());
 

@@ -10,6 +10,7 @@ import { z } from "zod";
 import { RegistryError } from "../core/errors.js";
 import type { Logger } from "../log.js";
 import { damagedStoreHint, isDamagedStore } from "../registry/damaged-store.js";
+import { bodyTooLarge } from "./json-body.js";
 
 const JSON_TYPE = "application/json; charset=utf-8";
 const MAX_PATH_IN_MESSAGE = 200;
@@ -57,6 +58,8 @@ function send(req: IncomingMessage, res: ServerResponse, failure: RegistryError)
   res.setHeader("Cache-Control", "no-store");
   res.setHeader("Content-Type", JSON_TYPE);
   res.setHeader("Content-Length", Buffer.byteLength(body));
+  // A 413 leaves (part of) the body unread; closing beats reading and discarding up to the length the client claimed.
+  if (failure.status === 413) res.setHeader("Connection", "close");
   res.statusCode = failure.status;
   res.end(req.method === "HEAD" ? undefined : body);
 }
@@ -95,10 +98,7 @@ function fromBodyParser(error: unknown): RegistryError | null {
     case "entity.parse.failed":
       return new RegistryError("missing_field", notAnObject(e.body) ? "request body must be a JSON object" : "malformed JSON", options);
     case "entity.too.large":
-      return new RegistryError("missing_field", `request body is larger than the limit of ${String(e.limit)} bytes`, {
-        ...options,
-        status: 413,
-      });
+      return bodyTooLarge(Number(e.limit), error);
     case "charset.unsupported":
       return new RegistryError("missing_field", `unsupported charset "${String(e.charset).slice(0, 40)}"; send UTF-8`, {
         ...options,
@@ -129,14 +129,17 @@ function notAnObject(body: unknown): boolean {
 function describeZodIssue(issue: z.core.$ZodIssue | undefined): string {
   if (issue === undefined) return "invalid request";
   const where = issue.path.length === 0 ? "request" : formatPath(issue.path);
-  return `${where}: ${issue.message}`;
+  // A refused record key says why, not just that it was refused.
+  const inner = issue.code === "invalid_key" ? issue.issues[0] : undefined;
+  return `${where}: ${inner ? `key ${inner.message}` : issue.message}`;
 }
 
 function formatPath(segments: readonly PropertyKey[]): string {
   let out = "";
   for (const segment of segments) {
     if (typeof segment === "number") out += `[${segment}]`;
-    else out += out === "" ? String(segment) : `.${String(segment)}`;
+    // Keys come from the client and may be the very lone surrogate being refused; the message must stay valid text.
+    else out += (out === "" ? "" : ".") + String(segment).toWellFormed();
   }
   return out;
 }

@@ -1,15 +1,17 @@
 /**
  * The fast path's half for POST /register, /attribute and /dns_event. It takes
  * a request only when Express would read its body the same way: a JSON media
- * type in UTF-8, no content coding, a Content-Length within the limit, and
- * credentials that pass the same checks as the auth middleware. The body is
- * then parsed as jsonBody does and handed to the route's own action.
+ * type in UTF-8, no content coding, a Content-Length, and credentials that
+ * pass the same checks as the auth middleware. A length over the limit is
+ * refused from the header, as jsonBody does, without reading the body; any
+ * other body is parsed as jsonBody does and handed to the route's own action.
  */
 import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import { RegistryError } from "../core/errors.js";
 import type { RegistryService } from "../registry/service.js";
 import type { HttpEdge, Spender } from "./app.js";
 import { dnsAdmits, operatorAdmits } from "./auth.js";
+import { bodyTooLarge } from "./json-body.js";
 import type { TokenBuckets } from "./rate-limit.js";
 import { WRITE_ACTIONS, type WriteAction } from "./routes/writes.js";
 
@@ -34,13 +36,17 @@ const JSON_UTF8 = /^application\/json[ \t]*(;[ \t]*charset=("?)utf-8\2[ \t]*)?$/
 
 /** A plan for a write the fast path can take exactly as Express would, or null to leave it to Express. */
 export function planWrite(req: IncomingMessage, address: string, options: FastWriteOptions): WritePlan | null {
-  const length = plainJsonLength(req.headers, options.maxBodyBytes);
+  const length = plainJsonLength(req.headers);
   if (length === null) return null;
+  const read = async () => {
+    if (length > options.maxBodyBytes) throw bodyTooLarge(options.maxBodyBytes);
+    return parseObject(await readBody(req, length));
+  };
   const { edge, service } = options;
   const plan = (template: string, spender: Spender, action: WriteAction): WritePlan => ({
     template,
     ...edge.bucketFor(spender, address),
-    run: async (from) => action(service, parseObject(await readBody(req, length)), from),
+    run: async (from) => action(service, await read(), from),
   });
   switch (req.url) {
     case "/register":
@@ -56,13 +62,13 @@ export function planWrite(req: IncomingMessage, address: string, options: FastWr
   }
 }
 
-function plainJsonLength(headers: IncomingHttpHeaders, maxBytes: number): number | null {
+function plainJsonLength(headers: IncomingHttpHeaders): number | null {
   if (!JSON_UTF8.test(headers["content-type"] ?? "")) return null;
   if (headers["transfer-encoding"] !== undefined) return null;
   const coding = headers["content-encoding"];
   if (coding !== undefined && coding.trim().toLowerCase() !== "identity") return null;
   const length = /^[0-9]{1,10}$/.test(headers["content-length"] ?? "") ? Number(headers["content-length"]) : 0;
-  return length > 0 && length <= maxBytes ? length : null;
+  return length > 0 ? length : null;
 }
 
 function readBody(req: IncomingMessage, length: number): Promise<string> {

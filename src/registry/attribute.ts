@@ -1,27 +1,42 @@
 /**
  * POST /attribute: which file and recipient a token, a mark or a perceptual
  * hash points to, with the most recent events for that file.
+ *
+ * A token and a (mark, layer) pair have one owner (register.ts refuses a
+ * second issuer). A mark without its layer, or a perceptual hash, may be
+ * claimed by several files: the earliest claim wins — the file whose
+ * registration has the lowest tlog_index — so a later registration cannot
+ * redirect the answer, and every other claimant is listed beside it.
  */
 import { z } from "zod";
 import { missingField } from "../core/errors.js";
 import { IdentifierSchema } from "../core/manifest.js";
+import { WellFormedText } from "../core/text.js";
 import type { Registry } from "./registry.js";
 
 export const AttributeRequestSchema = z.looseObject({
   token_id: IdentifierSchema.nullish(),
   mark_id: IdentifierSchema.nullish(),
   layer: IdentifierSchema.nullish(),
-  perceptual_hash: z.string().min(1).max(1024).nullish(),
+  perceptual_hash: WellFormedText.min(1).max(1024).nullish(),
 });
 export type AttributeRequest = z.infer<typeof AttributeRequestSchema>;
 
 export const RECENT_EVENTS_MAX = 50;
+export const OTHER_CLAIMANTS_MAX = 100;
 
 interface ManifestRow {
   file_id: string;
   recipient_id: string;
   issuer_id: string;
   manifest_json: string;
+}
+
+export interface Claimant {
+  file_id: string;
+  issuer_id: string;
+  issuer_pub: string;
+  tlog_index: number | null;
 }
 
 interface RecentEvent {
@@ -43,7 +58,14 @@ export type Attribution =
       manifest: unknown;
       recent_events: RecentEvent[];
       events: RecentEvent[];
+      /** Other files claiming the same mark or hash, earliest first; absent when there are none. */
+      other_claimants?: Claimant[];
     };
+
+/** Earliest registration first; migrated rows without a leaf predate every leaf. Ties cannot reorder between calls. */
+const CLAIMANTS = (files: string) =>
+  `SELECT file_id, issuer_id, issuer_ed25519_pub AS issuer_pub, tlog_index FROM manifests
+   WHERE file_id IN (${files}) ORDER BY tlog_index IS NOT NULL, tlog_index, registered_at, file_id LIMIT ${OTHER_CLAIMANTS_MAX + 1}`;
 
 export class Attributions {
   private readonly sql;
@@ -51,11 +73,11 @@ export class Attributions {
   constructor(registry: Registry) {
     const db = registry.db;
     this.sql = {
-      byToken: db.prepare<[string], { file_id: string }>("SELECT file_id FROM beacons WHERE token_id = ?"),
-      byMark: db.prepare<[string], { file_id: string }>("SELECT file_id FROM watermarks WHERE mark_id = ? ORDER BY registered_at DESC LIMIT 1"),
-      byMarkLayer: db.prepare<[string, string], { file_id: string }>("SELECT file_id FROM watermarks WHERE mark_id = ? AND layer = ?"),
-      byPerceptual: db.prepare<[string], { file_id: string }>(
-        "SELECT file_id FROM corpus WHERE hash_kind = 'perceptual' AND hash_value = ? ORDER BY registered_at DESC LIMIT 1",
+      byToken: db.prepare<[string], Claimant>(CLAIMANTS("SELECT file_id FROM beacons WHERE token_id = ?")),
+      byMark: db.prepare<[string], Claimant>(CLAIMANTS("SELECT file_id FROM watermarks WHERE mark_id = ?")),
+      byMarkLayer: db.prepare<[string, string], Claimant>(CLAIMANTS("SELECT file_id FROM watermarks WHERE mark_id = ? AND layer = ?")),
+      byPerceptual: db.prepare<[string], Claimant>(
+        CLAIMANTS("SELECT file_id FROM corpus WHERE hash_kind = 'perceptual' AND hash_value = ?"),
       ),
       manifest: db.prepare<[string], ManifestRow>(
         "SELECT file_id, recipient_id, issuer_id, manifest_json FROM manifests WHERE file_id = ?",
@@ -72,15 +94,8 @@ export class Attributions {
     if (!request.token_id && !request.mark_id && !request.perceptual_hash) {
       throw missingField("one of token_id, mark_id or perceptual_hash is required");
     }
-    const hit =
-      (request.token_id ? this.sql.byToken.get(request.token_id) : undefined) ??
-      (request.mark_id
-        ? request.layer
-          ? this.sql.byMarkLayer.get(request.mark_id, request.layer)
-          : this.sql.byMark.get(request.mark_id)
-        : undefined) ??
-      (request.perceptual_hash ? this.sql.byPerceptual.get(request.perceptual_hash) : undefined);
-    const row = hit && this.sql.manifest.get(hit.file_id);
+    const [winner, ...others] = this.claimants(request);
+    const row = winner && this.sql.manifest.get(winner.file_id);
     if (!row) return { found: false };
     const events = this.sql.recent.all(row.file_id, RECENT_EVENTS_MAX);
     return {
@@ -91,6 +106,15 @@ export class Attributions {
       manifest: JSON.parse(row.manifest_json),
       recent_events: events,
       events,
+      ...(others.length > 0 ? { other_claimants: others } : {}),
     };
+  }
+
+  /** The registered files the first identifier that points anywhere points to, the winner first. */
+  private claimants({ token_id, mark_id, layer, perceptual_hash }: AttributeRequest): Claimant[] {
+    let claims: Claimant[] = token_id ? this.sql.byToken.all(token_id) : [];
+    if (claims.length === 0 && mark_id) claims = layer ? this.sql.byMarkLayer.all(mark_id, layer) : this.sql.byMark.all(mark_id);
+    if (claims.length === 0 && perceptual_hash) claims = this.sql.byPerceptual.all(perceptual_hash);
+    return claims;
   }
 }

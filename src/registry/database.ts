@@ -3,7 +3,7 @@
  * numbered schema migrations. Start-up cost does not depend on the log size.
  */
 import Database from "better-sqlite3";
-import { mkdirSync } from "node:fs";
+import { closeSync, mkdirSync, openSync } from "node:fs";
 import path from "node:path";
 import { MIGRATIONS } from "./schema.js";
 
@@ -23,7 +23,10 @@ export class SchemaVersionError extends Error {
 }
 
 export function openDatabase(file: string, options: OpenOptions = {}): Database.Database {
-  if (!options.readonly) mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
+  if (!options.readonly && file !== ":memory:") {
+    mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
+    createPrivately(file);
+  }
   const db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
   try {
     db.pragma("busy_timeout = 5000");
@@ -41,6 +44,19 @@ export function openDatabase(file: string, options: OpenOptions = {}): Database.
   } catch (error) {
     db.close();
     throw error;
+  }
+}
+
+/**
+ * Creates a missing database file 0600 before SQLite opens it: it holds
+ * readers' IP addresses and user agents. SQLite creates -wal and -shm with the
+ * database file's mode, so they are private too. An existing file keeps its mode.
+ */
+function createPrivately(file: string): void {
+  try {
+    closeSync(openSync(file, "wx", 0o600));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
   }
 }
 

@@ -5,15 +5,16 @@
 import { z } from "zod";
 import { canonicalize } from "../core/jcs.js";
 import { IdentifierSchema } from "../core/manifest.js";
+import { WellFormedText } from "../core/text.js";
 import { FIELD_CAPS, beaconLeaf, capUtf8, dnsLeaf, type BeaconKind } from "./leaves.js";
 import type { Registry } from "./registry.js";
 import { isoSeconds } from "./time.js";
 
 export const DnsEventSchema = z.looseObject({
   token_id: IdentifierSchema,
-  client_ip: z.string().nullish(),
-  qtype: z.string().nullish(),
-  qname: z.string().nullish(),
+  client_ip: WellFormedText.nullish(),
+  qtype: WellFormedText.nullish(),
+  qname: WellFormedText.nullish(),
 });
 export type DnsEventRequest = z.infer<typeof DnsEventSchema>;
 

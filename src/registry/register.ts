@@ -8,6 +8,7 @@ import { RegistryError, missingField } from "../core/errors.js";
 import { CanonicalJsonError, canonicalize } from "../core/jcs.js";
 import { LIMITS, checkManifest, checkManifestLimits, manifestParties, manifestVerdict, sidecarMatches } from "../core/manifest.js";
 import { utf8Length } from "../core/hex.js";
+import { WellFormedText } from "../core/text.js";
 import { firstVerified, type SignatureCheck, type SignatureVerifier } from "../core/verify-pool.js";
 import { registerLeaf } from "./leaves.js";
 import type { Registry } from "./registry.js";
@@ -17,7 +18,7 @@ export const RegisterRequestSchema = z.looseObject({
   manifest: z.record(z.string(), z.unknown()),
   beacons: z.array(z.unknown()).default([]),
   watermarks: z.array(z.unknown()).default([]),
-  corpus: z.record(z.string(), z.string()).nullish(),
+  corpus: z.record(WellFormedText, WellFormedText).nullish(),
 });
 export type RegisterRequest = z.infer<typeof RegisterRequestSchema>;
 

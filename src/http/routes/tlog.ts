@@ -23,7 +23,7 @@ export function tlogRoutes(service: RegistryService): Router {
 
   router.get("/tlog/proof/:index", (req, res) => {
     const index = IntegerParam.safeParse(req.params["index"]);
-    if (!index.success) throw missingField("index must be a decimal integer");
+    if (!index.success) throw missingField("index must be a non-negative decimal integer");
     const { tree_size } = ProofQuery.parse(req.query);
     res.json(log.inclusion(index.data, tree_size));
   });
@@ -35,7 +35,6 @@ export function tlogRoutes(service: RegistryService): Router {
 
   router.get("/tlog/range", (req, res) => {
     const { start, limit } = RangeQuery.parse(req.query);
-    if (start < 0) throw missingField("start must be >= 0");
     res.json(log.range(start, limit));
   });
 

@@ -1,0 +1,27 @@
+import assert from "node:assert/strict";
+import { statSync } from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import { openDatabase } from "../../src/registry/database.js";
+import { startTestRegistry } from "../http/registry-server.js";
+import { tempDir } from "../temp.js";
+
+const mode = (file: string) => statSync(file).mode & 0o777;
+
+test("the registry's database and its -wal and -shm files are created 0600", async (t) => {
+  const reg = await startTestRegistry(t);
+  assert.equal((await reg.call("/v/token")).status, 200, "a write, so the WAL holds readers' addresses");
+  for (const file of [reg.dbPath, `${reg.dbPath}-wal`, `${reg.dbPath}-shm`]) {
+    assert.equal(mode(file).toString(8), "600", file);
+  }
+});
+
+test("a database opened by openDatabase (migration targets too) is created 0600 with its -wal and -shm", (t) => {
+  const dir = tempDir(t);
+  const target = path.join(dir, "nested", "target.sqlite");
+  const db = openDatabase(target);
+  db.exec("CREATE TABLE probe (x); INSERT INTO probe VALUES (1)");
+  for (const file of [target, `${target}-wal`, `${target}-shm`]) assert.equal(mode(file).toString(8), "600", file);
+  assert.equal(mode(path.dirname(target)).toString(8), "700");
+  db.close();
+});
