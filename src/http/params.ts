@@ -1,8 +1,9 @@
 /**
  * Query and path parameters: non-negative decimal integers only ("1e3", " 5",
- * "0x10", "-1" are refused, not coerced). Every integer the routes take is an
- * index, a size, a count or a time, so a sign is always a malformed request
- * (400), never a lookup that merely finds nothing (404).
+ * "0x10", "-1" are refused, not coerced). An index, a size or a time with a
+ * sign is a malformed request (400), never a lookup that merely finds nothing
+ * (404). A `limit` is the exception: the protocol clamps it, so any decimal
+ * integer, negative ones too, is taken and clamped by the route.
  */
 import { z } from "zod";
 
@@ -13,3 +14,12 @@ export const IntegerParam = z
   .pipe(z.number().int().safe());
 
 export const optionalInteger = (fallback: number) => IntegerParam.optional().transform((value) => value ?? fallback);
+
+const SignedIntegerParam = z
+  .string()
+  .regex(/^-?[0-9]{1,16}$/, "must be a decimal integer")
+  .transform(Number)
+  .pipe(z.number().int().safe());
+
+/** A `limit` the route clamps to its range, as other registry v1 implementations do. */
+export const optionalLimit = (fallback: number) => SignedIntegerParam.optional().transform((value) => value ?? fallback);

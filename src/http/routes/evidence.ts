@@ -4,9 +4,9 @@ import { z } from "zod";
 import { missingField } from "../../core/errors.js";
 import { IdentifierSchema } from "../../core/manifest.js";
 import type { RegistryService } from "../../registry/service.js";
-import { optionalInteger } from "../params.js";
+import { optionalInteger, optionalLimit } from "../params.js";
 
-const CandidatesQuery = z.object({ limit: optionalInteger(1000), since: optionalInteger(0) });
+const CandidatesQuery = z.object({ limit: optionalLimit(1000), since: optionalInteger(0) });
 
 export function evidenceRoutes(service: RegistryService): Router {
   const router = Router();

@@ -3,11 +3,11 @@ import { Router } from "express";
 import { z } from "zod";
 import { missingField } from "../../core/errors.js";
 import type { RegistryService } from "../../registry/service.js";
-import { IntegerParam, optionalInteger } from "../params.js";
+import { IntegerParam, optionalInteger, optionalLimit } from "../params.js";
 
 const ProofQuery = z.object({ tree_size: IntegerParam.optional() });
 const ConsistencyQuery = z.object({ first: IntegerParam, second: IntegerParam.optional() });
-const RangeQuery = z.object({ start: optionalInteger(0), limit: optionalInteger(500) });
+const RangeQuery = z.object({ start: optionalInteger(0), limit: optionalLimit(500) });
 
 /** Partial tiles and checkpoints change as the log grows; full tiles never do. */
 const SHORT_LIVED = "public, max-age=5";
