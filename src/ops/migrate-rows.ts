@@ -7,7 +7,7 @@
  */
 import type Database from "better-sqlite3";
 import { z } from "zod";
-import { REGISTRY_TABLES, type RegistryTable } from "../registry/schema.js";
+import { BACKFILL_CLAIMS_SQL, REGISTRY_TABLES, type RegistryTable } from "../registry/schema.js";
 import type { ProgressCallback } from "./progress.js";
 
 export class RowCopyError extends Error {
@@ -132,6 +132,7 @@ export function copyRows(source: Database.Database, target: Database.Database, o
     copied[table] = count;
   }
   keepEventSequence(source, target);
+  target.exec(BACKFILL_CLAIMS_SQL);
   return copied;
 }
 

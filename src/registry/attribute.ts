@@ -4,9 +4,10 @@
  *
  * A token and a (mark, layer) pair have one owner (register.ts refuses a
  * second issuer). A mark without its layer, or a perceptual hash, may be
- * claimed by several files: the earliest claim wins — the file whose
- * registration has the lowest tlog_index — so a later registration cannot
- * redirect the answer, and every other claimant is listed beside it.
+ * claimed by several files: the earliest claim wins — the file that claimed
+ * it at the lowest log index, which its own re-registrations keep — so no
+ * later registration, by anyone, can redirect the answer, and every other
+ * claimant is listed beside it.
  */
 import { z } from "zod";
 import { missingField } from "../core/errors.js";
@@ -62,10 +63,16 @@ export type Attribution =
       other_claimants?: Claimant[];
     };
 
-/** Earliest registration first; migrated rows without a leaf predate every leaf. Ties cannot reorder between calls. */
-const CLAIMANTS = (files: string) =>
-  `SELECT file_id, issuer_id, issuer_ed25519_pub AS issuer_pub, tlog_index FROM manifests
-   WHERE file_id IN (${files}) ORDER BY tlog_index IS NOT NULL, tlog_index, registered_at, file_id LIMIT ${OTHER_CLAIMANTS_MAX + 1}`;
+/**
+ * The files a claim query finds, earliest claim first: a claim's index is the
+ * register leaf at which its file first claimed the mark or hash (kept across
+ * re-registrations, schema.ts). Rows without one (migrated, unlogged) come
+ * first, as they predate every leaf; ties cannot reorder between calls.
+ */
+const CLAIMANTS = (claims: string) =>
+  `SELECT m.file_id, m.issuer_id, m.issuer_ed25519_pub AS issuer_pub, c.claim AS tlog_index
+   FROM (${claims}) c JOIN manifests m ON m.file_id = c.file_id
+   ORDER BY c.claim IS NOT NULL, c.claim, m.registered_at, m.file_id LIMIT ${OTHER_CLAIMANTS_MAX + 1}`;
 
 export class Attributions {
   private readonly sql;
@@ -73,11 +80,17 @@ export class Attributions {
   constructor(registry: Registry) {
     const db = registry.db;
     this.sql = {
-      byToken: db.prepare<[string], Claimant>(CLAIMANTS("SELECT file_id FROM beacons WHERE token_id = ?")),
-      byMark: db.prepare<[string], Claimant>(CLAIMANTS("SELECT file_id FROM watermarks WHERE mark_id = ?")),
-      byMarkLayer: db.prepare<[string, string], Claimant>(CLAIMANTS("SELECT file_id FROM watermarks WHERE mark_id = ? AND layer = ?")),
+      byToken: db.prepare<[string], Claimant>(
+        CLAIMANTS("SELECT b.file_id, m.tlog_index AS claim FROM beacons b JOIN manifests m ON m.file_id = b.file_id WHERE b.token_id = ?"),
+      ),
+      byMark: db.prepare<[string], Claimant>(
+        CLAIMANTS("SELECT file_id, MIN(claim_tlog_index) AS claim FROM watermarks WHERE mark_id = ? GROUP BY file_id"),
+      ),
+      byMarkLayer: db.prepare<[string, string], Claimant>(
+        CLAIMANTS("SELECT file_id, claim_tlog_index AS claim FROM watermarks WHERE mark_id = ? AND layer = ?"),
+      ),
       byPerceptual: db.prepare<[string], Claimant>(
-        CLAIMANTS("SELECT file_id FROM corpus WHERE hash_kind = 'perceptual' AND hash_value = ?"),
+        CLAIMANTS("SELECT file_id, claim_tlog_index AS claim FROM corpus WHERE hash_kind = 'perceptual' AND hash_value = ?"),
       ),
       manifest: db.prepare<[string], ManifestRow>(
         "SELECT file_id, recipient_id, issuer_id, manifest_json FROM manifests WHERE file_id = ?",

@@ -41,6 +41,13 @@ interface OwnerRow {
   issuer_ed25519_pub: string | null;
 }
 
+/** A watermark (mark, layer) or corpus (kind, value) row a file holds, and when the file first claimed it. */
+interface ClaimRow {
+  a: string;
+  b: string;
+  claim_tlog_index: number | null;
+}
+
 const BeaconItems = z.array(z.looseObject({ token_id: z.string(), kind: z.string() }));
 const WatermarkItems = z.array(z.object({ mark_id: z.string(), layer: z.string() }));
 
@@ -78,11 +85,15 @@ export class Registrations {
         "INSERT OR REPLACE INTO beacons (token_id, file_id, recipient_id, issuer_id, kind, registered_at) VALUES (?, ?, ?, ?, ?, ?)",
       ),
       upsertWatermark: db.prepare(
-        "INSERT OR REPLACE INTO watermarks (mark_id, layer, file_id, recipient_id, issuer_id, registered_at) VALUES (?, ?, ?, ?, ?, ?)",
+        `INSERT OR REPLACE INTO watermarks (mark_id, layer, file_id, recipient_id, issuer_id, registered_at, claim_tlog_index)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
       ),
       insertCorpus: db.prepare(
-        "INSERT OR REPLACE INTO corpus (file_id, hash_kind, hash_value, metadata, registered_at) VALUES (?, ?, ?, NULL, ?)",
+        `INSERT OR REPLACE INTO corpus (file_id, hash_kind, hash_value, metadata, registered_at, claim_tlog_index)
+         VALUES (?, ?, ?, NULL, ?, ?)`,
       ),
+      markClaims: db.prepare<[string], ClaimRow>("SELECT mark_id AS a, layer AS b, claim_tlog_index FROM watermarks WHERE file_id = ?"),
+      corpusClaims: db.prepare<[string], ClaimRow>("SELECT hash_kind AS a, hash_value AS b, claim_tlog_index FROM corpus WHERE file_id = ?"),
     };
   }
 
@@ -139,6 +150,8 @@ export class Registrations {
       }
 
       const now = this.registry.clock();
+      const markClaims = claimsOf(existing ? this.sql.markClaims.all(parties.fileId) : []);
+      const corpusClaims = claimsOf(existing ? this.sql.corpusClaims.all(parties.fileId) : []);
       if (existing) {
         this.sql.deleteBeacons.run(parties.fileId);
         this.sql.deleteWatermarks.run(parties.fileId);
@@ -162,9 +175,12 @@ export class Registrations {
         this.sql.upsertBeacon.run(beacon.token_id, parties.fileId, parties.recipientId, parties.issuerId, beacon.kind, now);
       }
       for (const mark of watermarks) {
-        this.sql.upsertWatermark.run(mark.mark_id, mark.layer, parties.fileId, parties.recipientId, parties.issuerId, now);
+        const claim = markClaims.get(claimKey(mark.mark_id, mark.layer)) ?? index;
+        this.sql.upsertWatermark.run(mark.mark_id, mark.layer, parties.fileId, parties.recipientId, parties.issuerId, now, claim);
       }
-      for (const [kind, value] of corpus) this.sql.insertCorpus.run(parties.fileId, kind, value, now);
+      for (const [kind, value] of corpus) {
+        this.sql.insertCorpus.run(parties.fileId, kind, value, now, corpusClaims.get(claimKey(kind, value)) ?? index);
+      }
       return index;
     });
     return { ok: true, file_id: parties.fileId, registered_beacons: beacons.length, tlog_index: tlogIndex, rekor: null };
@@ -177,6 +193,15 @@ export class Registrations {
       throw new RegistryError("issuer_mismatch", `${what} already belongs to a file of another issuer`);
     }
   }
+}
+
+const claimKey = (a: string, b: string): string => JSON.stringify([a, b]);
+
+/** What a file already claims, so a re-registration keeps the index of its first claim (attribute.ts ranks by it). */
+function claimsOf(rows: ClaimRow[]): Map<string, number> {
+  const claims = new Map<string, number>();
+  for (const row of rows) if (row.claim_tlog_index !== null) claims.set(claimKey(row.a, row.b), row.claim_tlog_index);
+  return claims;
 }
 
 function checkCorpusLimits(entries: [string, string][]): void {

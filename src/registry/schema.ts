@@ -67,5 +67,24 @@ CREATE INDEX idx_watermarks_file ON watermarks(file_id);
 CREATE INDEX idx_watermarks_layer ON watermarks(layer, registered_at);
 `;
 
+/**
+ * A watermark or corpus row's claim: the log index of the registration at
+ * which its file first claimed it. A re-registration keeps it, so /attribute
+ * can rank claims on one mark or hash by who claimed first, whatever was
+ * registered again since. Rows copied from a registry that kept none take
+ * their file's register leaf, the earliest claim the log can show.
+ */
+export const BACKFILL_CLAIMS_SQL = `
+UPDATE watermarks SET claim_tlog_index = (SELECT m.tlog_index FROM manifests m WHERE m.file_id = watermarks.file_id)
+  WHERE claim_tlog_index IS NULL;
+UPDATE corpus SET claim_tlog_index = (SELECT m.tlog_index FROM manifests m WHERE m.file_id = corpus.file_id)
+  WHERE claim_tlog_index IS NULL;
+`;
+
+const CLAIM_INDEX_SQL = `
+ALTER TABLE watermarks ADD COLUMN claim_tlog_index INTEGER;
+ALTER TABLE corpus ADD COLUMN claim_tlog_index INTEGER;
+${BACKFILL_CLAIMS_SQL}`;
+
 /** Numbered schema migrations; `PRAGMA user_version` is the count applied. */
-export const MIGRATIONS: readonly string[] = [V1_TABLES_SQL + TLOG_SCHEMA_SQL];
+export const MIGRATIONS: readonly string[] = [V1_TABLES_SQL + TLOG_SCHEMA_SQL, CLAIM_INDEX_SQL];

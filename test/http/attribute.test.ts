@@ -72,3 +72,29 @@ test("an unambiguous answer has no other_claimants member", async (t) => {
   }
   assert.deepEqual(await attribute(reg, { mark_id: "nobody" }), { found: false });
 });
+
+test("re-registering a file keeps the rank of its first claim on a mark or hash, and a mark it adds later ranks after earlier claims", async (t) => {
+  const reg = await startTestRegistry(t);
+  const a = createIssuer("issuer-a");
+  const b = createIssuer("issuer-b");
+  const mark = (mark_id: string, layer: string) => ({ mark_id, layer });
+  const first = await register(reg, a, "file-a", { watermarks: [mark("kept", "L1_zero_width")], beacons: [] }, { perceptual: "phash-kept" });
+  const rival = await register(reg, b, "file-b", { watermarks: [mark("kept", "L2_whitespace"), mark("added", "L2_whitespace")], beacons: [] }, {
+    perceptual: "phash-kept",
+  });
+  // issuer-a registers its file again (a changed manifest: a new leaf), now also claiming "added".
+  const again = await register(reg, a, "file-a", { watermarks: [mark("kept", "L1_zero_width"), mark("added", "L1_zero_width")], beacons: [], size_bytes: 1 }, {
+    perceptual: "phash-kept",
+  });
+  assert.ok(first.tlogIndex < rival.tlogIndex && rival.tlogIndex < again.tlogIndex);
+
+  const rivalClaim = { file_id: "file-b", issuer_id: "issuer-b", issuer_pub: b.signer.publicKeyHex, tlog_index: rival.tlogIndex };
+  for (const request of [{ mark_id: "kept" }, { perceptual_hash: "phash-kept" }] as Record<string, string>[]) {
+    const answer = await attribute(reg, request);
+    assert.equal(answer.file_id, "file-a", JSON.stringify(request));
+    assert.deepEqual(answer.other_claimants, [rivalClaim], JSON.stringify(request));
+  }
+  const added = await attribute(reg, { mark_id: "added" });
+  assert.equal(added.file_id, "file-b", "a claim made after the rival's ranks after it, whatever the file's first registration");
+  assert.deepEqual(added.other_claimants, [{ file_id: "file-a", issuer_id: "issuer-a", issuer_pub: a.signer.publicKeyHex, tlog_index: again.tlogIndex }]);
+});

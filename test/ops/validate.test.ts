@@ -148,7 +148,7 @@ const CORRUPTIONS: Corruption[] = [
   {
     name: "an orphan watermark",
     apply: (db) => {
-      db.prepare("INSERT INTO watermarks VALUES ('ghost-mark', 'L1_zero_width', 'ghost-file', 'r', 'i', 0)").run();
+      db.prepare("INSERT INTO watermarks (mark_id, layer, file_id, recipient_id, issuer_id, registered_at) VALUES ('ghost-mark', 'L1_zero_width', 'ghost-file', 'r', 'i', 0)").run();
       return "ghost-mark/L1_zero_width";
     },
     expected: { orphan_watermarks: 1 },
@@ -165,7 +165,7 @@ const CORRUPTIONS: Corruption[] = [
   {
     name: "an orphan corpus row",
     apply: (db) => {
-      db.prepare("INSERT INTO corpus VALUES ('ghost-file', 'winnowing', 'abc', NULL, 0)").run();
+      db.prepare("INSERT INTO corpus (file_id, hash_kind, hash_value, metadata, registered_at) VALUES ('ghost-file', 'winnowing', 'abc', NULL, 0)").run();
       return "ghost-file/winnowing/abc";
     },
     expected: { orphan_corpus: 1 },
@@ -415,7 +415,7 @@ const CORRUPTIONS: Corruption[] = [
     apply: (db) => {
       const fileId = one(db, FIRST_FILE);
       db.prepare(
-        "INSERT INTO watermarks SELECT 'rogue-mark', 'L2_whitespace', file_id, recipient_id, issuer_id, registered_at FROM manifests WHERE file_id = ?",
+        "INSERT INTO watermarks (mark_id, layer, file_id, recipient_id, issuer_id, registered_at) SELECT 'rogue-mark', 'L2_whitespace', file_id, recipient_id, issuer_id, registered_at FROM manifests WHERE file_id = ?",
       ).run(fileId);
       return "rogue-mark/L2_whitespace";
     },
