@@ -80,8 +80,10 @@ export async function validateDatabase(options: ValidationOptions): Promise<Vali
     const version = db.pragma("user_version", { simple: true }) as number;
     if (version < MIGRATIONS.length) {
       throw new ValidationError(
-        `${options.dbPath} has schema version ${version}, not ${MIGRATIONS.length}: it is not (yet) a database of this registry; ` +
-          "migrate another implementation's database with --migrate-from first",
+        `${options.dbPath} has schema version ${version}, not ${MIGRATIONS.length}: ` +
+          (version === 0
+            ? "it is not (yet) a database of this registry; migrate another implementation's database with --migrate-from first"
+            : "an older release of this registry wrote it; start the registry on it once (schema migrations run at start-up), then validate"),
       );
     }
     db.exec("BEGIN");

@@ -5,7 +5,7 @@ import { copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, 
 import os from "node:os";
 import path from "node:path";
 import { after, before, test, type TestContext } from "node:test";
-import type Database from "better-sqlite3";
+import Database from "better-sqlite3";
 import { IDENTITY_FILE, readIdentity } from "../../src/core/identity.js";
 import { runMigration } from "../../src/ops/migrate.js";
 import { progressReporter } from "../../src/ops/progress.js";
@@ -13,6 +13,7 @@ import { validateDatabase, ValidationError, type ValidationReport } from "../../
 import { LOG_FIELDS } from "../../src/ops/validate-log.js";
 import { ROW_FIELDS } from "../../src/ops/validate-rows.js";
 import { openDatabase } from "../../src/registry/database.js";
+import { MIGRATIONS } from "../../src/registry/schema.js";
 import { beaconLeaf } from "../../src/registry/leaves.js";
 import { isoSeconds, systemClock } from "../../src/registry/time.js";
 import { HeadSigner } from "../../src/tlog/head-signer.js";
@@ -587,4 +588,18 @@ test("progress is drawn on a terminal only, throttled, and cleared at the end", 
   piped({ phase: "tlog", done: 1, total: 1 });
   piped({ phase: "done", done: 0, total: null });
   assert.deepEqual(silent, []);
+});
+
+test("a database an older release wrote is refused with a pointer to starting the registry on it", async (t) => {
+  const dir = tempDir(t);
+  const dbPath = path.join(dir, "older.sqlite");
+  const db = new Database(dbPath);
+  db.exec(MIGRATIONS[0]!);
+  db.pragma("user_version = 1");
+  db.close();
+  await assert.rejects(validateDatabase({ dbPath, dataDir: dir }), (error: unknown) => {
+    assert.ok(error instanceof ValidationError);
+    assert.match(error.message, /schema version 1, not \d+: an older release.*start the registry on it once/);
+    return true;
+  });
 });
