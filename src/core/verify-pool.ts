@@ -4,17 +4,19 @@
  * the largest single cost of a registration).
  *
  * Checks queued during one turn of the event loop travel to the workers as
- * one message per worker. Workers run `firstVerified`, the very function the
- * in-thread path runs, so both give the same answers. The pool never leaves a
- * caller waiting: a worker that crashes or stops answering is replaced and
- * its checks fail with `server_error`; a closed pool, a full queue or a pool
- * whose workers cannot start verifies in the calling thread.
+ * one message per worker. Workers (verify-worker.ts) run `firstVerified`, the
+ * very function the in-thread path runs, so both give the same answers. The
+ * pool never leaves a caller waiting: a worker that crashes or stops
+ * answering is replaced and its checks fail with `server_error`; a closed
+ * pool, a full queue or a pool whose workers cannot start verifies in the
+ * calling thread.
  */
 import os from "node:os";
-import { isMainThread, parentPort, Worker, workerData, type ResourceLimits } from "node:worker_threads";
+import { Worker, type ResourceLimits } from "node:worker_threads";
 import { verifyEd25519 } from "./ed25519.js";
 import { serverError } from "./errors.js";
 import { toHex } from "./hex.js";
+import type { BatchMessage } from "./verify-worker.js";
 
 export interface SignatureCheck {
   /** 32 bytes, or 64 hex characters. */
@@ -47,6 +49,10 @@ export interface VerifyPoolOptions {
   maxQueued?: number;
   /** A worker with checks outstanding that answers nothing for this long is replaced. */
   stallMs?: number;
+  /** Start-up time a worker gets on top of `stallMs` before its silence counts as a stall. */
+  startupMs?: number;
+  /** The module each worker runs; tests substitute workers that misbehave. */
+  workerModule?: URL;
   resourceLimits?: ResourceLimits;
   /** Told about worker failures (the checks they held have already failed). */
   onError?: (error: unknown) => void;
@@ -69,8 +75,8 @@ const DEFAULT_STALL_MS = 10_000;
 const MAX_BATCH = 16;
 /** Batches a worker holds at once: one it verifies and one waiting, so it never idles for a round trip. */
 const BATCHES_IN_FLIGHT = 2;
-/** Start-up time a worker gets on top of `stallMs` before its silence counts as a stall. */
-const STARTUP_ALLOWANCE_MS = 30_000;
+const DEFAULT_STARTUP_MS = 30_000;
+const WORKER_MODULE = new URL("./verify-worker.js", import.meta.url);
 /** A worker that fails this many times in a row without answering once is not started again. */
 const MAX_FAILED_STARTS = 3;
 
@@ -91,12 +97,6 @@ interface Slot {
   failuresInARow: number;
 }
 
-/** One batch on the wire: for each check its key, its signature and its messages, flattened. */
-interface BatchMessage {
-  counts: number[];
-  items: (string | Uint8Array)[];
-}
-
 export class VerifyPool implements SignatureVerifier {
   readonly stats: VerifyPoolStats = { pooled: 0, inThread: 0, failed: 0, restarts: 0 };
   private readonly slots: Slot[] = [];
@@ -107,11 +107,13 @@ export class VerifyPool implements SignatureVerifier {
   private closed = false;
   private readonly maxQueued: number;
   private readonly stallMs: number;
+  private readonly startupMs: number;
   private readonly watchdog: NodeJS.Timeout;
 
   constructor(private readonly options: VerifyPoolOptions = {}) {
     this.maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
     this.stallMs = options.stallMs ?? DEFAULT_STALL_MS;
+    this.startupMs = options.startupMs ?? DEFAULT_STARTUP_MS;
     const threads = options.threads ?? Math.max(1, os.availableParallelism() - 1);
     for (let i = 0; i < threads; i++) {
       const slot = this.startSlot();
@@ -241,8 +243,7 @@ export class VerifyPool implements SignatureVerifier {
   private startSlot(failuresInARow = 0): Slot | null {
     let worker: Worker;
     try {
-      worker = new Worker(new URL(import.meta.url), {
-        workerData: { verifyPool: true },
+      worker = new Worker(this.options.workerModule ?? WORKER_MODULE, {
         // How the main module was given (`node --input-type=module -e …`) says nothing about this one.
         execArgv: process.execArgv.filter((arg) => !arg.startsWith("--input-type")),
         ...(this.options.resourceLimits ? { resourceLimits: this.options.resourceLimits } : {}),
@@ -314,7 +315,7 @@ export class VerifyPool implements SignatureVerifier {
   private replaceStalled(): void {
     const now = Date.now();
     for (const slot of [...this.slots]) {
-      const allowed = slot.online ? this.stallMs : this.stallMs + STARTUP_ALLOWANCE_MS;
+      const allowed = slot.online ? this.stallMs : this.stallMs + this.startupMs;
       if (slot.outstanding > 0 && now - slot.lastProgress > allowed) {
         this.replace(slot, new Error(`a verification worker answered nothing for ${this.stallMs} ms`));
       }
@@ -325,20 +326,3 @@ export class VerifyPool implements SignatureVerifier {
 function asHex(value: Uint8Array | string): string {
   return typeof value === "string" ? value : toHex(value);
 }
-
-function runWorker(): void {
-  parentPort!.on("message", ({ counts, items }: BatchMessage) => {
-    const results: number[] = [];
-    let at = 0;
-    for (const count of counts) {
-      const publicKey = items[at] as string;
-      const signature = items[at + 1] as string;
-      const messages = items.slice(at + 2, at + 2 + count);
-      at += 2 + count;
-      results.push(firstVerified({ publicKey, signature, messages }));
-    }
-    parentPort!.postMessage(results);
-  });
-}
-
-if (!isMainThread && (workerData as { verifyPool?: boolean } | null)?.verifyPool === true) runWorker();
