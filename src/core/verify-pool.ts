@@ -10,13 +10,18 @@
  * answering is replaced and its checks fail with `server_error`; a closed
  * pool, a full queue or a pool whose workers cannot start verifies in the
  * calling thread.
+ *
+ * A worker says when it is ready (its modules loaded, its listener set): only
+ * from then on does its silence count as a stall, because loading alone can
+ * take longer than a short `stallMs`. Checks held by a worker that fails
+ * before it is ready were never started, so they are queued again.
  */
 import os from "node:os";
 import { Worker, type ResourceLimits } from "node:worker_threads";
 import { verifyEd25519 } from "./ed25519.js";
 import { serverError } from "./errors.js";
 import { toHex } from "./hex.js";
-import type { BatchMessage } from "./verify-worker.js";
+import type { BatchMessage, ReadyMessage } from "./verify-worker.js";
 
 export interface SignatureCheck {
   /** 32 bytes, or 64 hex characters. */
@@ -47,14 +52,14 @@ export interface VerifyPoolOptions {
   threads?: number;
   /** Checks queued or in flight beyond which new ones are verified in the calling thread. */
   maxQueued?: number;
-  /** A worker with checks outstanding that answers nothing for this long is replaced. */
+  /** A ready worker with checks outstanding that answers nothing for this long is replaced. */
   stallMs?: number;
-  /** Start-up time a worker gets on top of `stallMs` before its silence counts as a stall. */
+  /** Time a worker holding checks gets, on top of `stallMs`, to say it is ready before it is replaced. */
   startupMs?: number;
   /** The module each worker runs; tests substitute workers that misbehave. */
   workerModule?: URL;
   resourceLimits?: ResourceLimits;
-  /** Told about worker failures (the checks they held have already failed). */
+  /** Told about worker failures (the checks they held have already failed or been queued again). */
   onError?: (error: unknown) => void;
 }
 
@@ -91,8 +96,9 @@ interface Slot {
   /** Batches posted and not yet answered, oldest first (a worker answers in order). */
   batches: Job[][];
   outstanding: number;
-  /** Until a worker is online, its start-up may be what keeps it silent. */
-  online: boolean;
+  /** Until a worker says it is ready, its start-up may be what keeps it silent. */
+  ready: boolean;
+  /** When the worker was last seen to move: it said it was ready, answered, or was given work while idle. */
   lastProgress: number;
   failuresInARow: number;
 }
@@ -253,22 +259,27 @@ export class VerifyPool implements SignatureVerifier {
       return null;
     }
     worker.unref();
-    const slot: Slot = { worker, batches: [], outstanding: 0, online: false, lastProgress: Date.now(), failuresInARow };
-    worker.on("online", () => {
-      slot.online = true;
-      slot.lastProgress = Date.now();
-    });
-    worker.on("message", (results: unknown) => this.answered(slot, results));
+    const slot: Slot = { worker, batches: [], outstanding: 0, ready: false, lastProgress: Date.now(), failuresInARow };
+    worker.on("message", (message: unknown) => (slot.ready ? this.answered(slot, message) : this.readied(slot, message)));
     worker.on("error", (error) => this.replace(slot, error));
     worker.on("messageerror", (error) => this.replace(slot, error));
     worker.on("exit", (code) => this.replace(slot, new Error(`a verification worker exited with code ${code}`)));
     return slot;
   }
 
+  private readied(slot: Slot, message: unknown): void {
+    if (!isReadyMessage(message)) {
+      this.replace(slot, new Error("a verification worker answered before it said it was ready"));
+      return;
+    }
+    slot.ready = true;
+    slot.lastProgress = Date.now();
+  }
+
   /**
    * Starts another worker in place of a broken one, unless it keeps failing.
    * What a worker held when it failed fails with it; what it never started
-   * (it failed before coming online) is queued again.
+   * (it failed before it was ready) is queued again.
    */
   private replace(slot: Slot, error: unknown): void {
     const at = this.slots.indexOf(slot);
@@ -285,7 +296,7 @@ export class VerifyPool implements SignatureVerifier {
     } else {
       this.slots.splice(at, 1);
     }
-    if (slot.online) {
+    if (slot.ready) {
       this.failSlot(slot, serverError("signature verification failed: a verification worker stopped", { cause: error }));
     } else {
       this.queued.unshift(...slot.batches.flat());
@@ -315,12 +326,17 @@ export class VerifyPool implements SignatureVerifier {
   private replaceStalled(): void {
     const now = Date.now();
     for (const slot of [...this.slots]) {
-      const allowed = slot.online ? this.stallMs : this.stallMs + this.startupMs;
+      const allowed = slot.ready ? this.stallMs : this.stallMs + this.startupMs;
       if (slot.outstanding > 0 && now - slot.lastProgress > allowed) {
-        this.replace(slot, new Error(`a verification worker answered nothing for ${this.stallMs} ms`));
+        const silence = slot.ready ? `answered nothing for ${allowed} ms` : `was not ready after ${allowed} ms`;
+        this.replace(slot, new Error(`a verification worker ${silence}`));
       }
     }
   }
+}
+
+function isReadyMessage(message: unknown): message is ReadyMessage {
+  return typeof message === "object" && message !== null && (message as Partial<ReadyMessage>).ready === true;
 }
 
 function asHex(value: Uint8Array | string): string {

@@ -1,10 +1,16 @@
 /**
  * The body of a signature verification worker, started by verify-pool.ts.
- * It answers each batch with `firstVerified`, the very function the calling
- * thread runs, so both give the same answers.
+ * Once its modules are loaded and it listens, it says so (the pool times
+ * stalls from then on); then it answers each batch with `firstVerified`, the
+ * very function the calling thread runs, so both give the same answers.
  */
 import { parentPort } from "node:worker_threads";
 import { firstVerified } from "./verify-pool.js";
+
+/** A worker's first message. */
+export interface ReadyMessage {
+  ready: true;
+}
 
 /** One batch on the wire: for each check its key, its signature and its messages, flattened. */
 export interface BatchMessage {
@@ -28,4 +34,5 @@ function answer({ counts, items }: BatchMessage): number[] {
 if (parentPort) {
   const port = parentPort;
   port.on("message", (batch: BatchMessage) => port.postMessage(answer(batch)));
+  port.postMessage({ ready: true } satisfies ReadyMessage);
 }
