@@ -33,6 +33,8 @@ export interface ServeOptions {
   rates: { write: Rate; read: Rate; token: Rate };
   maxBodyBytes: number;
   clock?: Clock;
+  /** The rate-limit buckets' clock in milliseconds (default `performance.now`). */
+  rateClock?: () => number;
 }
 
 export interface RunningServer {
@@ -75,7 +77,7 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
 
   const verifyPool = new VerifyPool({ onError: (error) => logger.warn("a signature verification worker failed", { error }) });
   const service = new RegistryService(registry, { verifier: verifyPool });
-  const edge = createEdge(options.rates, options.operatorToken);
+  const edge = createEdge(options.rates, options.operatorToken, options.rateClock);
   const app = createApp({ ...options, service, logger, metrics, version: VERSION, edge });
   const fastPath = new FastPath({
     service,

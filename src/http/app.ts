@@ -38,11 +38,13 @@ export interface HttpEdge {
   securityHeaders: ReturnType<typeof helmet>;
 }
 
-export function createEdge(rates: { write: Rate; read: Rate; token: Rate }, operatorToken: string | null): HttpEdge {
+/** `now`: the buckets' clock in milliseconds (see `TokenBucketOptions.now`). */
+export function createEdge(rates: { write: Rate; read: Rate; token: Rate }, operatorToken: string | null, now?: () => number): HttpEdge {
+  const buckets = (rate: Rate) => new TokenBuckets({ ...rate, now });
   return {
-    writeBuckets: new TokenBuckets(rates.write),
-    readBuckets: new TokenBuckets(rates.read),
-    operatorBuckets: operatorToken === null ? null : new TokenBuckets(rates.token),
+    writeBuckets: buckets(rates.write),
+    readBuckets: buckets(rates.read),
+    operatorBuckets: operatorToken === null ? null : buckets(rates.token),
     // Beacon images are embedded by documents on other origins: CORP must allow that.
     securityHeaders: helmet({ crossOriginResourcePolicy: { policy: "cross-origin" } }),
   };
