@@ -36,6 +36,8 @@ export interface ServeOptions {
   /** Header, request and keep-alive timeouts; DEFAULT_HTTP_LIMITS when absent. */
   httpLimits?: HttpLimits;
   clock?: Clock;
+  /** The rate-limit buckets' clock in milliseconds (default `performance.now`). */
+  rateClock?: () => number;
 }
 
 export interface RunningServer {
@@ -78,7 +80,7 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
 
   const verifyPool = new VerifyPool({ onError: (error) => logger.warn("a signature verification worker failed", { error }) });
   const service = new RegistryService(registry, { verifier: verifyPool });
-  const edge = createEdge(options.rates, options);
+  const edge = createEdge(options.rates, options, options.rateClock);
   const app = createApp({ ...options, service, logger, metrics, version: VERSION, edge });
   const fastPath = new FastPath({
     service,

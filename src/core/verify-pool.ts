@@ -4,17 +4,24 @@
  * the largest single cost of a registration).
  *
  * Checks queued during one turn of the event loop travel to the workers as
- * one message per worker. Workers run `firstVerified`, the very function the
- * in-thread path runs, so both give the same answers. The pool never leaves a
- * caller waiting: a worker that crashes or stops answering is replaced and
- * its checks fail with `server_error`; a closed pool, a full queue or a pool
- * whose workers cannot start verifies in the calling thread.
+ * one message per worker. Workers (verify-worker.ts) run `firstVerified`, the
+ * very function the in-thread path runs, so both give the same answers. The
+ * pool never leaves a caller waiting: a worker that crashes or stops
+ * answering is replaced and its checks fail with `server_error`; a closed
+ * pool, a full queue or a pool whose workers cannot start verifies in the
+ * calling thread.
+ *
+ * A worker says when it is ready (its modules loaded, its listener set): only
+ * from then on does its silence count as a stall, because loading alone can
+ * take longer than a short `stallMs`. Checks held by a worker that fails
+ * before it is ready were never started, so they are queued again.
  */
 import os from "node:os";
-import { isMainThread, parentPort, Worker, workerData, type ResourceLimits } from "node:worker_threads";
+import { Worker, type ResourceLimits } from "node:worker_threads";
 import { verifyEd25519 } from "./ed25519.js";
 import { serverError } from "./errors.js";
 import { toHex } from "./hex.js";
+import type { BatchMessage, ReadyMessage } from "./verify-worker.js";
 
 export interface SignatureCheck {
   /** 32 bytes, or 64 hex characters. */
@@ -45,10 +52,14 @@ export interface VerifyPoolOptions {
   threads?: number;
   /** Checks queued or in flight beyond which new ones are verified in the calling thread. */
   maxQueued?: number;
-  /** A worker with checks outstanding that answers nothing for this long is replaced. */
+  /** A ready worker with checks outstanding that answers nothing for this long is replaced. */
   stallMs?: number;
+  /** Time a worker holding checks gets, on top of `stallMs`, to say it is ready before it is replaced. */
+  startupMs?: number;
+  /** The module each worker runs; tests substitute workers that misbehave. */
+  workerModule?: URL;
   resourceLimits?: ResourceLimits;
-  /** Told about worker failures (the checks they held have already failed). */
+  /** Told about worker failures (the checks they held have already failed or been queued again). */
   onError?: (error: unknown) => void;
 }
 
@@ -69,8 +80,8 @@ const DEFAULT_STALL_MS = 10_000;
 const MAX_BATCH = 16;
 /** Batches a worker holds at once: one it verifies and one waiting, so it never idles for a round trip. */
 const BATCHES_IN_FLIGHT = 2;
-/** Start-up time a worker gets on top of `stallMs` before its silence counts as a stall. */
-const STARTUP_ALLOWANCE_MS = 30_000;
+const DEFAULT_STARTUP_MS = 30_000;
+const WORKER_MODULE = new URL("./verify-worker.js", import.meta.url);
 /** A worker that fails this many times in a row without answering once is not started again. */
 const MAX_FAILED_STARTS = 3;
 
@@ -85,16 +96,11 @@ interface Slot {
   /** Batches posted and not yet answered, oldest first (a worker answers in order). */
   batches: Job[][];
   outstanding: number;
-  /** Until a worker is online, its start-up may be what keeps it silent. */
-  online: boolean;
+  /** Until a worker says it is ready, its start-up may be what keeps it silent. */
+  ready: boolean;
+  /** When the worker was last seen to move: it said it was ready, answered, or was given work while idle. */
   lastProgress: number;
   failuresInARow: number;
-}
-
-/** One batch on the wire: for each check its key, its signature and its messages, flattened. */
-interface BatchMessage {
-  counts: number[];
-  items: (string | Uint8Array)[];
 }
 
 export class VerifyPool implements SignatureVerifier {
@@ -107,11 +113,13 @@ export class VerifyPool implements SignatureVerifier {
   private closed = false;
   private readonly maxQueued: number;
   private readonly stallMs: number;
+  private readonly startupMs: number;
   private readonly watchdog: NodeJS.Timeout;
 
   constructor(private readonly options: VerifyPoolOptions = {}) {
     this.maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
     this.stallMs = options.stallMs ?? DEFAULT_STALL_MS;
+    this.startupMs = options.startupMs ?? DEFAULT_STARTUP_MS;
     const threads = options.threads ?? Math.max(1, os.availableParallelism() - 1);
     for (let i = 0; i < threads; i++) {
       const slot = this.startSlot();
@@ -241,8 +249,7 @@ export class VerifyPool implements SignatureVerifier {
   private startSlot(failuresInARow = 0): Slot | null {
     let worker: Worker;
     try {
-      worker = new Worker(new URL(import.meta.url), {
-        workerData: { verifyPool: true },
+      worker = new Worker(this.options.workerModule ?? WORKER_MODULE, {
         // How the main module was given (`node --input-type=module -e …`) says nothing about this one.
         execArgv: process.execArgv.filter((arg) => !arg.startsWith("--input-type")),
         ...(this.options.resourceLimits ? { resourceLimits: this.options.resourceLimits } : {}),
@@ -252,22 +259,27 @@ export class VerifyPool implements SignatureVerifier {
       return null;
     }
     worker.unref();
-    const slot: Slot = { worker, batches: [], outstanding: 0, online: false, lastProgress: Date.now(), failuresInARow };
-    worker.on("online", () => {
-      slot.online = true;
-      slot.lastProgress = Date.now();
-    });
-    worker.on("message", (results: unknown) => this.answered(slot, results));
+    const slot: Slot = { worker, batches: [], outstanding: 0, ready: false, lastProgress: Date.now(), failuresInARow };
+    worker.on("message", (message: unknown) => (slot.ready ? this.answered(slot, message) : this.readied(slot, message)));
     worker.on("error", (error) => this.replace(slot, error));
     worker.on("messageerror", (error) => this.replace(slot, error));
     worker.on("exit", (code) => this.replace(slot, new Error(`a verification worker exited with code ${code}`)));
     return slot;
   }
 
+  private readied(slot: Slot, message: unknown): void {
+    if (!isReadyMessage(message)) {
+      this.replace(slot, new Error("a verification worker answered before it said it was ready"));
+      return;
+    }
+    slot.ready = true;
+    slot.lastProgress = Date.now();
+  }
+
   /**
    * Starts another worker in place of a broken one, unless it keeps failing.
    * What a worker held when it failed fails with it; what it never started
-   * (it failed before coming online) is queued again.
+   * (it failed before it was ready) is queued again.
    */
   private replace(slot: Slot, error: unknown): void {
     const at = this.slots.indexOf(slot);
@@ -284,7 +296,7 @@ export class VerifyPool implements SignatureVerifier {
     } else {
       this.slots.splice(at, 1);
     }
-    if (slot.online) {
+    if (slot.ready) {
       this.failSlot(slot, serverError("signature verification failed: a verification worker stopped", { cause: error }));
     } else {
       this.queued.unshift(...slot.batches.flat());
@@ -314,31 +326,19 @@ export class VerifyPool implements SignatureVerifier {
   private replaceStalled(): void {
     const now = Date.now();
     for (const slot of [...this.slots]) {
-      const allowed = slot.online ? this.stallMs : this.stallMs + STARTUP_ALLOWANCE_MS;
+      const allowed = slot.ready ? this.stallMs : this.stallMs + this.startupMs;
       if (slot.outstanding > 0 && now - slot.lastProgress > allowed) {
-        this.replace(slot, new Error(`a verification worker answered nothing for ${this.stallMs} ms`));
+        const silence = slot.ready ? `answered nothing for ${allowed} ms` : `was not ready after ${allowed} ms`;
+        this.replace(slot, new Error(`a verification worker ${silence}`));
       }
     }
   }
 }
 
+function isReadyMessage(message: unknown): message is ReadyMessage {
+  return typeof message === "object" && message !== null && (message as Partial<ReadyMessage>).ready === true;
+}
+
 function asHex(value: Uint8Array | string): string {
   return typeof value === "string" ? value : toHex(value);
 }
-
-function runWorker(): void {
-  parentPort!.on("message", ({ counts, items }: BatchMessage) => {
-    const results: number[] = [];
-    let at = 0;
-    for (const count of counts) {
-      const publicKey = items[at] as string;
-      const signature = items[at + 1] as string;
-      const messages = items.slice(at + 2, at + 2 + count);
-      at += 2 + count;
-      results.push(firstVerified({ publicKey, signature, messages }));
-    }
-    parentPort!.postMessage(results);
-  });
-}
-
-if (!isMainThread && (workerData as { verifyPool?: boolean } | null)?.verifyPool === true) runWorker();

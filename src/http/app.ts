@@ -56,15 +56,17 @@ export interface EdgeSecrets {
   dnsSecret: string | null;
 }
 
-export function createEdge(rates: Rates, { operatorToken, dnsSecret }: EdgeSecrets): HttpEdge {
-  const write = new TokenBuckets(rates.write);
-  const read = new TokenBuckets(rates.read);
+/** `now`: the buckets' clock in milliseconds (see `TokenBucketOptions.now`). */
+export function createEdge(rates: Rates, { operatorToken, dnsSecret }: EdgeSecrets, now?: () => number): HttpEdge {
+  const buckets = (rate: Rate) => new TokenBuckets({ ...rate, now });
+  const write = buckets(rates.write);
+  const read = buckets(rates.read);
   const byAddress = (buckets: TokenBuckets, address: string): BucketChoice => ({ buckets, key: address });
   // A secret is held by one party, so its bucket has one key. Without a secret
   // the caller is anonymous (or a local bridge) and is limited by its address.
   const bySecret = (secret: string | null, rate: Rate) => {
     if (secret === null) return (address: string) => byAddress(write, address);
-    const choice = { buckets: new TokenBuckets(rate), key: "holder" };
+    const choice = { buckets: buckets(rate), key: "holder" };
     return () => choice;
   };
   const choosers: Record<Spender, (address: string) => BucketChoice> = {

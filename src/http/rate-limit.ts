@@ -17,6 +17,8 @@ export interface TokenBucketOptions {
   burst: number;
   /** Upper bound on tracked keys (default 100,000). */
   maxKeys?: number;
+  /** Milliseconds on a clock that never goes back (default `performance.now`); tests pass one they move by hand. */
+  now?: () => number;
 }
 
 interface Bucket {
@@ -34,6 +36,7 @@ export class TokenBuckets {
   readonly perSecond: number;
   readonly burst: number;
   readonly maxKeys: number;
+  private readonly now: () => number;
   // Map iteration order is insertion order; re-inserting on use keeps it least-recently-used first.
   private readonly buckets = new Map<string, Bucket>();
 
@@ -43,6 +46,7 @@ export class TokenBuckets {
     this.perSecond = options.perSecond;
     this.burst = options.burst;
     this.maxKeys = Math.max(1, options.maxKeys ?? DEFAULT_MAX_KEYS);
+    this.now = options.now ?? (() => performance.now());
   }
 
   get enabled(): boolean {
@@ -55,7 +59,7 @@ export class TokenBuckets {
   }
 
   /** Takes one token for `key`: 0 when allowed, else the whole seconds to wait before a token is available (≥ 1). */
-  take(key: string, nowMs: number = performance.now()): number {
+  take(key: string, nowMs: number = this.now()): number {
     if (!this.enabled) return 0;
     const bucket = this.buckets.get(key);
     this.buckets.delete(key);

@@ -6,6 +6,7 @@ import { generateSeed, signerFromSeed } from "../../src/core/ed25519.js";
 import { RegistryError } from "../../src/core/errors.js";
 import { toHex } from "../../src/core/hex.js";
 import { VerifyPool, firstVerified, type SignatureCheck } from "../../src/core/verify-pool.js";
+import { LOAD_MS } from "./verify-workers/slow-loading.js";
 
 const signer = signerFromSeed(generateSeed());
 const other = signerFromSeed(generateSeed());
@@ -104,14 +105,49 @@ test("a worker that crashes fails its checks with server_error and is replaced",
   assert.deepEqual(pool.stats, { pooled: 3, inThread: 0, failed: 2, restarts: 1 });
 });
 
-test("a worker that stops answering is replaced and its checks fail with server_error", async (t) => {
-  const pool = startPool(t, { threads: 1, stallMs: 25 });
-  assert.equal(await pool.verify(check("warm-up")), 0);
-  // Hashing 64 MiB takes the worker far longer than the 25 ms it may stay silent.
-  const slow = check("x", { messages: [new Uint8Array(64 * 1024 * 1024)] });
-  await assert.rejects(pool.verify(slow), (e) => e instanceof RegistryError && e.code === "server_error");
-  assert.equal(pool.stats.restarts, 1);
-  assert.equal(await pool.verify(check("after the stall")), 0);
+/** A worker module from ./verify-workers/, which stand for workers that misbehave. */
+const workerModule = (name: string) => new URL(`./verify-workers/${name}.js`, import.meta.url);
+const isServerError = (e: unknown) => e instanceof RegistryError && e.code === "server_error";
+
+test("a worker that is ready but stops answering is replaced and its checks fail with server_error, until it keeps failing", async (t) => {
+  const errors: unknown[] = [];
+  const pool = startPool(t, { threads: 1, stallMs: 25, workerModule: workerModule("silent"), onError: (e) => errors.push(e) });
+  await assert.rejects(pool.verify(check("held by a silent worker")), isServerError);
+  assert.deepEqual({ ...pool.stats, threads: pool.threads }, { pooled: 0, inThread: 0, failed: 1, restarts: 1, threads: 1 });
+  await assert.rejects(pool.verify(check("held by its replacement")), isServerError);
+  await assert.rejects(pool.verify(check("held by the last replacement")), isServerError);
+  assert.equal(pool.threads, 0, "a worker that never answered is not started a fourth time");
+  assert.equal(await pool.verify(check("in the calling thread")), 0);
+  assert.deepEqual(pool.stats, { pooled: 0, inThread: 1, failed: 3, restarts: 2 });
+  assert.equal(errors.length, 3);
+  assert.match(String(errors[0]), /answered nothing for 25 ms/);
+});
+
+test("checks held by a worker that never says it is ready are queued again, not failed", async (t) => {
+  const errors: unknown[] = [];
+  const pool = startPool(t, { threads: 1, stallMs: 25, startupMs: 0, workerModule: workerModule("never-ready"), onError: (e) => errors.push(e) });
+  // Each replacement gets the check in turn; once none is left, the calling thread answers it.
+  assert.equal(await pool.verify(check("never started")), 0);
+  assert.equal(pool.threads, 0);
+  assert.deepEqual(pool.stats, { pooled: 0, inThread: 1, failed: 0, restarts: 2 });
+  assert.equal(errors.length, 3);
+  assert.match(String(errors[0]), /was not ready after 25 ms/);
+});
+
+test("a worker that answers before it says it is ready is replaced; its checks are queued again", async (t) => {
+  const errors: unknown[] = [];
+  const pool = startPool(t, { threads: 1, workerModule: workerModule("unannounced"), onError: (e) => errors.push(e) });
+  assert.equal(await pool.verify(check("never trusted", { publicKey: other.publicKey })), -1);
+  assert.deepEqual(pool.stats, { pooled: 0, inThread: 1, failed: 0, restarts: 2 });
+  assert.match(String(errors[0]), /answered before it said it was ready/);
+});
+
+test("a healthy worker that is slow to load is not taken for a stalled one", async (t) => {
+  // The stall clock starts when the worker says it is ready: its load time, far beyond stallMs, does not count.
+  const pool = startPool(t, { threads: 1, stallMs: LOAD_MS / 3, workerModule: workerModule("slow-loading") });
+  assert.equal(await pool.verify(check("sent while the worker loads")), 0);
+  assert.equal(await pool.verify(check("sent once it is ready")), 0);
+  assert.deepEqual(pool.stats, { pooled: 2, inThread: 0, failed: 0, restarts: 0 });
 });
 
 test("an idle pool that nobody closes does not keep the process alive", async () => {

@@ -108,6 +108,7 @@ test("DNS events: loopback without a secret, the secret when configured, fail cl
 });
 
 test("rate limits answer 429 with retry_after and Retry-After, per bucket", async (t) => {
+  let ms = 0; // the buckets' clock: no token comes back until the test moves it
   const reg = await startTestRegistry(t, {
     rates: {
       write: { perSecond: 1, burst: 3 },
@@ -115,6 +116,7 @@ test("rate limits answer 429 with retry_after and Retry-After, per bucket", asyn
       token: { perSecond: 1, burst: 2 },
       dns: { perSecond: 0, burst: 1 },
     },
+    rateClock: () => ms,
   });
   const statuses: number[] = [];
   for (let i = 0; i < 4; i++) statuses.push((await reg.call(`/v/tok-${i}`)).status);
@@ -129,6 +131,8 @@ test("rate limits answer 429 with retry_after and Retry-After, per bucket", asyn
   for (let i = 0; i < 3; i++) ops.push((await reg.call("/attribute", { json: { token_id: "a" } })).status);
   assert.deepEqual(ops, [200, 200, 429], "the operator token has its own bucket");
   assert.equal(reg.service.registry.store.size(), 3, "a refused hit writes nothing");
+  ms += 1000;
+  assert.equal((await reg.call("/v/tok-later")).status, 200, "a second later a token is back");
 });
 
 test("CORS echoes allowed origins only; security headers; metrics", async (t) => {

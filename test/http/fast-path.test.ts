@@ -109,7 +109,7 @@ test("anything but the plain case is left to Express", async (t) => {
 
 test("the fast path spends the same buckets, and leaves refusals to Express's 429", async (t) => {
   const rate = { perSecond: 0.001, burst: 2 };
-  const reg = await startTestRegistry(t, { rates: { write: rate, read: rate, token: { perSecond: 0, burst: 1 }, dns: { perSecond: 0, burst: 1 } } });
+  const reg = await startTestRegistry(t, { rates: { write: rate, read: rate, token: { perSecond: 0, burst: 1 }, dns: { perSecond: 0, burst: 1 } }, rateClock: () => 0 });
   await registerFile(reg, "limited-file");
   const servedBefore = reg.fastPath.served;
   for (const path of ["/v/tok", "/tlog/proof/0"]) {
