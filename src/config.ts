@@ -46,8 +46,16 @@ export const ConfigSchema = z.object({
   rateLimits: z.object({ write: RateSchema, read: RateSchema, token: RateSchema }),
   maxBodyBytes: z.number().int().min(MIN_BODY_BYTES).max(MAX_BODY_BYTES),
   logLevel: z.enum(LOG_LEVELS),
+  /** `--new-identity` (serve only); absent unless given. */
+  newIdentity: z.literal(true).optional(),
   migrate: z
-    .object({ from: z.string().min(1), tlogDir: z.string().min(1).optional(), dryRun: z.boolean() })
+    .object({
+      from: z.string().min(1),
+      tlogDir: z.string().min(1).optional(),
+      dryRun: z.boolean(),
+      /** `--use-source-key` / `--keep-target-key`: which key wins when both data dirs hold different ones. */
+      keyWinner: z.enum(["source", "target"]).optional(),
+    })
     .nullable(),
 });
 
@@ -160,7 +168,7 @@ function isOrigin(value: string): boolean {
 
 /** Flags taking a value, and the setting each one overrides. */
 const VALUE_FLAGS = ["--host", "--port", "--db", "--data-dir", "--migrate-from", "--migrate-tlog"] as const;
-const SWITCH_FLAGS = ["--migrate-dry-run", "--validate-db"] as const;
+const SWITCH_FLAGS = ["--migrate-dry-run", "--validate-db", "--new-identity", "--use-source-key", "--keep-target-key"] as const;
 type ValueFlag = (typeof VALUE_FLAGS)[number];
 type SwitchFlag = (typeof SWITCH_FLAGS)[number];
 
@@ -205,6 +213,14 @@ function parseArgs(argv: string[], problems: string[]): ParsedArgs {
   return { values, switches };
 }
 
+function keyWinnerOf(switches: Set<SwitchFlag>, migrating: boolean, problems: string[]): "source" | "target" | undefined {
+  const source = switches.has("--use-source-key");
+  const target = switches.has("--keep-target-key");
+  if ((source || target) && !migrating) problems.push(`${source ? "--use-source-key" : "--keep-target-key"} needs --migrate-from`);
+  if (source && target) problems.push("--use-source-key and --keep-target-key cannot be combined");
+  return source ? "source" : target ? "target" : undefined;
+}
+
 /** Parses env and flags into a Config; throws ConfigError listing every bad value. */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, cwd: string = process.cwd()): Config {
   const problems: string[] = [];
@@ -243,6 +259,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, cwd: string =
     if (args.values["--migrate-tlog"] !== undefined) problems.push("--migrate-tlog needs --migrate-from");
     if (args.switches.has("--migrate-dry-run")) problems.push("--migrate-dry-run needs --migrate-from");
   }
+  const keyWinner = keyWinnerOf(args.switches, migrateFrom !== undefined, problems);
+  const newIdentity = args.switches.has("--new-identity");
+  if (newIdentity && (migrateFrom !== undefined || validate)) problems.push("--new-identity is for serving, not for --migrate-from or --validate-db");
   const migrateTlog = args.values["--migrate-tlog"];
 
   const config: Config = {
@@ -266,6 +285,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, cwd: string =
     rateLimits: { write: rate("WRITE", 10, 30), read: rate("READ", 100, 300), token: rate("TOKEN", 1000, 5000) },
     maxBodyBytes: read("OVERSIGHT_MAX_BODY_BYTES", integer(MIN_BODY_BYTES, MAX_BODY_BYTES), 1_048_576),
     logLevel: read("OVERSIGHT_LOG_LEVEL", LOG_LEVEL, "info"),
+    ...(newIdentity ? { newIdentity: true as const } : {}),
     migrate:
       migrateFrom === undefined
         ? null
@@ -273,6 +293,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, cwd: string =
             from: resolvePath(migrateFrom),
             ...(migrateTlog === undefined ? {} : { tlogDir: resolvePath(migrateTlog) }),
             dryRun: args.switches.has("--migrate-dry-run"),
+            ...(keyWinner === undefined ? {} : { keyWinner }),
           },
   };
   if (problems.length > 0) throw new ConfigError(problems);
@@ -312,6 +333,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     rate_limits: { write: config.rateLimits.write, read: config.rateLimits.read, per_operator: config.rateLimits.token },
     max_body_bytes: config.maxBodyBytes,
     log_level: config.logLevel,
+    ...(config.newIdentity ? { new_identity: true } : {}),
     ...(config.migrate === null ? {} : { migrate: config.migrate }),
   };
 }

@@ -15,6 +15,7 @@ import { openDatabase } from "../registry/database.js";
 import { MIGRATIONS, REGISTRY_TABLES } from "../registry/schema.js";
 import { SIGNED_HEAD_FILE } from "../registry/registry.js";
 import { Findings } from "./validate-findings.js";
+import { checkIdentity, IDENTITY_FIELDS } from "./validate-identity.js";
 import { checkLogTables, LOG_FIELDS, rehashLog, SignedHeadCheckSchema } from "./validate-log.js";
 import { checkRows, ROW_FIELDS } from "./validate-rows.js";
 import type { ProgressCallback } from "./progress.js";
@@ -34,8 +35,8 @@ export interface ValidationOptions {
 }
 
 const Count = z.int().nonnegative();
-const problemCounts = Object.fromEntries([...ROW_FIELDS, ...LOG_FIELDS].map((field) => [field, Count])) as Record<
-  (typeof ROW_FIELDS)[number] | (typeof LOG_FIELDS)[number],
+const problemCounts = Object.fromEntries([...ROW_FIELDS, ...LOG_FIELDS, ...IDENTITY_FIELDS].map((field) => [field, Count])) as Record<
+  (typeof ROW_FIELDS)[number] | (typeof LOG_FIELDS)[number] | (typeof IDENTITY_FIELDS)[number],
   typeof Count
 >;
 
@@ -88,7 +89,9 @@ async function check(db: Database.Database, options: ValidationOptions): Promise
     tlogSize,
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
-  const log = checkLogTables(db, findings, await rehash, { stateFile: path.join(options.dataDir, SIGNED_HEAD_FILE) });
+  const stateFile = path.join(options.dataDir, SIGNED_HEAD_FILE);
+  const log = checkLogTables(db, findings, await rehash, { stateFile });
+  checkIdentity(db, findings, { dataDir: options.dataDir, signedHeadFile: stateFile });
   return ValidationReportSchema.parse({
     ok: findings.total() === 0,
     counts,
