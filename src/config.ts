@@ -53,8 +53,16 @@ export const ConfigSchema = z.object({
     requestTimeoutMs: z.number().int().positive(),
     keepAliveTimeoutMs: z.number().int().positive(),
   }),
+  /** `--new-identity` (serve only); absent unless given. */
+  newIdentity: z.literal(true).optional(),
   migrate: z
-    .object({ from: z.string().min(1), tlogDir: z.string().min(1).optional(), dryRun: z.boolean() })
+    .object({
+      from: z.string().min(1),
+      tlogDir: z.string().min(1).optional(),
+      dryRun: z.boolean(),
+      /** `--use-source-key` / `--keep-target-key`: which key wins when both data dirs hold different ones. */
+      keyWinner: z.enum(["source", "target"]).optional(),
+    })
     .nullable(),
 });
 
@@ -164,7 +172,7 @@ function isOrigin(value: string): boolean {
 
 /** Flags taking a value, and the setting each one overrides. */
 const VALUE_FLAGS = ["--host", "--port", "--db", "--data-dir", "--migrate-from", "--migrate-tlog"] as const;
-const SWITCH_FLAGS = ["--migrate-dry-run", "--validate-db"] as const;
+const SWITCH_FLAGS = ["--migrate-dry-run", "--validate-db", "--new-identity", "--use-source-key", "--keep-target-key"] as const;
 type ValueFlag = (typeof VALUE_FLAGS)[number];
 type SwitchFlag = (typeof SWITCH_FLAGS)[number];
 
@@ -207,6 +215,14 @@ function parseArgs(argv: string[], problems: string[]): ParsedArgs {
     seen.add(name);
   }
   return { values, switches };
+}
+
+function keyWinnerOf(switches: Set<SwitchFlag>, migrating: boolean, problems: string[]): "source" | "target" | undefined {
+  const source = switches.has("--use-source-key");
+  const target = switches.has("--keep-target-key");
+  if ((source || target) && !migrating) problems.push(`${source ? "--use-source-key" : "--keep-target-key"} needs --migrate-from`);
+  if (source && target) problems.push("--use-source-key and --keep-target-key cannot be combined");
+  return source ? "source" : target ? "target" : undefined;
 }
 
 /** Parses env and flags into a Config; throws ConfigError listing every bad value. */
@@ -257,6 +273,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, cwd: string =
     if (args.values["--migrate-tlog"] !== undefined) problems.push("--migrate-tlog needs --migrate-from");
     if (args.switches.has("--migrate-dry-run")) problems.push("--migrate-dry-run needs --migrate-from");
   }
+  const keyWinner = keyWinnerOf(args.switches, migrateFrom !== undefined, problems);
+  const newIdentity = args.switches.has("--new-identity");
+  if (newIdentity && (migrateFrom !== undefined || validate)) problems.push("--new-identity is for serving, not for --migrate-from or --validate-db");
   const migrateTlog = args.values["--migrate-tlog"];
 
   // Slow and idle clients are cut off in seconds; Node refuses a headers timeout longer than the request timeout.
@@ -296,6 +315,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, cwd: string =
     maxBodyBytes: read("OVERSIGHT_MAX_BODY_BYTES", integer(MIN_BODY_BYTES, MAX_BODY_BYTES), 1_048_576),
     logLevel: read("OVERSIGHT_LOG_LEVEL", LOG_LEVEL, "info"),
     httpLimits,
+    ...(newIdentity ? { newIdentity: true as const } : {}),
     migrate:
       migrateFrom === undefined
         ? null
@@ -303,6 +323,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, cwd: string =
             from: resolvePath(migrateFrom),
             ...(migrateTlog === undefined ? {} : { tlogDir: resolvePath(migrateTlog) }),
             dryRun: args.switches.has("--migrate-dry-run"),
+            ...(keyWinner === undefined ? {} : { keyWinner }),
           },
   };
   if (problems.length > 0) throw new ConfigError(problems);
@@ -348,6 +369,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     max_body_bytes: config.maxBodyBytes,
     log_level: config.logLevel,
     http_limits_ms: config.httpLimits,
+    ...(config.newIdentity ? { new_identity: true } : {}),
     ...(config.migrate === null ? {} : { migrate: config.migrate }),
   };
 }

@@ -6,19 +6,27 @@
  */
 import { ConfigError, describeConfig, loadConfig, type Config } from "./config.js";
 import { createLogger, type Logger } from "./log.js";
-import { resolveOperatorToken } from "./operator-token.js";
 import { startServer } from "./server.js";
 import { VERSION } from "./version.js";
 
 const USAGE = `oversight-registry ${VERSION}
 
 Usage:
-  oversight-registry [--host H] [--port P] [--db FILE] [--data-dir DIR]
-      serve the registry (defaults: 127.0.0.1:8765, ./data/oversight-registry.sqlite)
+  oversight-registry [--host H] [--port P] [--db FILE] [--data-dir DIR] [--new-identity]
+      serve the registry (defaults: 127.0.0.1:8765, ./data/oversight-registry.sqlite);
+      one process per data directory (DIR/registry.lock). A log that has leaves,
+      signed heads or a recorded key never gets a new key by itself: without its
+      registry-identity.json it refuses to start (restore the file from backup).
+      --new-identity, for one start, signs such a log with a new key (a new log
+      to its monitors) and records the change in the database (registry_keys)
   oversight-registry --db NEW.sqlite --data-dir DIR --migrate-from OTHER.sqlite [--migrate-tlog DIR] [--migrate-dry-run]
-      import another registry v1 implementation's data directory
+      [--use-source-key | --keep-target-key]
+      import another registry v1 implementation's data directory; when DIR already
+      holds a different key that may have signed something, one of the two flags
+      says which key the migrated log keeps
   oversight-registry --db FILE --data-dir DIR --validate-db
-      check a database offline; prints a JSON report, exits 1 when anything is wrong
+      check a database offline, read-only (may run beside the server); prints a
+      JSON report, exits 1 when anything is wrong
   oversight-registry monitor --url URL --state FILE [--interval S] [--once]
       watch a registry's log and prove it only grows
   oversight-registry verify-evidence BUNDLE.json|URL [--registry-pub HEX]
@@ -68,14 +76,7 @@ async function main(argv: string[]): Promise<number> {
 
 async function serve(config: Config, logger: Logger): Promise<number> {
   logger.info("starting", describeConfig(config));
-  const operator = resolveOperatorToken({
-    ...(config.operatorToken === null ? {} : { configured: config.operatorToken }),
-    authDisabled: config.authDisabled,
-    dataDir: config.dataDir,
-  });
-  if (operator.warning) logger.warn(operator.warning, { path: operator.path });
-  if (operator.source === "generated") logger.info("generated an operator token", { path: operator.path });
-  if (operator.source === "disabled") logger.warn("operator authentication is disabled (OVERSIGHT_AUTH_DISABLED=1)");
+  if (config.authDisabled) logger.warn("operator authentication is disabled (OVERSIGHT_AUTH_DISABLED=1)");
   if (config.rekor.enabled) logger.warn("OVERSIGHT_REKOR_ENABLED is set, but this registry does not submit to Rekor");
 
   const server = await startServer(
@@ -85,7 +86,10 @@ async function serve(config: Config, logger: Logger): Promise<number> {
       dbPath: config.db,
       dataDir: config.dataDir,
       synchronous: config.sqliteSynchronous,
-      operatorToken: operator.token,
+      operatorToken: config.authDisabled ? null : config.operatorToken,
+      // Read or created only once the data directory is known to be ours and locked.
+      operatorTokenFromDataDir: config.operatorToken === null && !config.authDisabled,
+      newIdentity: config.newIdentity ?? false,
       dnsSecret: config.dnsEventSecret,
       trustedProxy: config.trustedProxy,
       corsOrigins: config.corsOrigins,
@@ -119,6 +123,7 @@ async function migrate(config: Config): Promise<number> {
     sourcePath: migration.from,
     ...(migration.tlogDir === undefined ? {} : { tlogDir: migration.tlogDir }),
     dryRun: migration.dryRun,
+    ...(migration.keyWinner === undefined ? {} : { keyWinner: migration.keyWinner }),
     onProgress: progressReporter("migrating"),
   });
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

@@ -1,18 +1,27 @@
 /**
- * Starts the registry: identity, database, log, HTTP. Used by `main.ts` and
- * by the tests, which start the real thing on 127.0.0.1:0.
+ * Starts the registry: data dir checks and lock, database, identity, log,
+ * HTTP. Used by `main.ts` and by the tests, which start the real thing on
+ * 127.0.0.1:0.
+ *
+ * Order matters: nothing is written before the data directory is known to be
+ * ours and locked, and no key or token file is created before the database
+ * has said which key the log belongs to.
  */
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
-import { loadOrCreateIdentity } from "./core/identity.js";
+import type { RegistryIdentity } from "./core/identity.js";
 import { VerifyPool } from "./core/verify-pool.js";
+import { lockDataDir, type DataDirLock } from "./data-dir-lock.js";
+import { refuseForeignData } from "./foreign-data.js";
 import { createApp, createEdge, type Rates } from "./http/app.js";
 import { FastPath } from "./http/fast-path.js";
 import { DEFAULT_HTTP_LIMITS, createHttpServer, type HttpLimits } from "./http/server-limits.js";
 import { Metrics } from "./http/metrics.js";
 import type { Logger } from "./log.js";
+import { resolveOperatorToken } from "./operator-token.js";
 import { explainDamagedStore, withDamageHint } from "./registry/damaged-store.js";
 import { openDatabase, type Synchronous } from "./registry/database.js";
+import { establishIdentity, type EstablishedIdentity } from "./registry/log-identity.js";
 import { Registry } from "./registry/registry.js";
 import { RegistryService } from "./registry/service.js";
 import type { Clock } from "./registry/time.js";
@@ -25,7 +34,12 @@ export interface ServeOptions {
   dbPath: string;
   dataDir: string;
   synchronous: Synchronous;
+  /** The token guarding operator routes; null: none (see operatorTokenFromDataDir). */
   operatorToken: string | null;
+  /** With no operatorToken: read it from `<data dir>/operator-token`, creating one, once the data dir is locked. */
+  operatorTokenFromDataDir?: boolean;
+  /** `--new-identity`: accept a new key for a log that was signed with another (log-identity.ts). */
+  newIdentity?: boolean;
   dnsSecret: string | null;
   trustedProxy: boolean;
   corsOrigins: string[];
@@ -49,12 +63,47 @@ export interface RunningServer {
 }
 
 export async function startServer(options: ServeOptions, logger: Logger): Promise<RunningServer> {
-  const { identity, created } = loadOrCreateIdentity(options.dataDir);
-  logger.info(created ? "created registry identity" : "loaded registry identity", {
-    ed25519_pub: identity.publicKeyHex,
-    data_dir: options.dataDir,
-  });
+  refuseForeignData(options.dataDir, options.dbPath);
+  const lock = lockDataDir(options.dataDir, "serve");
+  if (lock.takenOver) {
+    logger.warn("took over the data directory lock of a registry process that did not stop cleanly", {
+      lock: lock.file,
+      previous_pid: lock.takenOver.pid,
+      previous_host: lock.takenOver.host,
+      previous_since: lock.takenOver.since,
+    });
+  }
+  try {
+    return await startLocked(options, logger, lock);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+}
+
+async function startLocked(options: ServeOptions, logger: Logger, lock: DataDirLock): Promise<RunningServer> {
   const db = withDamageHint(options, () => openDatabase(options.dbPath, { synchronous: options.synchronous }));
+  const stateFile = signedHeadFile(options.dataDir);
+  let identity: RegistryIdentity;
+  let operatorToken: string | null;
+  try {
+    const established = establishIdentity({
+      db,
+      dataDir: options.dataDir,
+      dbPath: options.dbPath,
+      signedHeadFile: stateFile,
+      newIdentity: options.newIdentity ?? false,
+    });
+    identity = established.identity;
+    logIdentity(logger, established, options);
+    operatorToken =
+      options.operatorToken === null && options.operatorTokenFromDataDir
+        ? operatorTokenFromDataDir(options.dataDir, logger)
+        : options.operatorToken;
+  } catch (error) {
+    db.close();
+    throw error;
+  }
   const metrics = new Metrics();
   let registry: Registry;
   try {
@@ -62,7 +111,7 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
       db,
       identity,
       origin: options.origin,
-      signedHeadFile: signedHeadFile(options.dataDir),
+      signedHeadFile: stateFile,
       ...(options.clock ? { clock: options.clock } : {}),
       observer: { batch: (jobs) => metrics.observeBatch(jobs), proofVerificationFailed: () => metrics.proofVerificationFailed() },
     });
@@ -80,15 +129,15 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
 
   const verifyPool = new VerifyPool({ onError: (error) => logger.warn("a signature verification worker failed", { error }) });
   const service = new RegistryService(registry, { verifier: verifyPool });
-  const edge = createEdge(options.rates, options, options.rateClock);
-  const app = createApp({ ...options, service, logger, metrics, version: VERSION, edge });
+  const edge = createEdge(options.rates, { operatorToken, dnsSecret: options.dnsSecret }, options.rateClock);
+  const app = createApp({ ...options, operatorToken, service, logger, metrics, version: VERSION, edge });
   const fastPath = new FastPath({
     service,
     logger,
     metrics,
     edge,
     trustedProxy: options.trustedProxy,
-    operatorToken: options.operatorToken,
+    operatorToken,
     dnsSecret: options.dnsSecret,
     maxBodyBytes: options.maxBodyBytes,
   });
@@ -115,6 +164,31 @@ export async function startServer(options: ServeOptions, logger: Logger): Promis
       await verifyPool.close();
       await registry.sequencer.drain();
       registry.close();
+      lock.release();
     })());
   return { url, service, fastPath, close };
+}
+
+function logIdentity(logger: Logger, established: EstablishedIdentity, options: ServeOptions): void {
+  const { identity, change } = established;
+  const fields = { ed25519_pub: identity.publicKeyHex, data_dir: options.dataDir };
+  if (identity.warning) logger.warn(identity.warning, fields);
+  if (change?.reason === "new-identity") {
+    logger.warn("this log is signed with a new registry key from now on (--new-identity); monitors pinned to the old key will see a new log", {
+      ...fields,
+      previous_pub: change.previous,
+      recorded_in: `registry_keys table of ${options.dbPath}`,
+    });
+  } else if (change?.reason === "created") {
+    logger.info("created registry identity", fields);
+  } else {
+    logger.info("loaded registry identity", fields);
+  }
+}
+
+function operatorTokenFromDataDir(dataDir: string, logger: Logger): string | null {
+  const operator = resolveOperatorToken({ authDisabled: false, dataDir });
+  if (operator.warning) logger.warn(operator.warning, { path: operator.path });
+  if (operator.source === "generated") logger.info("generated an operator token", { path: operator.path });
+  return operator.token;
 }

@@ -3,23 +3,29 @@
  * directory (its SQLite file, `tlog/leaves.jsonl` and registry identity) into
  * an empty database of ours, in one transaction.
  *
- * Order: refuse a target that is the source or already holds data; open the
- * source read-only in one read transaction (a consistent snapshot); in one
- * write transaction import and check the log, copy the rows, compare counts;
- * copy the identity; commit. Any failure rolls back and removes a target file
- * this run created. A dry run does all of it against an in-memory database
- * and rolls back, so it writes nothing at all.
+ * Order: refuse a target that is the source or already holds data, and
+ * decide which key the migrated log keeps (key-choice.ts); lock the data
+ * directory; open the source read-only in one read transaction (a consistent
+ * snapshot); in one write transaction import and check the log, copy the
+ * rows, compare counts, record the key; write the identity; commit. Any
+ * failure rolls back, puts back the identity file as it was and removes a
+ * target file this run created. A dry run does all of it against an in-memory
+ * database and rolls back, so it writes nothing at all (not even the lock).
  */
 import Database from "better-sqlite3";
-import { copyFileSync, existsSync, mkdtempSync, realpathSync, rmSync, statSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
+import { createFileOnce } from "../core/durable-file.js";
 import { identityPath, readIdentity, writeIdentity, type RegistryIdentity } from "../core/identity.js";
+import { lockDataDir } from "../data-dir-lock.js";
 import { openDatabase } from "../registry/database.js";
+import { recordedKey, recordKey } from "../registry/key-record.js";
 import { REGISTRY_TABLES, type RegistryTable } from "../registry/schema.js";
 import { signedHeadFile } from "../tlog/signed-head-record.js";
 import { TlogStore } from "../tlog/store.js";
+import { chooseKey, type KeyChoice, type KeyWinner } from "./key-choice.js";
 import { importLeaves } from "./migrate-leaves.js";
 import { checkSourceSchema, copyRows, countRows } from "./migrate-rows.js";
 import type { ProgressCallback } from "./progress.js";
@@ -41,6 +47,8 @@ export interface MigrationOptions {
   /** Folder holding `leaves.jsonl`; default: `tlog/` beside the source database. */
   tlogDir?: string;
   dryRun: boolean;
+  /** Which key wins when the data dir already holds a key other than the source's that may have signed something. */
+  keyWinner?: KeyWinner;
   onProgress?: ProgressCallback;
 }
 
@@ -58,6 +66,9 @@ export const MigrationReportSchema = z.object({
   tlog_root: z.string().regex(/^[0-9a-f]{64}$/),
   /** Whether the source's identity was (or, in a dry run, would be) copied into the data dir. */
   identity_copied: z.boolean(),
+  /** The data dir's own key that the source's replaced (its file kept beside, see replaced_identity_file); null if none. */
+  replaced_pub: z.string().nullable(),
+  replaced_identity_file: z.string().nullable(),
   /** The key the migrated registry signs with; null when neither side has one (the server will create one). */
   registry_pub: z.string().nullable(),
   /** Things that do not stop the migration but that an operator should know. */
@@ -94,8 +105,36 @@ async function migrate(options: MigrationOptions): Promise<MigrationReport> {
   const targetIdentity = readIdentity(dataDir);
   refuseSignedTarget(dataDir);
   const existed = existsSync(target);
-  if (existed) refuseNonEmptyFile(target);
+  const targetKey = existed ? inspectTarget(target) : null;
+  const choice = chooseKey({
+    source: sourceIdentity,
+    target: targetIdentity,
+    targetDbKey: targetKey,
+    winner: options.keyWinner,
+    dataDir,
+  });
 
+  const lock = options.dryRun ? null : lockDataDir(dataDir, "migrate");
+  try {
+    // A registry may have signed in this data directory while the checks above ran.
+    refuseSignedTarget(dataDir);
+    return await migrateLocked(options, { source, target, leavesFile, dataDir, existed, choice });
+  } finally {
+    lock?.release();
+  }
+}
+
+interface Plan {
+  source: string;
+  target: string;
+  leavesFile: string;
+  dataDir: string;
+  existed: boolean;
+  choice: KeyChoice;
+}
+
+async function migrateLocked(options: MigrationOptions, plan: Plan): Promise<MigrationReport> {
+  const { source, target, leavesFile, dataDir, existed, choice } = plan;
   const { db: src, cleanup: cleanupSource } = openSource(source);
   try {
     src.exec("BEGIN");
@@ -106,47 +145,49 @@ async function migrate(options: MigrationOptions): Promise<MigrationReport> {
       throw new MigrationError(`the source log ${leavesFile} does not exist; give its folder with --migrate-tlog`);
     }
 
-    const warnings: string[] = [];
-    const identityCopied = sourceIdentity !== null && targetIdentity === null;
-    if (sourceIdentity && targetIdentity && sourceIdentity.publicKeyHex !== targetIdentity.publicKeyHex) {
-      warnings.push(
-        `${identityPath(dataDir)} already holds a different registry key (${targetIdentity.publicKeyHex}) than the source ` +
-          `(${sourceIdentity.publicKeyHex}); it is kept, so heads of the migrated log will be signed with a new key`,
-      );
-    }
+    const warnings: string[] = [...choice.warnings];
+    const replacedFile = choice.replace ? replacedIdentityPath(dataDir, choice.replace) : null;
 
     const db = options.dryRun ? openDatabase(":memory:") : openDatabase(target);
     let identityWritten = false;
+    let keptReplaced = false;
     let done = false;
     try {
       db.exec("BEGIN IMMEDIATE");
       if (!options.dryRun) refuseNonEmpty(db, target);
       const { store, copied } = await fillTarget(db, src, { leavesFile, sourceCounts, onProgress: options.onProgress });
       warnings.push(...registrationWarnings(db));
+      if (choice.key && recordedKey(db)?.ed25519_pub !== choice.key.publicKeyHex) {
+        recordKey(db, { pub: choice.key.publicKeyHex, previous: choice.replace?.publicKeyHex ?? null, reason: "migrated", at: nowSeconds() });
+      }
       const report = MigrationReportSchema.parse({
         source,
         dry_run: options.dryRun,
         ...copied,
         tlog_size: store.size(),
         tlog_root: store.root().toString("hex"),
-        identity_copied: identityCopied,
-        registry_pub: (targetIdentity ?? sourceIdentity)?.publicKeyHex ?? null,
+        identity_copied: choice.copy,
+        replaced_pub: choice.replace?.publicKeyHex ?? null,
+        replaced_identity_file: replacedFile,
+        registry_pub: choice.key?.publicKeyHex ?? null,
         warnings,
       });
       if (options.dryRun) {
         db.exec("ROLLBACK");
         return report;
       }
-      if (identityCopied) {
-        copyIdentity(sourceIdentity!, dataDir);
+      if (choice.replace) keptReplaced = keepReplaced(replacedFile!, choice.replace);
+      if (choice.copy) {
         identityWritten = true;
+        copyIdentity(choice.key!, dataDir);
       }
       db.exec("COMMIT");
       done = true;
       return report;
     } catch (error) {
       if (db.inTransaction) db.exec("ROLLBACK");
-      if (identityWritten) rmSync(identityPath(dataDir), { force: true });
+      if (identityWritten) restoreIdentity(dataDir, choice.replace);
+      if (keptReplaced) rmSync(replacedFile!, { force: true });
       throw error;
     } finally {
       db.close();
@@ -238,11 +279,12 @@ function refuseSignedTarget(dataDir: string): void {
 }
 
 /**
- * Looks into an existing target before anything opens it for writing. Not a
- * read-only connection: on a WAL database that would leave -wal and -shm files
- * behind, where a read-write connection that writes nothing removes them.
+ * Looks into an existing target before anything opens it for writing, and
+ * returns the key it records as its own (null when none). Not a read-only
+ * connection: on a WAL database that would leave -wal and -shm files behind,
+ * where a read-write connection that writes nothing removes them.
  */
-function refuseNonEmptyFile(target: string): void {
+function inspectTarget(target: string): string | null {
   let db: Database.Database;
   try {
     db = new Database(target, { fileMustExist: true });
@@ -251,6 +293,8 @@ function refuseNonEmptyFile(target: string): void {
   }
   try {
     refuseNonEmpty(db, target);
+    const hasRecord = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'registry_keys'").get() !== undefined;
+    return hasRecord ? (recordedKey(db)?.ed25519_pub ?? null) : null;
   } finally {
     db.close();
   }
@@ -327,6 +371,29 @@ function copyIdentity(identity: RegistryIdentity, dataDir: string): void {
     throw new MigrationError(`the identity copied to ${identityPath(dataDir)} does not read back as the source's key`);
   }
 }
+
+/** Where a replaced identity is kept: a key is never destroyed, it may be the only copy. */
+function replacedIdentityPath(dataDir: string, identity: RegistryIdentity): string {
+  return path.join(dataDir, `registry-identity.${identity.publicKeyHex.slice(0, 16)}.replaced.json`);
+}
+
+/** Returns whether this run created the file. */
+function keepReplaced(file: string, identity: RegistryIdentity): boolean {
+  const body = readFileSync(identityPath(path.dirname(file)), "utf8");
+  if (createFileOnce(file, body)) return true;
+  if (readFileSync(file, "utf8") !== body) {
+    throw new MigrationError(`${file} exists and holds something else; move it away to replace ${identity.publicKeyHex}`);
+  }
+  return false;
+}
+
+/** After a failed run: the data directory's identity as it was before. */
+function restoreIdentity(dataDir: string, replaced: RegistryIdentity | null): void {
+  if (replaced) writeIdentity(dataDir, replaced.seed, replaced.createdAt);
+  else rmSync(identityPath(dataDir), { force: true });
+}
+
+const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
 function removeDatabaseFiles(target: string): void {
   for (const suffix of ["", "-wal", "-shm", "-journal"]) rmSync(`${target}${suffix}`, { force: true });

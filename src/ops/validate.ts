@@ -19,6 +19,7 @@ import { isDamagedStore } from "../registry/damaged-store.js";
 import { prepareLogSize } from "../tlog/log-size.js";
 import { signedHeadFile } from "../tlog/signed-head-record.js";
 import { Findings } from "./validate-findings.js";
+import { checkIdentity, IDENTITY_FIELDS } from "./validate-identity.js";
 import { checkLogTables, LOG_FIELDS, rehashLog, SignedHeadCheckSchema } from "./validate-log.js";
 import { checkRows, eventTimestampDrift, EventTimestampDriftSchema, ROW_FIELDS } from "./validate-rows.js";
 import type { ProgressCallback } from "./progress.js";
@@ -40,8 +41,8 @@ export interface ValidationOptions {
 const Count = z.int().nonnegative();
 /** null only in a report whose checks were aborted: the store could not be read that far. */
 const Checked = Count.nullable();
-const problemCounts = Object.fromEntries([...ROW_FIELDS, ...LOG_FIELDS].map((field) => [field, Checked])) as Record<
-  (typeof ROW_FIELDS)[number] | (typeof LOG_FIELDS)[number],
+const problemCounts = Object.fromEntries([...ROW_FIELDS, ...LOG_FIELDS, ...IDENTITY_FIELDS].map((field) => [field, Checked])) as Record<
+  (typeof ROW_FIELDS)[number] | (typeof LOG_FIELDS)[number] | (typeof IDENTITY_FIELDS)[number],
   typeof Checked
 >;
 
@@ -144,6 +145,7 @@ async function check(db: Database.Database, findings: Findings, options: Validat
   const rehashed = await rehash;
   if ("error" in rehashed) throw rehashed.error;
   const log = checkLogTables(db, findings, rehashed.report, { stateFile: signedHeadFile(options.dataDir) });
+  checkIdentity(db, findings, { dataDir: options.dataDir, signedHeadFile: signedHeadFile(options.dataDir) });
   return ValidationReportSchema.parse({
     ok: findings.total() === 0,
     aborted: null,

@@ -4,6 +4,7 @@
  * what we add is appended as extra columns or tables.
  */
 import { TLOG_SCHEMA_SQL } from "../tlog/schema.js";
+import { KEY_RECORD_SQL } from "./key-record.js";
 
 export const REGISTRY_TABLES = ["manifests", "beacons", "watermarks", "events", "corpus"] as const;
 export type RegistryTable = (typeof REGISTRY_TABLES)[number];
@@ -87,4 +88,4 @@ ALTER TABLE corpus ADD COLUMN claim_tlog_index INTEGER;
 ${BACKFILL_CLAIMS_SQL}`;
 
 /** Numbered schema migrations; `PRAGMA user_version` is the count applied. */
-export const MIGRATIONS: readonly string[] = [V1_TABLES_SQL + TLOG_SCHEMA_SQL, CLAIM_INDEX_SQL];
+export const MIGRATIONS: readonly string[] = [V1_TABLES_SQL + TLOG_SCHEMA_SQL, CLAIM_INDEX_SQL, KEY_RECORD_SQL];

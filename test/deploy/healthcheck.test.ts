@@ -11,6 +11,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "../../src/config.js";
 import { IDENTITY_FILE } from "../../src/core/identity.js";
+import { LOCK_FILE } from "../../src/data-dir-lock.js";
 import { OPERATOR_TOKEN_FILE } from "../../src/operator-token.js";
 import { tempDir } from "../temp.js";
 import { freePort } from "./free-port.js";
@@ -177,6 +178,7 @@ test("the image's start command serves from /data and passes its own health chec
     assert.ok(files.includes(kept), `no ${kept} in the data dir: ${files.join(", ")}`);
   }
   const databases = files.filter((f) => {
+    if (f === LOCK_FILE) return false;
     const p = path.join(dataDir, f);
     if (!fs.statSync(p).isFile() || fs.statSync(p).size < 16) return false;
     return fs.readFileSync(p).subarray(0, 16).toString("latin1") === "SQLite format 3\0";

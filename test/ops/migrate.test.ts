@@ -4,7 +4,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync
 import path from "node:path";
 import { test, type TestContext } from "node:test";
 import Database from "better-sqlite3";
-import { readIdentity, writeIdentity } from "../../src/core/identity.js";
+import { IDENTITY_FILE, readIdentity, writeIdentity } from "../../src/core/identity.js";
+import { LOCK_FILE, lockDataDir } from "../../src/data-dir-lock.js";
 import { generateSeed } from "../../src/core/ed25519.js";
 import { MigrationError, runMigration } from "../../src/ops/migrate.js";
 import { SIGNED_HEAD_FILE } from "../../src/tlog/signed-head-record.js";
@@ -12,6 +13,7 @@ import { validateDatabase } from "../../src/ops/validate.js";
 import type { Progress } from "../../src/ops/progress.js";
 import { openDatabase } from "../../src/registry/database.js";
 import { TlogStore } from "../../src/tlog/store.js";
+import { startTestRegistry } from "../http/registry-server.js";
 import { tempDir } from "../temp.js";
 import { copyFixture, expected, migrateFixture, SOURCE_DB } from "./migrate-support.js";
 
@@ -41,8 +43,15 @@ function snapshot(dir: string): Record<string, string> {
   return files;
 }
 
+function keyRecord(dbPath: string): unknown[] {
+  return rows(dbPath, "SELECT ed25519_pub, previous_pub, reason FROM registry_keys ORDER BY seq");
+}
+
 const withoutWalFiles = (files: Record<string, string>): Record<string, string> =>
   Object.fromEntries(Object.entries(files).filter(([name]) => !/-(wal|shm)$/.test(name)));
+
+const withoutLock = (files: Record<string, string>): Record<string, string> =>
+  Object.fromEntries(Object.entries(files).filter(([name]) => name !== LOCK_FILE));
 
 async function rejectsWith(promise: Promise<unknown>, pattern: RegExp): Promise<void> {
   await assert.rejects(promise, (error: unknown) => {
@@ -226,7 +235,8 @@ for (const bad of BAD_LOGS) {
     const dataDir = path.join(tempDir(t), "data");
     const dbPath = path.join(dataDir, "registry.sqlite");
     await rejectsWith(runMigration({ dbPath, dataDir, sourcePath, dryRun: false }), bad.message);
-    assert.deepEqual(Object.keys(snapshot(dataDir)), [], "no database file, no identity");
+    // Only the data directory's lock file stays (it is never removed, see data-dir-lock.ts).
+    assert.deepEqual(Object.keys(snapshot(dataDir)), [LOCK_FILE], "no database file, no identity");
   });
 }
 
@@ -238,7 +248,7 @@ test("a bad log line leaves an existing empty target database untouched", async 
   openDatabase(dbPath).close();
   const before = snapshot(dataDir);
   await rejectsWith(runMigration({ dbPath, dataDir, sourcePath, dryRun: false }), /line 100: index 0 where 99 was expected/);
-  assert.deepEqual(snapshot(dataDir), before);
+  assert.deepEqual(withoutLock(snapshot(dataDir)), before);
 });
 
 test("a bad source row fails naming its table and rowid", async (t) => {
@@ -281,15 +291,74 @@ test("the log can come from another folder; a missing one is an error naming the
   );
 });
 
-test("an identity already in the data dir is kept, with a warning when it differs", async (t) => {
+test("a data dir key the target database does not record as its own is refused unless a flag says which key wins", async (t) => {
   const { sourcePath } = copyFixture(t);
   const dataDir = tempDir(t);
+  const dbPath = path.join(dataDir, "r.sqlite");
   const own = writeIdentity(dataDir, generateSeed(), 1);
-  const report = await runMigration({ dbPath: path.join(dataDir, "r.sqlite"), dataDir, sourcePath, dryRun: false });
-  assert.equal(report.identity_copied, false);
-  assert.equal(report.registry_pub, own.publicKeyHex);
+  const before = snapshot(dataDir);
+  for (const dryRun of [true, false]) {
+    await rejectsWith(runMigration({ dbPath, dataDir, sourcePath, dryRun }), /holds the key .* --use-source-key .* --keep-target-key/);
+  }
+  assert.deepEqual(snapshot(dataDir), before, "a refused migration writes nothing, not even the lock");
+
+  const kept = await runMigration({ dbPath, dataDir, sourcePath, dryRun: false, keyWinner: "target" });
+  assert.equal(kept.identity_copied, false);
+  assert.equal(kept.replaced_pub, null);
+  assert.equal(kept.registry_pub, own.publicKeyHex);
   assert.equal(readIdentity(dataDir)?.publicKeyHex, own.publicKeyHex);
-  assert.match(report.warnings.join("\n"), /different registry key/);
+  assert.match(kept.warnings.join("\n"), /--keep-target-key/);
+  assert.deepEqual(keyRecord(dbPath), [{ ed25519_pub: own.publicKeyHex, previous_pub: null, reason: "migrated" }]);
+});
+
+test("--use-source-key replaces the data dir's key and keeps its file under another name", async (t) => {
+  const { sourcePath } = copyFixture(t);
+  const dataDir = tempDir(t);
+  const dbPath = path.join(dataDir, "r.sqlite");
+  const own = writeIdentity(dataDir, generateSeed(), 1);
+  const ownFile = readFileSync(path.join(dataDir, IDENTITY_FILE), "utf8");
+  const report = await runMigration({ dbPath, dataDir, sourcePath, dryRun: false, keyWinner: "source" });
+  assert.equal(report.identity_copied, true);
+  assert.equal(report.registry_pub, expected().registry_pub);
+  assert.equal(report.replaced_pub, own.publicKeyHex);
+  assert.equal(readIdentity(dataDir)?.publicKeyHex, expected().registry_pub);
+  assert.equal(readFileSync(report.replaced_identity_file!, "utf8"), ownFile);
+  assert.deepEqual(keyRecord(dbPath), [{ ed25519_pub: expected().registry_pub, previous_pub: own.publicKeyHex, reason: "migrated" }]);
+});
+
+test("the documented Docker flow: a first start's fresh key for an empty log gives way to the source's, no flag needed", async (t) => {
+  const { sourcePath } = copyFixture(t);
+  const dataDir = tempDir(t);
+  const dbPath = path.join(dataDir, "oversight-registry.sqlite");
+  const first = await startTestRegistry(t, { dataDir, dbPath });
+  const fresh = first.service.registry.identity.publicKeyHex;
+  await first.close();
+
+  const report = await runMigration({ dbPath, dataDir, sourcePath, dryRun: false });
+  assert.equal(report.registry_pub, expected().registry_pub);
+  assert.equal(report.replaced_pub, fresh);
+  assert.match(report.warnings.join("\n"), /replaced the data directory's key .* never signed with/);
+  assert.equal(readIdentity(dataDir)?.publicKeyHex, expected().registry_pub);
+  assert.deepEqual(keyRecord(dbPath), [
+    { ed25519_pub: fresh, previous_pub: null, reason: "created" },
+    { ed25519_pub: expected().registry_pub, previous_pub: fresh, reason: "migrated" },
+  ]);
+
+  // The registry then serves the migrated log under the source's key, which is what monitors pinned.
+  const served = await startTestRegistry(t, { dataDir, dbPath });
+  assert.equal(served.service.registry.identity.publicKeyHex, expected().registry_pub);
+  assert.equal(served.service.registry.store.size(), expected().tlog_size);
+});
+
+test("a migration waits for no one: a data directory locked by a running registry is refused, a dry run is not", async (t) => {
+  const { sourcePath } = copyFixture(t);
+  const dataDir = tempDir(t);
+  const dbPath = path.join(dataDir, "r.sqlite");
+  const lock = lockDataDir(dataDir, "serve");
+  t.after(() => lock.release());
+  await rejectsWith(runMigration({ dbPath, dataDir, sourcePath, dryRun: false }), /data directory is in use: .*registry\.lock is locked by process/);
+  assert.equal(existsSync(dbPath), false);
+  assert.equal((await runMigration({ dbPath, dataDir, sourcePath, dryRun: true })).tlog_size, expected().tlog_size);
 });
 
 test("a malformed source identity stops the migration before anything is written", async (t: TestContext) => {

@@ -397,7 +397,8 @@ describe("monitor against a real registry", () => {
       assert.equal((await runMonitor(registry.url, stateC)).code, MONITOR_EXIT.ok);
       await registry.stop();
       writeIdentity(dataDir, generateSeed());
-      registry = await startRegistry(dataDir);
+      // The registry refuses a key other than the log's unless told it is a new identity.
+      registry = await startRegistry(dataDir, undefined, ["--new-identity"]);
       await beaconHit(registry.url, "after-rotation");
 
       const changed = await runMonitor(registry.url, stateC);
