@@ -171,7 +171,7 @@ function abortedReport(findings: Findings, error: unknown): ValidationReport {
     counts: null,
     tlog_size: null,
     tlog_root: null,
-    ...Object.fromEntries([...ROW_FIELDS, ...LOG_FIELDS].map((field) => [field, null])),
+    ...Object.fromEntries([...ROW_FIELDS, ...LOG_FIELDS, ...IDENTITY_FIELDS].map((field) => [field, null])),
     event_timestamp_drift: null,
     signed_heads: [],
     examples: INTEGRITY_FIELD in examples ? { [INTEGRITY_FIELD]: examples[INTEGRITY_FIELD] } : {},
