@@ -79,6 +79,15 @@ async function serve(config: Config, logger: Logger): Promise<number> {
   if (config.authDisabled) logger.warn("operator authentication is disabled (OVERSIGHT_AUTH_DISABLED=1)");
   if (config.rekor.enabled) logger.warn("OVERSIGHT_REKOR_ENABLED is set, but this registry does not submit to Rekor");
 
+  // Listening before the server starts: a signal sent as soon as "listening" is logged must stop it cleanly, not kill it.
+  const stopRequested = new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info("shutting down", { signal });
+      resolve();
+    };
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
   const server = await startServer(
     {
       host: config.host,
@@ -101,14 +110,7 @@ async function serve(config: Config, logger: Logger): Promise<number> {
     },
     logger,
   );
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      logger.info("shutting down", { signal });
-      resolve();
-    };
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
-  });
+  await stopRequested;
   await server.close();
   return 0;
 }

@@ -108,11 +108,11 @@ test("a second registry on the same data directory exits non-zero, naming the ho
   assert.equal((await fetch(`${first.url}/health`)).status, 200, "the first one serves on");
 
   // A clean stop (SIGTERM) releases the lock: the next start takes it without a takeover.
-  assert.equal(await stop(first.child), 0);
+  assert.equal(await stop(first.child), 0, `the first registry stopped cleanly (signal: ${first.child.signalCode})\n${first.output()}`);
   assert.deepEqual(lockHolder(dataDir), { pid: first.child.pid, released: 1 });
   const next = await startRegistry(t, ["--data-dir", dataDir]);
   assert.doesNotMatch(next.output(), /took over/);
-  assert.equal(await stop(next.child, "SIGINT"), 0);
+  assert.equal(await stop(next.child, "SIGINT"), 0, `SIGINT stopped it cleanly (signal: ${next.child.signalCode})\n${next.output()}`);
   assert.equal(lockHolder(dataDir).released, 1, "SIGINT releases it too");
 });
 
