@@ -19,6 +19,7 @@ import { mkdirSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
+import { createPrivately } from "./registry/database.js";
 
 export const LOCK_FILE = "registry.lock";
 
@@ -68,6 +69,8 @@ const HOLDER_SQL = `CREATE TABLE IF NOT EXISTS holder (
 export function lockDataDir(dataDir: string, purpose: LockPurpose): DataDirLock {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const file = path.join(path.resolve(dataDir), LOCK_FILE);
+  // Private like every file of the data directory (it names the holder's host and pid).
+  createPrivately(file);
   // timeout 0: a held lock is an answer, not something to wait for.
   const db = new Database(file, { timeout: 0 });
   try {

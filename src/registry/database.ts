@@ -52,7 +52,7 @@ export function openDatabase(file: string, options: OpenOptions = {}): Database.
  * readers' IP addresses and user agents. SQLite creates -wal and -shm with the
  * database file's mode, so they are private too. An existing file keeps its mode.
  */
-function createPrivately(file: string): void {
+export function createPrivately(file: string): void {
   try {
     closeSync(openSync(file, "wx", 0o600));
   } catch (error) {

@@ -2,16 +2,17 @@ import assert from "node:assert/strict";
 import { statSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
+import { LOCK_FILE } from "../../src/data-dir-lock.js";
 import { openDatabase } from "../../src/registry/database.js";
 import { startTestRegistry } from "../http/registry-server.js";
 import { tempDir } from "../temp.js";
 
 const mode = (file: string) => statSync(file).mode & 0o777;
 
-test("the registry's database and its -wal and -shm files are created 0600", async (t) => {
+test("the registry's database, its -wal and -shm files and the data directory's lock are created 0600", async (t) => {
   const reg = await startTestRegistry(t);
   assert.equal((await reg.call("/v/token")).status, 200, "a write, so the WAL holds readers' addresses");
-  for (const file of [reg.dbPath, `${reg.dbPath}-wal`, `${reg.dbPath}-shm`]) {
+  for (const file of [reg.dbPath, `${reg.dbPath}-wal`, `${reg.dbPath}-shm`, path.join(reg.dataDir, LOCK_FILE)]) {
     assert.equal(mode(file).toString(8), "600", file);
   }
 });
