@@ -40,7 +40,7 @@ export function refuseForeignData(dataDir: string, dbPath: string): void {
 }
 
 /** A database with tables but user_version 0: ours always sets the version in the transaction that creates its tables. */
-function isForeignDatabase(dbPath: string): boolean {
+export function isForeignDatabase(dbPath: string): boolean {
   const header = readHeader(dbPath);
   if (header === null) return false;
   if (existsSync(`${dbPath}-wal`)) return foreignBySqlite(dbPath);

@@ -13,6 +13,7 @@
  */
 import type Database from "better-sqlite3";
 import { z } from "zod";
+import { isForeignDatabase } from "../foreign-data.js";
 import { openDatabase } from "../registry/database.js";
 import { MIGRATIONS, REGISTRY_TABLES } from "../registry/schema.js";
 import { isDamagedStore } from "../registry/damaged-store.js";
@@ -70,6 +71,12 @@ export type ValidationReport = z.infer<typeof ValidationReportSchema>;
 const MAX_INTEGRITY_ERRORS = 100;
 
 export async function validateDatabase(options: ValidationOptions): Promise<ValidationReport> {
+  // Judged before SQLite opens it: opening a WAL database, even read-only, leaves -wal and -shm files in its directory.
+  if (isForeignDatabase(options.dbPath)) {
+    throw new ValidationError(
+      `${options.dbPath} has schema version 0: it is not (yet) a database of this registry; migrate another implementation's database with --migrate-from first`,
+    );
+  }
   let db: Database.Database;
   try {
     db = openDatabase(options.dbPath, { readonly: true });
