@@ -2,7 +2,7 @@
 /**
  * The command line: `oversight-registry [flags]` serves; `--migrate-from` and
  * `--validate-db` are the offline database tools; `monitor` and
- * `verify-evidence` are the auditor's tools.
+ * `verify-evidence` are the auditor's tools; `dns-bridge` is the DNS bridge.
  */
 import { ConfigError, describeConfig, loadConfig, type Config } from "./config.js";
 import { createLogger, type Logger } from "./log.js";
@@ -23,6 +23,10 @@ Usage:
       watch a registry's log and prove it only grows
   oversight-registry verify-evidence BUNDLE.json|URL [--registry-pub HEX]
       check an evidence bundle offline
+  oversight-registry dns-bridge --beacon-domain D --answer-ip IP --registry-url URL [--address A] [--port P] [--data-dir DIR]
+      answer DNS for the beacon zone and deliver every beacon query to /dns_event (docs/DNS-BRIDGE.md)
+  oversight-registry dns-bridge status [--data-dir DIR]
+      print the DNS bridge's undelivered backlog and dead letters
 
 Configuration comes from the environment (docs/CONFIGURATION.md); flags win.
 `;
@@ -40,6 +44,10 @@ async function main(argv: string[]): Promise<number> {
   if (command === "monitor") {
     const { monitorCommand } = await import("./ops/monitor.js");
     return monitorCommand(rest);
+  }
+  if (command === "dns-bridge") {
+    const { dnsBridgeCommand } = await import("./dns/command.js");
+    return dnsBridgeCommand(rest);
   }
   if (command === "verify-evidence") {
     const { verifyEvidenceCommand } = await import("./ops/verify-evidence.js");
