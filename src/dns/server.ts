@@ -32,7 +32,8 @@ export interface DnsServer {
 
 /** With port 0 the UDP socket picks one and TCP must get the same; another program may hold it on TCP. */
 const PORT_ATTEMPTS = 20;
-const MAX_TCP_MESSAGE = 65_535;
+/** Messages read from one TCP connection and not yet answered. */
+const MAX_QUEUED = 32;
 
 export async function startDnsServer(options: DnsServerOptions): Promise<DnsServer> {
   for (let attempt = 1; ; attempt++) {
@@ -100,23 +101,26 @@ function listenTcp(options: DnsServerOptions, port: number): Promise<TcpListener
   });
 }
 
-/** Messages on one connection are answered in the order they came, one at a time. */
+/**
+ * Messages on one connection are answered in the order they came, one at a
+ * time. A client that pipelines faster than we answer is paused, so one
+ * connection holds at most MAX_QUEUED messages and one partial frame.
+ */
 function serveConnection(socket: net.Socket, options: DnsServerOptions): void {
   let buffered = Buffer.alloc(0);
   let chain = Promise.resolve();
+  let queued = 0;
   socket.setTimeout(options.tcpIdleMs ?? 10_000, () => socket.destroy());
   socket.on("error", () => socket.destroy());
   socket.on("data", (chunk: Buffer) => {
     buffered = Buffer.concat([buffered, chunk]);
     while (buffered.length >= 2) {
       const length = buffered.readUInt16BE(0);
-      if (buffered.length < 2 + length) {
-        if (2 + length > MAX_TCP_MESSAGE + 2) socket.destroy();
-        return;
-      }
+      if (buffered.length < 2 + length) return;
       const message = buffered.subarray(2, 2 + length);
       buffered = buffered.subarray(2 + length);
       const remote = { address: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 };
+      if (++queued >= MAX_QUEUED) socket.pause();
       chain = chain.then(async () => {
         const reply = await options.handle(message, remote, "tcp").catch((error: Error) => {
           options.onError(error, "tcp");
@@ -132,6 +136,8 @@ function serveConnection(socket: net.Socket, options: DnsServerOptions): void {
         framed.writeUInt16BE(reply.length, 0);
         reply.copy(framed, 2);
         socket.write(framed);
+      }).finally(() => {
+        if (--queued < MAX_QUEUED && socket.isPaused()) socket.resume();
       });
     }
   });

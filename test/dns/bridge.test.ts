@@ -193,3 +193,13 @@ test("an event the registry committed before the bridge could note it (a crash i
   await until("the backlog delivered", () => after.journal.pending === 0);
   assert.deepEqual(dnsLeaves(reg).map((l) => l.token_id).sort(), [1, 2, 3].map(tokenOf));
 });
+
+test("TCP: a hundred pipelined queries on one connection are all answered, in order", async (t) => {
+  const reg = await startTestRegistry(t, { dnsSecret: DNS_SECRET });
+  const bridge = await startTestBridge(t, reg.url);
+  const messages = Array.from({ length: 100 }, (_, i) => queryPacket(i % 2 === 0 ? APEX : beaconName(tokenOf(500 + i)), i % 2 === 0 ? "SOA" : "A", 20_000 + i));
+  const replies = await tcpExchange(bridge.dnsPort, messages);
+  assert.deepEqual(replies.map((r) => r.id), messages.map((_, i) => 20_000 + i));
+  assert.ok(replies.every((r) => r.rcode === "NOERROR" && r.answers?.length === 1));
+  await until("fifty events", () => bridge.journal.pending === 0 && reg.service.registry.store.size() === 50);
+});
