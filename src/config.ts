@@ -331,7 +331,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, cwd: string =
 }
 
 /** Quotes a bad value for an error message without letting it break the line or flood the log. */
-function printable(text: string): string {
+export function printable(text: string): string {
   const clean = text.replace(/\p{Cc}/gu, "?");
   return clean.length > 80 ? `${clean.slice(0, 80)}…` : clean;
 }

@@ -2,11 +2,12 @@
 /**
  * The command line: `oversight-registry [flags]` serves; `--migrate-from` and
  * `--validate-db` are the offline database tools; `monitor` and
- * `verify-evidence` are the auditor's tools.
+ * `verify-evidence` are the auditor's tools; `dns-bridge` is the DNS bridge.
  */
 import { ConfigError, describeConfig, loadConfig, type Config } from "./config.js";
 import { createLogger, type Logger } from "./log.js";
 import { startServer } from "./server.js";
+import { stopRequested } from "./stop-signal.js";
 import { VERSION } from "./version.js";
 
 const USAGE = `oversight-registry ${VERSION}
@@ -31,6 +32,10 @@ Usage:
       watch a registry's log and prove it only grows
   oversight-registry verify-evidence BUNDLE.json|URL [--registry-pub HEX]
       check an evidence bundle offline
+  oversight-registry dns-bridge --beacon-domain D --answer-ip IP --registry-url URL [--address A] [--port P] [--data-dir DIR]
+      answer DNS for the beacon zone and deliver every beacon query to /dns_event (docs/DNS-BRIDGE.md)
+  oversight-registry dns-bridge status [--data-dir DIR]
+      print the DNS bridge's undelivered backlog and dead letters
 
 Configuration comes from the environment (docs/CONFIGURATION.md); flags win.
 `;
@@ -48,6 +53,10 @@ async function main(argv: string[]): Promise<number> {
   if (command === "monitor") {
     const { monitorCommand } = await import("./ops/monitor.js");
     return monitorCommand(rest);
+  }
+  if (command === "dns-bridge") {
+    const { dnsBridgeCommand } = await import("./dns/command.js");
+    return dnsBridgeCommand(rest);
   }
   if (command === "verify-evidence") {
     const { verifyEvidenceCommand } = await import("./ops/verify-evidence.js");
@@ -79,15 +88,7 @@ async function serve(config: Config, logger: Logger): Promise<number> {
   if (config.authDisabled) logger.warn("operator authentication is disabled (OVERSIGHT_AUTH_DISABLED=1)");
   if (config.rekor.enabled) logger.warn("OVERSIGHT_REKOR_ENABLED is set, but this registry does not submit to Rekor");
 
-  // Listening before the server starts: a signal sent as soon as "listening" is logged must stop it cleanly, not kill it.
-  const stopRequested = new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      logger.info("shutting down", { signal });
-      resolve();
-    };
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
-  });
+  const stop = stopRequested(logger);
   const server = await startServer(
     {
       host: config.host,
@@ -110,7 +111,7 @@ async function serve(config: Config, logger: Logger): Promise<number> {
     },
     logger,
   );
-  await stopRequested;
+  await stop;
   await server.close();
   return 0;
 }

@@ -13,6 +13,8 @@ export interface OpenOptions {
   /** FULL (default): an acknowledged write survives power loss. */
   synchronous?: Synchronous;
   readonly?: boolean;
+  /** The schema to bring the file to; default the registry's. The DNS bridge's journal passes its own. */
+  migrations?: readonly string[];
 }
 
 export class SchemaVersionError extends Error {
@@ -38,8 +40,9 @@ export function openDatabase(file: string, options: OpenOptions = {}): Database.
     }
     db.pragma("cache_size = -32000");
     db.pragma("foreign_keys = OFF");
-    if (!options.readonly) migrate(db);
-    else checkVersion(db);
+    const migrations = options.migrations ?? MIGRATIONS;
+    if (!options.readonly) migrate(db, migrations);
+    else checkVersion(db, migrations);
     return db;
   } catch (error) {
     db.close();
@@ -60,21 +63,21 @@ export function createPrivately(file: string): void {
   }
 }
 
-function checkVersion(db: Database.Database): number {
+function checkVersion(db: Database.Database, migrations: readonly string[]): number {
   const version = db.pragma("user_version", { simple: true }) as number;
-  if (version > MIGRATIONS.length) {
+  if (version > migrations.length) {
     throw new SchemaVersionError(
-      `database schema version ${version} is newer than this registry understands (${MIGRATIONS.length}); upgrade the registry`,
+      `database schema version ${version} is newer than this registry understands (${migrations.length}); upgrade the registry`,
     );
   }
   return version;
 }
 
-function migrate(db: Database.Database): void {
-  const version = checkVersion(db);
-  for (let next = version; next < MIGRATIONS.length; next++) {
+function migrate(db: Database.Database, migrations: readonly string[]): void {
+  const version = checkVersion(db, migrations);
+  for (let next = version; next < migrations.length; next++) {
     db.transaction(() => {
-      db.exec(MIGRATIONS[next]!);
+      db.exec(migrations[next]!);
       db.pragma(`user_version = ${next + 1}`);
     }).immediate();
   }

@@ -10,8 +10,12 @@ import { FIELD_CAPS, beaconLeaf, capUtf8, dnsLeaf, type BeaconKind } from "./lea
 import type { Registry } from "./registry.js";
 import { isoSeconds } from "./time.js";
 
+/** A bridge's idempotency key: unique per event, at most 64 characters of [A-Za-z0-9_-]. */
+export const DnsEventIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "event_id must be 1..64 characters of A-Z, a-z, 0-9, '_' or '-'");
+
 export const DnsEventSchema = z.looseObject({
   token_id: IdentifierSchema,
+  event_id: DnsEventIdSchema.nullish(),
   client_ip: WellFormedText.nullish(),
   qtype: WellFormedText.nullish(),
   qname: WellFormedText.nullish(),
@@ -48,6 +52,8 @@ export class Events {
     const db = registry.db;
     this.sql = {
       owner: db.prepare<[string], TokenOwner>("SELECT file_id, recipient_id, issuer_id FROM beacons WHERE token_id = ?"),
+      eventIdIndex: db.prepare<[string], number>("SELECT tlog_index FROM dns_event_ids WHERE event_id = ?").pluck(),
+      rememberEventId: db.prepare("INSERT INTO dns_event_ids (event_id, tlog_index) VALUES (?, ?)"),
       insert: db.prepare(
         `INSERT INTO events (token_id, file_id, recipient_id, issuer_id, kind, source_ip, user_agent, extra, timestamp, qualified_timestamp, tlog_index)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -77,12 +83,22 @@ export class Events {
     });
   }
 
-  /** `callerAddress` stands in for `client_ip` when the bridge does not send one. */
+  /**
+   * `callerAddress` stands in for `client_ip` when the bridge does not send
+   * one. An `event_id` seen before answers the leaf it became and records
+   * nothing; the lookup and the insert share the write's transaction, so two
+   * sends of one id can never both append.
+   */
   dns(request: DnsEventRequest, callerAddress: string): Promise<{ tlogIndex: number }> {
     const sourceIp = capUtf8(request.client_ip ?? callerAddress, FIELD_CAPS.sourceIp);
     const qname = capUtf8(request.qname ?? "", FIELD_CAPS.qname);
     const qtype = capUtf8(request.qtype ?? "", FIELD_CAPS.qtype);
+    const eventId = request.event_id ?? null;
     return this.registry.write(() => {
+      if (eventId !== null) {
+        const earlier = this.sql.eventIdIndex.get(eventId);
+        if (earlier !== undefined) return { tlogIndex: earlier };
+      }
       const owner = this.sql.owner.get(request.token_id);
       const now = this.registry.clock();
       const index = this.registry.store.append(
@@ -98,6 +114,7 @@ export class Events {
       );
       const extra = canonicalize({ qtype, qname });
       this.insert({ tokenId: request.token_id, owner, kind: "dns", sourceIp, userAgent: "", extra, now }, index);
+      if (eventId !== null) this.sql.rememberEventId.run(eventId, index);
       return { tlogIndex: index };
     });
   }

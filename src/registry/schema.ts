@@ -87,5 +87,18 @@ ALTER TABLE watermarks ADD COLUMN claim_tlog_index INTEGER;
 ALTER TABLE corpus ADD COLUMN claim_tlog_index INTEGER;
 ${BACKFILL_CLAIMS_SQL}`;
 
+/**
+ * The `event_id` a DNS bridge may send with each /dns_event, and the leaf it
+ * became: a bridge that cannot tell whether an acknowledgement reached it
+ * (killed between our commit and its own) sends the event again, and gets the
+ * original answer instead of a second leaf.
+ */
+const DNS_EVENT_IDS_SQL = `
+CREATE TABLE dns_event_ids (
+    event_id TEXT PRIMARY KEY,
+    tlog_index INTEGER NOT NULL
+) WITHOUT ROWID;
+`;
+
 /** Numbered schema migrations; `PRAGMA user_version` is the count applied. */
-export const MIGRATIONS: readonly string[] = [V1_TABLES_SQL + TLOG_SCHEMA_SQL, CLAIM_INDEX_SQL, KEY_RECORD_SQL];
+export const MIGRATIONS: readonly string[] = [V1_TABLES_SQL + TLOG_SCHEMA_SQL, CLAIM_INDEX_SQL, KEY_RECORD_SQL, DNS_EVENT_IDS_SQL];

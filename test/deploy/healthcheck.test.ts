@@ -10,6 +10,7 @@ import http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "../../src/config.js";
+import { BridgeConfigError, loadBridgeConfig } from "../../src/dns/config.js";
 import { IDENTITY_FILE } from "../../src/core/identity.js";
 import { LOCK_FILE } from "../../src/data-dir-lock.js";
 import { OPERATOR_TOKEN_FILE } from "../../src/operator-token.js";
@@ -247,7 +248,7 @@ test("the build context holds what the Dockerfile copies, and keeps secrets and 
   }
 });
 
-test("the example environment names every setting the registry, Caddy and compose read", () => {
+test("the example environment names every setting the registry, the DNS bridge, Caddy and compose read", () => {
   const example = fs.readFileSync(path.join(REPO, ".env.example"), "utf8");
   const documented = new Map<string, string>();
   for (const line of example.split("\n")) {
@@ -264,6 +265,8 @@ test("the example environment names every setting the registry, Caddy and compos
   });
   loadConfig([], recorder);
   assert.ok(read.has("OVERSIGHT_OPERATOR_TOKEN"), "the recorder saw the registry's settings");
+  assert.throws(() => loadBridgeConfig([], recorder), BridgeConfigError, "the bridge's required settings are missing");
+  assert.ok(read.has("OVERSIGHT_DNS_BEACON_DOMAIN") && read.has("OVERSIGHT_DNS_EVENT_SECRET_FILE"), "the recorder saw the bridge's settings");
   const caddyfile = fs.readFileSync(path.join(REPO, "Caddyfile"), "utf8");
   for (const match of caddyfile.matchAll(/\{\$([A-Z0-9_]+)/g)) read.add(match[1]!);
   const compose = fs.readFileSync(path.join(REPO, "docker-compose.yml"), "utf8");

@@ -1,0 +1,240 @@
+/**
+ * DNS bridge benchmark: `npm run bench:dns -- [--duration S] [--warmup S]
+ * [--clients N] [--window N] [--synchronous FULL|NORMAL] [--drain-limit S]`.
+ *
+ * Starts the registry and the bridge as their own processes on 127.0.0.1
+ * (ephemeral ports, temp data dirs, the registry's rate limits off, a DNS
+ * secret, synchronous=FULL for both unless told otherwise) and drives the
+ * bridge over UDP with `--clients` closed-loop clients, each with one query
+ * outstanding, every query for a new beacon token (so every one is
+ * journaled). Prints one JSON line: answered queries per second, answer
+ * latency percentiles, and delivery into the registry (events per second from
+ * the first query until the journal's backlog is empty). Progress on stderr.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import dgram from "node:dgram";
+import { once } from "node:events";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import * as dnsPacket from "dns-packet";
+import { flagValue, integerFlag } from "./flags.js";
+
+const MAIN_JS = fileURLToPath(new URL("../src/main.js", import.meta.url));
+const SECRET = randomBytes(24).toString("hex");
+const APEX = "bench.invalid";
+/** A query unanswered this long is counted lost and its client moves on. */
+const LOST_AFTER_MS = 2000;
+
+const log = (message: string) => process.stderr.write(`${message}\n`);
+
+interface Child {
+  ready: Record<string, unknown>;
+  stop(): Promise<void>;
+}
+
+/** Starts `args` under node and resolves with the first log line whose msg is `readyMsg`. */
+async function startChild(label: string, args: string[], env: Record<string, string>, readyMsg: string): Promise<Child> {
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("OVERSIGHT_") && name !== "TRUSTED_PROXY"));
+  const child: ChildProcess = spawn(process.execPath, [MAIN_JS, ...args], { env: { ...inherited, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  child.stderr!.on("data", (chunk: Buffer) => process.stderr.write(`[${label}] ${chunk}`));
+  const exited = once(child, "exit");
+  const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      let record: Record<string, unknown> = {};
+      try {
+        record = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        log(`[${label}] ${line}`);
+        return;
+      }
+      if (record["msg"] === readyMsg) resolve(record);
+      else if (record["level"] !== "info") log(`[${label}] ${line}`);
+    });
+    child.once("exit", (code, signal) => reject(new Error(`${label} exited before it was ready (code ${code}, signal ${signal})`)));
+    child.once("error", reject);
+  });
+  return {
+    ready,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+async function metric(metricsUrl: string, name: string): Promise<number> {
+  const text = await (await fetch(`${metricsUrl}/metrics`)).text();
+  const match = new RegExp(`^${name} (\\S+)$`, "m").exec(text);
+  if (!match) throw new Error(`no ${name} in the bridge's metrics`);
+  return Number(match[1]);
+}
+
+interface LoadResult {
+  answered: number;
+  lost: number;
+  latenciesMs: Float64Array;
+  seconds: number;
+}
+
+/** Closed loop: each client sends its next query when the previous one is answered (or lost). */
+async function udpLoad(port: number, clients: number, seconds: number, firstToken: number, record: boolean): Promise<LoadResult & { nextToken: number }> {
+  let token = firstToken;
+  let answered = 0;
+  let lost = 0;
+  const latencies: number[] = [];
+  const deadline = performance.now() + seconds * 1000;
+  const sockets = await Promise.all(
+    Array.from({ length: clients }, async () => {
+      const socket = dgram.createSocket("udp4");
+      socket.bind(0, "127.0.0.1");
+      await once(socket, "listening");
+      return socket;
+    }),
+  );
+  const started = performance.now();
+  await Promise.all(
+    sockets.map(
+      (socket, i) =>
+        new Promise<void>((resolve) => {
+          let id = (i * 2003) & 0xffff;
+          let sentAt = 0;
+          let timer: NodeJS.Timeout | undefined;
+          const next = () => {
+            clearTimeout(timer);
+            if (performance.now() >= deadline) {
+              socket.close();
+              resolve();
+              return;
+            }
+            id = (id + 1) & 0xffff;
+            const name = `${(token++).toString(16).padStart(32, "0")}.t.${APEX}`;
+            const packet = dnsPacket.encode({ type: "query", id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ name, type: "A", class: "IN" }] });
+            sentAt = performance.now();
+            timer = setTimeout(() => {
+              lost++;
+              next();
+            }, LOST_AFTER_MS);
+            socket.send(packet, port, "127.0.0.1");
+          };
+          socket.on("message", (reply) => {
+            if (reply.readUInt16BE(0) !== id) return;
+            answered++;
+            if (record) latencies.push(performance.now() - sentAt);
+            next();
+          });
+          next();
+        }),
+    ),
+  );
+  return { answered, lost, latenciesMs: Float64Array.from(latencies).sort(), seconds: (performance.now() - started) / 1000, nextToken: token };
+}
+
+const percentile = (sorted: Float64Array, p: number) => (sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!);
+const round = (n: number | null, digits = 3) => (n === null ? null : Math.round(n * 10 ** digits) / 10 ** digits);
+
+async function main(argv: string[]): Promise<void> {
+  const durationS = integerFlag(argv, "duration", 10);
+  const warmupS = integerFlag(argv, "warmup", 2, 0);
+  const clients = integerFlag(argv, "clients", 32);
+  const window = integerFlag(argv, "window", 64);
+  const drainLimitS = integerFlag(argv, "drain-limit", 300);
+  const synchronous = (flagValue(argv, "synchronous") ?? "FULL").toUpperCase();
+  if (synchronous !== "FULL" && synchronous !== "NORMAL") throw new Error(`--synchronous must be FULL or NORMAL, got '${synchronous}'`);
+
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "oversight-bench-dns-"));
+  const children: Child[] = [];
+  try {
+    const registry = await startChild(
+      "registry",
+      ["--host", "127.0.0.1", "--port", "0", "--data-dir", path.join(root, "registry")],
+      {
+        OVERSIGHT_DNS_EVENT_SECRET: SECRET,
+        OVERSIGHT_AUTH_DISABLED: "1",
+        OVERSIGHT_RATE_WRITE_PER_S: "0",
+        OVERSIGHT_RATE_READ_PER_S: "0",
+        OVERSIGHT_RATE_TOKEN_PER_S: "0",
+        OVERSIGHT_RATE_DNS_PER_S: "0",
+        OVERSIGHT_SQLITE_SYNCHRONOUS: synchronous,
+        OVERSIGHT_LOG_ORIGIN: "bench.invalid/oversight-registry",
+        OVERSIGHT_LOG_LEVEL: "info",
+      },
+      "listening",
+    );
+    children.push(registry);
+    const bridge = await startChild(
+      "bridge",
+      ["dns-bridge", "--beacon-domain", APEX, "--answer-ip", "192.0.2.1", "--registry-url", String(registry.ready["url"]),
+        "--address", "127.0.0.1", "--port", "0", "--metrics-port", "0", "--data-dir", path.join(root, "bridge"),
+        "--source-rate", "0", "--delivery-window", String(window), "--sqlite-synchronous", synchronous],
+      { OVERSIGHT_DNS_EVENT_SECRET: SECRET, OVERSIGHT_LOG_LEVEL: "info" },
+      "ready",
+    );
+    children.push(bridge);
+    const port = Number(bridge.ready["dns_port"]);
+    const metricsUrl = String(bridge.ready["metrics_url"]);
+
+    let token = 1;
+    if (warmupS > 0) {
+      log(`warming up for ${warmupS} s`);
+      token = (await udpLoad(port, clients, warmupS, token, false)).nextToken;
+      for (let i = 0; (await metric(metricsUrl, "dns_journal_backlog")) > 0; i++) {
+        if (i > drainLimitS * 10) throw new Error("the warm-up backlog never drained");
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    const deliveredBefore = await metric(metricsUrl, "dns_events_delivered_total");
+    log(`measuring for ${durationS} s with ${clients} clients`);
+    const loadStart = performance.now();
+    const load = await udpLoad(port, clients, durationS, token, true);
+    const backlogAtEnd = await metric(metricsUrl, "dns_journal_backlog");
+    const deliveredDuringLoad = (await metric(metricsUrl, "dns_events_delivered_total")) - deliveredBefore;
+    let drained = true;
+    for (let i = 0; (await metric(metricsUrl, "dns_journal_backlog")) > 0; i++) {
+      if (i > drainLimitS * 20) {
+        drained = false;
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const drainEnd = performance.now();
+    const delivered = (await metric(metricsUrl, "dns_events_delivered_total")) - deliveredBefore;
+    const journaled = await metric(metricsUrl, "dns_events_journaled_total");
+    console.log(
+      JSON.stringify({
+        scenario: "dns_udp_journaled",
+        cores: os.cpus().length,
+        clients,
+        delivery_window: window,
+        synchronous,
+        duration_s: round(load.seconds, 2),
+        answered: load.answered,
+        lost: load.lost,
+        answered_per_s: Math.round(load.answered / load.seconds),
+        p50_ms: round(percentile(load.latenciesMs, 50)),
+        p99_ms: round(percentile(load.latenciesMs, 99)),
+        max_ms: round(percentile(load.latenciesMs, 100)),
+        journaled_total: journaled,
+        delivered_during_load_per_s: Math.round(deliveredDuringLoad / load.seconds),
+        backlog_at_end_of_load: backlogAtEnd,
+        delivered,
+        drained,
+        delivered_per_s_until_drained: Math.round(delivered / ((drainEnd - loadStart) / 1000)),
+      }),
+    );
+  } finally {
+    for (const child of children.reverse()) await child.stop();
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  log(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  process.exitCode = 1;
+});

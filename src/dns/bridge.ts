@@ -1,0 +1,189 @@
+/**
+ * The DNS bridge assembled: sockets → answer → (beacon queries) journal →
+ * sender → registry, plus the loopback metrics and status endpoint. A beacon
+ * query is answered once its journal row is committed; it never waits for the
+ * registry, and when the journal cannot take more (size cap, commit queue
+ * full, source over its rate) the query is still answered and the refusal
+ * counted.
+ */
+import http from "node:http";
+import { performance } from "node:perf_hooks";
+import { TokenBuckets } from "../http/rate-limit.js";
+import { METRICS_CONTENT_TYPE } from "../http/metrics.js";
+import type { Logger } from "../log.js";
+import type { Synchronous } from "../registry/database.js";
+import { answer, decodeQuery, placementOf, serverFailure, type Query, type Transport } from "./answer.js";
+import { DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff.js";
+import { deliveryTarget } from "./delivery.js";
+import { Journal } from "./journal.js";
+import { BridgeMetrics } from "./metrics.js";
+import { RecentQueries } from "./retransmissions.js";
+import { Sender } from "./sender.js";
+import { startDnsServer, type Remote } from "./server.js";
+import type { Zone } from "./zone.js";
+
+export interface BridgeOptions {
+  zone: Zone;
+  address: string;
+  port: number;
+  dataDir: string;
+  registryUrl: string;
+  secret: string | null;
+  /** Loopback port for /metrics and /status; null: none. */
+  metricsPort: number | null;
+  journalMax: number;
+  rate: { perSecond: number; burst: number };
+  deliveryWindow: number;
+  deliveryTimeoutMs: number;
+  synchronous: Synchronous;
+  backoff?: BackoffPolicy;
+}
+
+export interface RunningBridge {
+  dnsPort: number;
+  metricsUrl: string | null;
+  journal: Journal;
+  metrics: BridgeMetrics;
+  close(): Promise<void>;
+}
+
+/** Appends waiting for one commit beyond this are not journaled: the disk is behind, and answers must not queue behind it. */
+const MAX_UNCOMMITTED = 20_000;
+const RETRANSMISSION_WINDOW_MS = 5_000;
+const RETRANSMISSION_MAX_ENTRIES = 200_000;
+
+export async function startBridge(options: BridgeOptions, logger: Logger): Promise<RunningBridge> {
+  const journal = new Journal(options.dataDir, { synchronous: options.synchronous });
+  const metrics = new BridgeMetrics({
+    dns_journal_backlog: () => journal.pending,
+    dns_journal_backlog_age_seconds: () => {
+      const oldest = journal.backlog().oldest_received_at;
+      return oldest === null ? 0 : Math.max(0, (Date.now() - oldest) / 1000);
+    },
+    dns_journal_dead_letters: () => journal.backlog().dead_letters,
+  });
+  const sender = new Sender({
+    journal,
+    target: deliveryTarget(options.registryUrl, options.secret, options.deliveryTimeoutMs, options.deliveryWindow),
+    window: options.deliveryWindow,
+    backoff: options.backoff ?? DEFAULT_BACKOFF,
+    metrics,
+    logger,
+  });
+  const recent = new RecentQueries({ windowMs: RETRANSMISSION_WINDOW_MS, maxEntries: RETRANSMISSION_MAX_ENTRIES, now: () => performance.now() });
+  const buckets = new TokenBuckets(options.rate);
+  let full = false;
+
+  /** Journals a beacon query; false only when the journal failed, so the resolver is told to ask again. */
+  const record = async (query: Query, tokenId: string, remote: Remote): Promise<boolean> => {
+    const { name, type } = query.question;
+    if (recent.isRetransmission(remote.address, query.id, name, type)) {
+      metrics.add("dns_events_retransmitted_total");
+      return true;
+    }
+    if (buckets.take(remote.address) > 0) {
+      metrics.add("dns_events_rate_limited_total");
+      return true;
+    }
+    const atCap = journal.pending >= options.journalMax || journal.uncommitted >= MAX_UNCOMMITTED;
+    if (atCap !== full) {
+      full = atCap;
+      if (full) logger.error("the journal is full: beacon queries are answered but no longer recorded", { pending: journal.pending, cap: options.journalMax });
+      else logger.info("the journal has room again: beacon queries are recorded", { pending: journal.pending });
+    }
+    if (atCap) {
+      recent.forget(remote.address, query.id, name, type);
+      metrics.add("dns_events_journal_full_total");
+      return true;
+    }
+    try {
+      await journal.append({ token_id: tokenId, client_ip: remote.address, qtype: type, qname: name.replace(/\.$/, "") });
+    } catch (error) {
+      recent.forget(remote.address, query.id, name, type);
+      metrics.add("dns_events_journal_failed_total");
+      logger.error("could not journal a beacon query; answered SERVFAIL so the resolver asks again", { error });
+      return false;
+    }
+    metrics.add("dns_events_journaled_total");
+    sender.notify();
+    return true;
+  };
+
+  const handle = async (message: Buffer, remote: Remote, transport: Transport): Promise<Buffer | null> => {
+    metrics.add("dns_queries_total");
+    const decoded = decodeQuery(message);
+    if (!decoded.ok) {
+      metrics.add("dns_malformed_total");
+      logger.debug("unusable DNS message", { from: remote.address, reason: decoded.reason });
+      return decoded.reply;
+    }
+    const { query } = decoded;
+    const placement = placementOf(options.zone, query);
+    if (placement.kind !== "beacon") return answer(options.zone, query, transport);
+    return (await record(query, placement.tokenId, remote)) ? answer(options.zone, query, transport) : serverFailure(query);
+  };
+
+  let dns;
+  try {
+    dns = await startDnsServer({
+      address: options.address,
+      port: options.port,
+      handle,
+      onError: (error, where) => logger.warn("DNS socket error", { where, error }),
+    });
+  } catch (error) {
+    await sender.stop();
+    await journal.close();
+    throw error;
+  }
+  const status = options.metricsPort === null ? null : await startStatusServer(options.metricsPort, journal, metrics);
+  logger.info("dns bridge listening", {
+    address: options.address,
+    port: dns.port,
+    beacon_domain: options.zone.apex,
+    registry: options.registryUrl,
+    metrics: status?.url ?? "off",
+    backlog: journal.pending,
+  });
+  let closing: Promise<void> | undefined;
+  return {
+    dnsPort: dns.port,
+    metricsUrl: status?.url ?? null,
+    journal,
+    metrics,
+    close: () =>
+      (closing ??= (async () => {
+        await dns.close();
+        await status?.close();
+        await sender.stop();
+        await journal.close();
+      })()),
+  };
+}
+
+async function startStatusServer(port: number, journal: Journal, metrics: BridgeMetrics): Promise<{ url: string; close(): Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    if (req.method === "GET" && req.url === "/metrics") {
+      res.writeHead(200, { "content-type": METRICS_CONTENT_TYPE }).end(metrics.render());
+    } else if (req.method === "GET" && req.url === "/status") {
+      const body = { ...journal.backlog(), recent_dead_letters: journal.deadLetters(10) };
+      res.writeHead(200, { "content-type": "application/json" }).end(`${JSON.stringify(body)}\n`);
+    } else {
+      res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
+    }
+  });
+  // Loopback only: the counters and dead letters (resolver addresses, tokens) are for the operator.
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => resolve());
+  });
+  const address = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,183 @@
+/**
+ * The bridge's durable journal: every beacon query is a row here before it is
+ * answered, and leaves only when the registry acknowledged it (200) or
+ * refused it for good (dead letters). SQLite in the bridge's data directory,
+ * opened like the registry's database (0600, WAL, numbered migrations) and
+ * written through the same group-committing sequencer, so a burst of queries
+ * costs one fsync.
+ */
+import type Database from "better-sqlite3";
+import { randomBytes } from "node:crypto";
+import path from "node:path";
+import { z } from "zod";
+import { openDatabase, type Synchronous } from "../registry/database.js";
+import { WriteSequencer } from "../registry/sequencer.js";
+
+export const JOURNAL_FILE = "dns-bridge-journal.sqlite";
+
+const JOURNAL_MIGRATIONS: readonly string[] = [
+  `
+CREATE TABLE pending (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL UNIQUE,
+    token_id TEXT NOT NULL,
+    client_ip TEXT NOT NULL,
+    qtype TEXT NOT NULL,
+    qname TEXT NOT NULL,
+    received_at INTEGER NOT NULL
+);
+CREATE TABLE dead_letters (
+    id INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL UNIQUE,
+    token_id TEXT NOT NULL,
+    client_ip TEXT NOT NULL,
+    qtype TEXT NOT NULL,
+    qname TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    status INTEGER NOT NULL,
+    answer TEXT NOT NULL,
+    failed_at INTEGER NOT NULL
+);
+CREATE TABLE counters (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
+`,
+];
+
+export const JournalEntrySchema = z.object({
+  id: z.number().int(),
+  event_id: z.string(),
+  token_id: z.string(),
+  client_ip: z.string(),
+  qtype: z.string(),
+  qname: z.string(),
+  received_at: z.number().int(),
+});
+export type JournalEntry = z.infer<typeof JournalEntrySchema>;
+
+export const DeadLetterSchema = JournalEntrySchema.extend({
+  status: z.number().int(),
+  answer: z.string(),
+  failed_at: z.number().int(),
+});
+export type DeadLetter = z.infer<typeof DeadLetterSchema>;
+
+export type NewEvent = Pick<JournalEntry, "token_id" | "client_ip" | "qtype" | "qname">;
+
+export interface Backlog {
+  pending: number;
+  /** Milliseconds since the Unix epoch of the oldest undelivered event, or null when none waits. */
+  oldest_received_at: number | null;
+  dead_letters: number;
+  delivered: number;
+}
+
+/** An answer body kept with a dead letter is cut here: enough to read the registry's message. */
+const MAX_ANSWER_CHARS = 2000;
+
+export interface JournalOptions {
+  synchronous?: Synchronous;
+  now?: () => number;
+}
+
+export class Journal {
+  readonly db: Database.Database;
+  private readonly sequencer: WriteSequencer;
+  private readonly now: () => number;
+  private readonly sql;
+  /** Undelivered rows, kept in memory so the size cap costs no query per event. */
+  private pendingCount: number;
+
+  constructor(dataDir: string, options: JournalOptions = {}) {
+    this.db = openDatabase(path.join(dataDir, JOURNAL_FILE), { synchronous: options.synchronous ?? "FULL", migrations: JOURNAL_MIGRATIONS });
+    this.now = options.now ?? Date.now;
+    this.sequencer = new WriteSequencer(this.db, { resync: () => {} });
+    const db = this.db;
+    this.sql = {
+      append: db.prepare(
+        "INSERT INTO pending (event_id, token_id, client_ip, qtype, qname, received_at) VALUES (@event_id, @token_id, @client_ip, @qtype, @qname, @received_at)",
+      ),
+      oldest: db.prepare<[number], unknown>("SELECT * FROM pending ORDER BY id LIMIT ?"),
+      remove: db.prepare<[number]>("DELETE FROM pending WHERE id = ?"),
+      deadLetter: db.prepare(
+        `INSERT OR IGNORE INTO dead_letters (id, event_id, token_id, client_ip, qtype, qname, received_at, status, answer, failed_at)
+         VALUES (@id, @event_id, @token_id, @client_ip, @qtype, @qname, @received_at, @status, @answer, @failed_at)`,
+      ),
+      count: db.prepare("SELECT count(*) FROM pending").pluck(),
+      deadRecent: db.prepare<[number], unknown>("SELECT * FROM dead_letters ORDER BY id DESC LIMIT ?"),
+      bump: db.prepare<[string, number]>("INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value"),
+    };
+    this.pendingCount = this.sql.count.get() as number;
+  }
+
+  /** Events not yet delivered nor dead-lettered, appended ones included before their commit. */
+  get pending(): number {
+    return this.pendingCount;
+  }
+
+  /** Appends waiting for their group commit. */
+  get uncommitted(): number {
+    return this.sequencer.pending;
+  }
+
+  /** Durably records one event under a fresh idempotency key; resolves after the commit. */
+  append(event: NewEvent): Promise<JournalEntry> {
+    const row = { ...event, event_id: randomBytes(16).toString("hex"), received_at: this.now() };
+    this.pendingCount++;
+    return this.sequencer
+      .submit(() => ({ ...row, id: Number(this.sql.append.run(row).lastInsertRowid) }))
+      .catch((error: unknown) => {
+        this.pendingCount--;
+        throw error;
+      });
+  }
+
+  /** The oldest undelivered events, in the order they were journaled. */
+  oldest(limit: number): JournalEntry[] {
+    return this.sql.oldest.all(limit).map((row) => JournalEntrySchema.parse(row));
+  }
+
+  /** Settles a round of deliveries in one transaction: acknowledged events leave, refused ones become dead letters. */
+  settle(delivered: JournalEntry[], refused: { entry: JournalEntry; status: number; answer: string }[]): Promise<void> {
+    if (delivered.length === 0 && refused.length === 0) return Promise.resolve();
+    const failedAt = this.now();
+    return this.sequencer.submit(() => {
+      for (const entry of delivered) this.sql.remove.run(entry.id);
+      for (const { entry, status, answer } of refused) {
+        this.sql.deadLetter.run({ ...entry, status, answer: answer.slice(0, MAX_ANSWER_CHARS), failed_at: failedAt });
+        this.sql.remove.run(entry.id);
+      }
+      if (delivered.length > 0) this.sql.bump.run("delivered", delivered.length);
+      this.pendingCount -= delivered.length + refused.length;
+    });
+  }
+
+  backlog(): Backlog {
+    return readBacklog(this.db);
+  }
+
+  deadLetters(limit: number): DeadLetter[] {
+    return this.sql.deadRecent.all(limit).map((row) => DeadLetterSchema.parse(row));
+  }
+
+  async close(): Promise<void> {
+    await this.sequencer.drain();
+    this.db.close();
+  }
+}
+
+/** The backlog as stored: what `dns-bridge status` prints and the metrics report. */
+export function readBacklog(db: Database.Database): Backlog {
+  return {
+    pending: db.prepare("SELECT count(*) FROM pending").pluck().get() as number,
+    oldest_received_at: (db.prepare("SELECT min(received_at) FROM pending").pluck().get() as number | null) ?? null,
+    dead_letters: db.prepare("SELECT count(*) FROM dead_letters").pluck().get() as number,
+    delivered: (db.prepare("SELECT value FROM counters WHERE name = 'delivered'").pluck().get() as number | undefined) ?? 0,
+  };
+}
+
+/** Opens an existing journal read-only, for `dns-bridge status` beside a running bridge. */
+export function openJournalReadOnly(dataDir: string): Database.Database {
+  return openDatabase(path.join(dataDir, JOURNAL_FILE), { readonly: true, migrations: JOURNAL_MIGRATIONS });
+}

@@ -1,0 +1,40 @@
+// The bridge's journal on a real SQLite file: appends survive a reopen,
+// settling removes delivered events and keeps refused ones as dead letters,
+// and the file is private.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { statSync } from "node:fs";
+import path from "node:path";
+import { JOURNAL_FILE, Journal, openJournalReadOnly, readBacklog } from "../../src/dns/journal.js";
+import { tempDir } from "../temp.js";
+
+const event = (i: number) => ({ token_id: i.toString(16).padStart(32, "0"), client_ip: "192.0.2.7", qtype: "A", qname: `q${i}` });
+
+test("appends are kept in order across a reopen; settle delivers and dead-letters in one step", async (t) => {
+  const dir = tempDir(t);
+  let ms = 1_000;
+  const journal = new Journal(dir, { synchronous: "NORMAL", now: () => ms++ });
+  const appended = await Promise.all([1, 2, 3, 4].map((i) => journal.append(event(i))));
+  assert.equal(new Set(appended.map((e) => e.event_id)).size, 4);
+  assert.ok(appended.every((e) => /^[0-9a-f]{32}$/.test(e.event_id)));
+  assert.equal(journal.pending, 4);
+  await journal.close();
+  assert.equal(statSync(path.join(dir, JOURNAL_FILE)).mode & 0o777, 0o600);
+
+  const again = new Journal(dir, { synchronous: "NORMAL", now: () => 5_000 });
+  t.after(() => again.close());
+  assert.equal(again.pending, 4);
+  const oldest = again.oldest(10);
+  assert.deepEqual(oldest.map((e) => e.qname), ["q1", "q2", "q3", "q4"]);
+  assert.deepEqual(oldest, appended);
+  await again.settle([oldest[0]!, oldest[2]!], [{ entry: oldest[1]!, status: 401, answer: '{"error":{"code":"auth_required"}}' }]);
+  assert.equal(again.pending, 1);
+  assert.deepEqual(again.oldest(10).map((e) => e.qname), ["q4"]);
+  assert.deepEqual(again.backlog(), { pending: 1, oldest_received_at: appended[3]!.received_at, dead_letters: 1, delivered: 2 });
+  const [letter] = again.deadLetters(5);
+  assert.deepEqual([letter?.event_id, letter?.status, letter?.failed_at], [appended[1]!.event_id, 401, 5_000]);
+
+  const reader = openJournalReadOnly(dir);
+  t.after(() => reader.close());
+  assert.deepEqual(readBacklog(reader), again.backlog());
+});
