@@ -5,6 +5,7 @@
  */
 import { TLOG_SCHEMA_SQL } from "../tlog/schema.js";
 import { KEY_RECORD_SQL } from "./key-record.js";
+import { OPERATOR_TOKENS_SQL } from "./operator-tokens.js";
 
 export const REGISTRY_TABLES = ["manifests", "beacons", "watermarks", "events", "corpus"] as const;
 export type RegistryTable = (typeof REGISTRY_TABLES)[number];
@@ -88,4 +89,4 @@ ALTER TABLE corpus ADD COLUMN claim_tlog_index INTEGER;
 ${BACKFILL_CLAIMS_SQL}`;
 
 /** Numbered schema migrations; `PRAGMA user_version` is the count applied. */
-export const MIGRATIONS: readonly string[] = [V1_TABLES_SQL + TLOG_SCHEMA_SQL, CLAIM_INDEX_SQL, KEY_RECORD_SQL];
+export const MIGRATIONS: readonly string[] = [V1_TABLES_SQL + TLOG_SCHEMA_SQL, CLAIM_INDEX_SQL, KEY_RECORD_SQL, OPERATOR_TOKENS_SQL];
