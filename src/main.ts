@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
  * The command line: `oversight-registry [flags]` serves; `--migrate-from` and
- * `--validate-db` are the offline database tools; `monitor` and
- * `verify-evidence` are the auditor's tools.
+ * `--validate-db` are the offline database tools; `token` manages operator
+ * tokens; `monitor` and `verify-evidence` are the auditor's tools.
  */
 import { ConfigError, describeConfig, loadConfig, type Config } from "./config.js";
 import { createLogger, type Logger } from "./log.js";
@@ -31,6 +31,9 @@ Usage:
       watch a registry's log and prove it only grows
   oversight-registry verify-evidence BUNDLE.json|URL [--registry-pub HEX]
       check an evidence bundle offline
+  oversight-registry token create|list|revoke ... [--data-dir DIR] [--db FILE]
+      scoped, revocable operator tokens, managed while the registry runs
+      (docs/OPERATOR-TOKENS.md; \`oversight-registry token --help\`)
 
 Configuration comes from the environment (docs/CONFIGURATION.md); flags win.
 `;
@@ -48,6 +51,10 @@ async function main(argv: string[]): Promise<number> {
   if (command === "monitor") {
     const { monitorCommand } = await import("./ops/monitor.js");
     return monitorCommand(rest);
+  }
+  if (command === "token") {
+    const { tokenCommand } = await import("./ops/token-command.js");
+    return tokenCommand(rest, { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() });
   }
   if (command === "verify-evidence") {
     const { verifyEvidenceCommand } = await import("./ops/verify-evidence.js");
