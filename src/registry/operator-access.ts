@@ -58,7 +58,7 @@ export class OperatorAccess {
   /**
    * The operator behind `presented` if its token has `scope`; otherwise throws
    * `auth_required` (401 for a missing, wrong, expired or revoked token, 403
-   * for a token without the scope). Changes nothing but the token's last use.
+   * for a token without the scope). Changes nothing but an admitted token's last use.
    */
   admit(presented: string | null, scope: ScopeName): Operator | null {
     if (this.bootstrapDigest === null) return null;
@@ -68,6 +68,7 @@ export class OperatorAccess {
         status: 403,
       });
     }
+    if (operator.name !== BOOTSTRAP_TOKEN_NAME) this.noteUse(operator.name);
     return operator;
   }
 
@@ -85,11 +86,11 @@ export class OperatorAccess {
     if (record.expiresAt !== null && record.expiresAt <= now) {
       throw new RegistryError("auth_required", `operator token ${JSON.stringify(record.name)} expired at ${isoSeconds(record.expiresAt)}`);
     }
-    this.noteUse(record.name, now);
     return { name: record.name, scopes: record.scopes };
   }
 
-  private noteUse(name: string, now: number): void {
+  private noteUse(name: string): void {
+    const now = this.options.clock();
     const last = this.lastWritten.get(name);
     if (last !== undefined && now - last < LAST_USED_INTERVAL_SECONDS) return;
     this.lastWritten.set(name, now);

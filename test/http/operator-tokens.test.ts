@@ -137,6 +137,19 @@ test("each registration records the name of the token that made it, and token li
   assert.notEqual(listed!.last_used_at, null);
 });
 
+test("a refused request is not a use: last_used_at stays empty until the token is admitted", async (t) => {
+  const reg = await startTestRegistry(t);
+  const secret = createToken(reg, "analyst", ["--scope", "attribute"]);
+  const lastUsed = async () => {
+    await reg.service.registry.sequencer.drain();
+    return (JSON.parse(token(reg, ["list"]).stdout) as { last_used_at: string | null }[])[0]!.last_used_at;
+  };
+  await expectEnvelope(await post(reg, "/register", secret, registration(createIssuer())), 403, "auth_required");
+  assert.equal(await lastUsed(), null);
+  assert.equal((await post(reg, "/attribute", secret, { token_id: "x" })).status, 200);
+  assert.notEqual(await lastUsed(), null);
+});
+
 test("with auth disabled every request is admitted and registrations record no token", async (t) => {
   const reg = await startTestRegistry(t, { operatorToken: null });
   const issuer = createIssuer();
