@@ -7,6 +7,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { ForeignDataError, refuseForeignData } from "../foreign-data.js";
 import { ScopeError, describeRegister, scopesFrom, type TokenScopes } from "../core/token-scopes.js";
 import { openDatabase } from "../registry/database.js";
 import { OperatorTokens, TokenStoreError, type TokenRecord } from "../registry/operator-tokens.js";
@@ -50,7 +51,7 @@ export function tokenCommand(args: string[], io: TokenIo): number {
       io.stderr.write(`token: ${error.message}\n\n${TOKEN_USAGE}`);
       return 2;
     }
-    if (error instanceof TokenStoreError) {
+    if (error instanceof TokenStoreError || error instanceof ForeignDataError) {
       io.stderr.write(`token: ${error.message}\n`);
       return 1;
     }
@@ -133,6 +134,8 @@ function openTokens(dataDirFlag: string | undefined, dbFlag: string | undefined,
   if (!fs.existsSync(file)) {
     throw new TokenStoreError(`no registry database at ${file}; start the registry once, or give --data-dir / --db (or OVERSIGHT_DATA / OVERSIGHT_DB)`);
   }
+  // Opening it would run our migrations on another program's tables.
+  refuseForeignData(dataDir, file);
   return openDatabase(file);
 }
 

@@ -4,7 +4,8 @@ import path from "node:path";
 import { test } from "node:test";
 import { startTestRegistry } from "../http/registry-server.js";
 import { tempDir } from "../temp.js";
-import { migrateFixture } from "./migrate-support.js";
+import { readFileSync } from "node:fs";
+import { copyFixture, migrateFixture } from "./migrate-support.js";
 import { MAIN_JS } from "./monitor-support.js";
 
 /** Runs `node dist/main.js token …`: a second process beside the running registry. */
@@ -82,4 +83,13 @@ test("a data directory migrated from another implementation has no tokens, and t
   assert.equal((await cli(["create", "--name", "analyst", "--scope", "attribute", ...where])).code, 0);
   const reg = await startTestRegistry(t, { dataDir: migrated.dataDir, dbPath: migrated.dbPath });
   assert.equal((await reg.call("/register", { json: {} })).status, 400, "the bootstrap token still works");
+});
+
+test("token commands refuse another implementation's data directory and leave its database as it was", async (t) => {
+  const { sourceDir, sourcePath } = copyFixture(t);
+  const before = readFileSync(sourcePath);
+  const run = await cli(["create", "--name", "ci", "--scope", "register", "--data-dir", sourceDir, "--db", sourcePath]);
+  assert.equal(run.code, 1, run.stderr);
+  assert.match(run.stderr, /another registry implementation's data, nothing was written/);
+  assert.deepEqual(readFileSync(sourcePath), before);
 });
