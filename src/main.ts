@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * The command line: `oversight-registry [flags]` serves; `--migrate-from` and
- * `--validate-db` are the offline database tools; `monitor` and
- * `verify-evidence` are the auditor's tools; `dns-bridge` is the DNS bridge.
+ * `--validate-db` are the offline database tools; `token` manages operator
+ * tokens; `monitor` and `verify-evidence` are the auditor's tools; `dns-bridge`
+ * is the DNS bridge.
  */
 import { ConfigError, describeConfig, loadConfig, type Config } from "./config.js";
 import { createLogger, type Logger } from "./log.js";
@@ -32,6 +33,9 @@ Usage:
       watch a registry's log and prove it only grows
   oversight-registry verify-evidence BUNDLE.json|URL [--registry-pub HEX]
       check an evidence bundle offline
+  oversight-registry token create|list|revoke ... [--data-dir DIR] [--db FILE]
+      scoped, revocable operator tokens, managed while the registry runs
+      (docs/OPERATOR-TOKENS.md; \`oversight-registry token --help\`)
   oversight-registry dns-bridge --beacon-domain D --answer-ip IP --registry-url URL [--address A] [--port P] [--data-dir DIR]
       answer DNS for the beacon zone and deliver every beacon query to /dns_event (docs/DNS-BRIDGE.md)
   oversight-registry dns-bridge status [--data-dir DIR]
@@ -57,6 +61,10 @@ async function main(argv: string[]): Promise<number> {
   if (command === "dns-bridge") {
     const { dnsBridgeCommand } = await import("./dns/command.js");
     return dnsBridgeCommand(rest);
+  }
+  if (command === "token") {
+    const { tokenCommand } = await import("./ops/token-command.js");
+    return tokenCommand(rest, { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() });
   }
   if (command === "verify-evidence") {
     const { verifyEvidenceCommand } = await import("./ops/verify-evidence.js");

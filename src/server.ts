@@ -21,6 +21,7 @@ import type { Logger } from "./log.js";
 import { resolveOperatorToken } from "./operator-token.js";
 import { explainDamagedStore, withDamageHint } from "./registry/damaged-store.js";
 import { openDatabase, type Synchronous } from "./registry/database.js";
+import { OperatorAccess } from "./registry/operator-access.js";
 import { establishIdentity, type EstablishedIdentity } from "./registry/log-identity.js";
 import { Registry } from "./registry/registry.js";
 import { RegistryService } from "./registry/service.js";
@@ -34,7 +35,7 @@ export interface ServeOptions {
   dbPath: string;
   dataDir: string;
   synchronous: Synchronous;
-  /** The token guarding operator routes; null: none (see operatorTokenFromDataDir). */
+  /** The full-scope bootstrap token guarding operator routes beside the named tokens; null: none (see operatorTokenFromDataDir). */
   operatorToken: string | null;
   /** With no operatorToken: read it from `<data dir>/operator-token`, creating one, once the data dir is locked. */
   operatorTokenFromDataDir?: boolean;
@@ -130,14 +131,15 @@ async function startLocked(options: ServeOptions, logger: Logger, lock: DataDirL
   const verifyPool = new VerifyPool({ onError: (error) => logger.warn("a signature verification worker failed", { error }) });
   const service = new RegistryService(registry, { verifier: verifyPool });
   const edge = createEdge(options.rates, { operatorToken, dnsSecret: options.dnsSecret }, options.rateClock);
-  const app = createApp({ ...options, operatorToken, service, logger, metrics, version: VERSION, edge });
+  const operators = OperatorAccess.of(registry, operatorToken);
+  const app = createApp({ ...options, operators, service, logger, metrics, version: VERSION, edge });
   const fastPath = new FastPath({
     service,
     logger,
     metrics,
     edge,
     trustedProxy: options.trustedProxy,
-    operatorToken,
+    operators,
     dnsSecret: options.dnsSecret,
     maxBodyBytes: options.maxBodyBytes,
   });

@@ -9,7 +9,8 @@ import express, { type Request } from "express";
 import helmet from "helmet";
 import type { Logger } from "../log.js";
 import type { RegistryService } from "../registry/service.js";
-import { dnsAuth, operatorAuth } from "./auth.js";
+import type { OperatorAccess } from "../registry/operator-access.js";
+import { dnsAuth, operatorAuth, operatorOf } from "./auth.js";
 import { clientAddress } from "./client-address.js";
 import { cors } from "./cors.js";
 import { errorHandler, notFoundHandler } from "./error-handler.js";
@@ -44,8 +45,9 @@ export interface HttpEdge {
   /**
    * The one place that decides which bucket a request spends, called by the
    * Express middleware and the fast path alike, after authentication.
+   * `holder`: the name of the operator token the request carries.
    */
-  bucketFor(spender: Spender, address: string): BucketChoice;
+  bucketFor(spender: Spender, address: string, holder?: string): BucketChoice;
   securityHeaders: ReturnType<typeof helmet>;
 }
 
@@ -62,14 +64,15 @@ export function createEdge(rates: Rates, { operatorToken, dnsSecret }: EdgeSecre
   const write = buckets(rates.write);
   const read = buckets(rates.read);
   const byAddress = (buckets: TokenBuckets, address: string): BucketChoice => ({ buckets, key: address });
-  // A secret is held by one party, so its bucket has one key. Without a secret
-  // the caller is anonymous (or a local bridge) and is limited by its address.
+  // A secret is held by one party, so its bucket is keyed by who holds it (each
+  // operator token by its name). Without a secret the caller is anonymous (or
+  // a local bridge) and is limited by its address.
   const bySecret = (secret: string | null, rate: Rate) => {
     if (secret === null) return (address: string) => byAddress(write, address);
-    const choice = { buckets: buckets(rate), key: "holder" };
-    return () => choice;
+    const held = buckets(rate);
+    return (_address: string, holder = "holder") => ({ buckets: held, key: holder });
   };
-  const choosers: Record<Spender, (address: string) => BucketChoice> = {
+  const choosers: Record<Spender, (address: string, holder?: string) => BucketChoice> = {
     operator: bySecret(operatorToken, rates.token),
     // A DNS bridge sends every hit from one address: sharing that address's beacon bucket would refuse DNS evidence under load.
     dns: bySecret(dnsSecret, rates.dns),
@@ -77,7 +80,7 @@ export function createEdge(rates: Rates, { operatorToken, dnsSecret }: EdgeSecre
     read: (address) => byAddress(read, address),
   };
   return {
-    bucketFor: (spender, address) => choosers[spender](address),
+    bucketFor: (spender, address, holder) => choosers[spender](address, holder),
     // Beacon images are embedded by documents on other origins: CORP must allow that.
     securityHeaders: helmet({ crossOriginResourcePolicy: { policy: "cross-origin" } }),
   };
@@ -90,8 +93,8 @@ export interface AppOptions {
   version: string;
   jurisdiction: string;
   origin: string;
-  /** null: operator auth disabled (OVERSIGHT_AUTH_DISABLED=1). */
-  operatorToken: string | null;
+  /** Who may use the operator routes (admits everyone with OVERSIGHT_AUTH_DISABLED=1). */
+  operators: OperatorAccess;
   dnsSecret: string | null;
   trustedProxy: boolean;
   corsOrigins: string[];
@@ -106,7 +109,7 @@ export function createApp(options: AppOptions): express.Express {
   app.set("query parser", "simple");
 
   const limit = (spender: Spender) =>
-    rateLimit((req: Request) => options.edge.bucketFor(spender, clientAddress(req, options.trustedProxy)));
+    rateLimit((req: Request) => options.edge.bucketFor(spender, clientAddress(req, options.trustedProxy), operatorOf(req)?.name));
 
   app.use(requestMetrics(options.metrics));
   app.use(options.edge.securityHeaders);
@@ -117,7 +120,7 @@ export function createApp(options: AppOptions): express.Express {
   });
   app.use(
     writeRoutes(options.service, {
-      operatorAuth: operatorAuth(options.operatorToken),
+      operatorAuth: (scope) => operatorAuth(options.operators, scope),
       operatorRateLimit: limit("operator"),
       dnsAuth: dnsAuth({ secret: options.dnsSecret, trustedProxy: options.trustedProxy }),
       dnsRateLimit: limit("dns"),

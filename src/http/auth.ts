@@ -1,13 +1,16 @@
 /**
- * Shared-secret checks for the write routes: the operator token for
- * /register and /attribute, the DNS bridge secret for /dns_event. Secrets are
- * compared as SHA-256 digests with timingSafeEqual, so neither the content nor
- * the length of the expected value leaks through response timing.
+ * Credential checks for the write routes: an operator token with the route's
+ * scope for /register and /attribute (registry/operator-access.ts), the DNS
+ * bridge secret for /dns_event. Secrets are compared as SHA-256 digests with
+ * timingSafeEqual, or looked up by their hash, so neither the content nor the
+ * length of the expected value leaks through response timing.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import type { RequestHandler } from "express";
 import { RegistryError } from "../core/errors.js";
+import type { ScopeName } from "../core/token-scopes.js";
+import type { Operator, OperatorAccess } from "../registry/operator-access.js";
 import { clientAddress, isLoopback } from "./client-address.js";
 
 export const OPERATOR_TOKEN_HEADER = "x-oversight-operator-token";
@@ -34,20 +37,34 @@ function unauthorized(message: string): RegistryError {
   return new RegistryError("auth_required", message);
 }
 
-/** Whether a request carries the operator token; `null` (OVERSIGHT_AUTH_DISABLED=1) admits every request. */
-export function operatorAdmits(headers: IncomingHttpHeaders, token: string | null): boolean {
-  return token === null || credentialMatches(presentedCredential(headers, OPERATOR_TOKEN_HEADER), token);
+const operators = new WeakMap<IncomingMessage, Operator | null>();
+
+/** The operator an admitted request came from (null with auth disabled), for its bucket and its use-case. */
+export function operatorOf(req: IncomingMessage): Operator | null {
+  return operators.get(req) ?? null;
 }
 
-/** Requires the operator token; `null` (OVERSIGHT_AUTH_DISABLED=1) lets every request through. */
-export function operatorAuth(token: string | null): RequestHandler {
+/**
+ * Admits a request whose operator token has `scope`, or throws the refusal.
+ * The fast path and `operatorAuth` both call it, so both paths refuse alike.
+ */
+export function admitOperator(req: IncomingMessage, access: OperatorAccess, scope: ScopeName): Operator | null {
+  const operator = access.admit(presentedCredential(req.headers, OPERATOR_TOKEN_HEADER), scope);
+  operators.set(req, operator);
+  return operator;
+}
+
+/** Requires an operator token with `scope`; with auth disabled every request passes. */
+export function operatorAuth(access: OperatorAccess, scope: ScopeName): RequestHandler {
   return (req, res, next) => {
-    if (operatorAdmits(req.headers, token)) {
-      next();
+    try {
+      admitOperator(req, access, scope);
+    } catch (error) {
+      if (error instanceof RegistryError && error.status === 401) res.setHeader("WWW-Authenticate", 'Bearer realm="oversight-registry"');
+      next(error);
       return;
     }
-    res.setHeader("WWW-Authenticate", 'Bearer realm="oversight-registry"');
-    next(unauthorized("operator token missing or wrong (Authorization: Bearer <token> or X-Oversight-Operator-Token)"));
+    next();
   };
 }
 

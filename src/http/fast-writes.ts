@@ -10,7 +10,9 @@ import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import { RegistryError } from "../core/errors.js";
 import type { RegistryService } from "../registry/service.js";
 import type { HttpEdge, Spender } from "./app.js";
-import { dnsAdmits, operatorAdmits } from "./auth.js";
+import type { ScopeName } from "../core/token-scopes.js";
+import type { Operator, OperatorAccess } from "../registry/operator-access.js";
+import { admitOperator, dnsAdmits } from "./auth.js";
 import { bodyTooLarge } from "./json-body.js";
 import type { TokenBuckets } from "./rate-limit.js";
 import { WRITE_ACTIONS, type WriteAction } from "./routes/writes.js";
@@ -18,7 +20,7 @@ import { WRITE_ACTIONS, type WriteAction } from "./routes/writes.js";
 export interface FastWriteOptions {
   service: RegistryService;
   edge: HttpEdge;
-  operatorToken: string | null;
+  operators: OperatorAccess;
   dnsSecret: string | null;
   trustedProxy: boolean;
   maxBodyBytes: number;
@@ -43,22 +45,35 @@ export function planWrite(req: IncomingMessage, address: string, options: FastWr
     return parseObject(await readBody(req, length));
   };
   const { edge, service } = options;
-  const plan = (template: string, spender: Spender, action: WriteAction): WritePlan => ({
+  const plan = (template: string, spender: Spender, action: WriteAction, operator: Operator | null = null): WritePlan => ({
     template,
-    ...edge.bucketFor(spender, address),
-    run: async (from) => action(service, await read(), from),
+    ...edge.bucketFor(spender, address, operator?.name),
+    run: async (from) => action(service, await read(), from, operator),
   });
+  const operatorPlan = (scope: ScopeName, action: WriteAction) => {
+    const admitted = admittedOperator(req, options.operators, scope);
+    return admitted === undefined ? null : plan(`/${scope}`, "operator", action, admitted);
+  };
   switch (req.url) {
     case "/register":
-      return operatorAdmits(req.headers, options.operatorToken) ? plan("/register", "operator", WRITE_ACTIONS.register) : null;
+      return operatorPlan("register", WRITE_ACTIONS.register);
     case "/attribute":
-      return operatorAdmits(req.headers, options.operatorToken) ? plan("/attribute", "operator", WRITE_ACTIONS.attribute) : null;
+      return operatorPlan("attribute", WRITE_ACTIONS.attribute);
     case "/dns_event":
       return dnsAdmits(req, { secret: options.dnsSecret, trustedProxy: options.trustedProxy })
         ? plan("/dns_event", "dns", WRITE_ACTIONS.dnsEvent)
         : null;
     default:
       return null;
+  }
+}
+
+/** The operator, or undefined when the request is refused: Express then answers the refusal, with its header. */
+function admittedOperator(req: IncomingMessage, access: OperatorAccess, scope: ScopeName): Operator | null | undefined {
+  try {
+    return admitOperator(req, access, scope);
+  } catch {
+    return undefined;
   }
 }
 

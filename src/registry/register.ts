@@ -10,7 +10,9 @@ import { LIMITS, checkManifest, checkManifestLimits, manifestParties, manifestVe
 import { utf8Length } from "../core/hex.js";
 import { WellFormedText } from "../core/text.js";
 import { firstVerified, type SignatureCheck, type SignatureVerifier } from "../core/verify-pool.js";
+import { registerRefusal } from "../core/token-scopes.js";
 import { registerLeaf } from "./leaves.js";
+import type { Operator } from "./operator-access.js";
 import type { Registry } from "./registry.js";
 import { isoSeconds } from "./time.js";
 
@@ -78,8 +80,8 @@ export class Registrations {
       deleteCorpus: db.prepare<[string]>("DELETE FROM corpus WHERE file_id = ?"),
       upsertManifest: db.prepare(
         `INSERT OR REPLACE INTO manifests
-         (file_id, recipient_id, issuer_id, issuer_ed25519_pub, manifest_json, registered_at, tlog_index, request_digest)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+         (file_id, recipient_id, issuer_id, issuer_ed25519_pub, manifest_json, registered_at, tlog_index, request_digest, registered_by)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       upsertBeacon: db.prepare(
         "INSERT OR REPLACE INTO beacons (token_id, file_id, recipient_id, issuer_id, kind, registered_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -98,7 +100,8 @@ export class Registrations {
   }
 
   /** Checks in the order docs/PROTOCOL.md#routes gives (auth and rate limits are the HTTP layer's), then one sequenced write. */
-  async register(request: RegisterRequest): Promise<RegisterResult> {
+  /** `operator`: whose token sent it (null with auth disabled); its scope must cover the issuer, and the row records its name. */
+  async register(request: RegisterRequest, operator: Operator | null = null): Promise<RegisterResult> {
     const { manifest } = request;
     const fileId = manifest["file_id"];
     if (typeof fileId !== "string" || fileId.length === 0) throw missingField("manifest.file_id is required");
@@ -112,6 +115,11 @@ export class Registrations {
 
     const check = checkManifest(manifest);
     if (!check.ok) throw new RegistryError(check.code, check.reason);
+    if (operator !== null) {
+      const { issuerId, issuerPub } = manifestParties(manifest);
+      const refusal = registerRefusal(operator.scopes, issuerId, issuerPub);
+      if (refusal !== null) throw new RegistryError("auth_required", `${refusal}; token ${JSON.stringify(operator.name)}`, { status: 403 });
+    }
     const signed: SignatureCheck = { publicKey: check.publicKey, signature: check.signature, messages: check.forms };
     const verdict = manifestVerdict(check, this.verifier ? await this.verifier.verify(signed) : firstVerified(signed));
     if (!verdict.ok) throw new RegistryError(verdict.code, verdict.reason);
@@ -170,6 +178,7 @@ export class Registrations {
       );
       this.sql.upsertManifest.run(
         parties.fileId, parties.recipientId, parties.issuerId, parties.issuerPub, manifestJson, now, index, digest,
+        operator?.name ?? null,
       );
       for (const beacon of beacons) {
         this.sql.upsertBeacon.run(beacon.token_id, parties.fileId, parties.recipientId, parties.issuerId, beacon.kind, now);

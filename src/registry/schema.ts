@@ -5,6 +5,7 @@
  */
 import { TLOG_SCHEMA_SQL } from "../tlog/schema.js";
 import { KEY_RECORD_SQL } from "./key-record.js";
+import { OPERATOR_TOKENS_SQL } from "./operator-tokens.js";
 
 export const REGISTRY_TABLES = ["manifests", "beacons", "watermarks", "events", "corpus"] as const;
 export type RegistryTable = (typeof REGISTRY_TABLES)[number];
@@ -101,4 +102,10 @@ CREATE TABLE dns_event_ids (
 `;
 
 /** Numbered schema migrations; `PRAGMA user_version` is the count applied. */
-export const MIGRATIONS: readonly string[] = [V1_TABLES_SQL + TLOG_SCHEMA_SQL, CLAIM_INDEX_SQL, KEY_RECORD_SQL, DNS_EVENT_IDS_SQL];
+export const MIGRATIONS: readonly string[] = [
+  V1_TABLES_SQL + TLOG_SCHEMA_SQL,
+  CLAIM_INDEX_SQL,
+  KEY_RECORD_SQL,
+  DNS_EVENT_IDS_SQL,
+  OPERATOR_TOKENS_SQL,
+];

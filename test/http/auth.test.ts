@@ -3,11 +3,22 @@ import { test, type TestContext } from "node:test";
 import express, { type RequestHandler } from "express";
 import { credentialMatches, dnsAuth, operatorAuth } from "../../src/http/auth.js";
 import { errorHandler, notFoundHandler } from "../../src/http/error-handler.js";
+import { openDatabase } from "../../src/registry/database.js";
+import { OperatorAccess } from "../../src/registry/operator-access.js";
+import { OperatorTokens } from "../../src/registry/operator-tokens.js";
+import { systemClock } from "../../src/registry/time.js";
 import { createLogger } from "../../src/log.js";
 import { expectEnvelope, startApp } from "./helpers.js";
 
 const TOKEN = "operator-token-0123456789abcdef";
 const SECRET = "dns-bridge-secret-0123456789";
+
+/** The bootstrap token alone (null: auth disabled), over an empty token table. */
+function bootstrapOnly(t: TestContext, bootstrap: string | null): OperatorAccess {
+  const db = openDatabase(":memory:");
+  t.after(() => db.close());
+  return new OperatorAccess({ bootstrap, tokens: new OperatorTokens(db), clock: systemClock, write: async (job) => job() });
+}
 
 async function serve(t: TestContext, guard: RequestHandler) {
   const app = express();
@@ -22,7 +33,7 @@ async function serve(t: TestContext, guard: RequestHandler) {
 }
 
 test("operator auth accepts the token as Bearer or in X-Oversight-Operator-Token", async (t) => {
-  const call = await serve(t, operatorAuth(TOKEN));
+  const call = await serve(t, operatorAuth(bootstrapOnly(t, TOKEN), "register"));
   assert.equal((await call({ authorization: `Bearer ${TOKEN}` })).status, 200);
   assert.equal((await call({ authorization: `bearer  ${TOKEN}` })).status, 200);
   assert.equal((await call({ "x-oversight-operator-token": TOKEN })).status, 200);
@@ -30,7 +41,7 @@ test("operator auth accepts the token as Bearer or in X-Oversight-Operator-Token
 });
 
 test("operator auth refuses a missing, wrong, truncated or extended token with 401 auth_required", async (t) => {
-  const call = await serve(t, operatorAuth(TOKEN));
+  const call = await serve(t, operatorAuth(bootstrapOnly(t, TOKEN), "register"));
   const cases: Record<string, string>[] = [
     {},
     { authorization: "Bearer wrong" },
@@ -50,7 +61,7 @@ test("operator auth refuses a missing, wrong, truncated or extended token with 4
 });
 
 test("operator auth with no token (auth disabled) lets everyone through", async (t) => {
-  const call = await serve(t, operatorAuth(null));
+  const call = await serve(t, operatorAuth(bootstrapOnly(t, null), "register"));
   assert.equal((await call()).status, 200);
   assert.equal((await call({ authorization: "Bearer anything" })).status, 200);
 });

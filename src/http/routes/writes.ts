@@ -8,15 +8,18 @@ import { Router, type RequestHandler } from "express";
 import { AttributeRequestSchema } from "../../registry/attribute.js";
 import { DnsEventSchema } from "../../registry/events.js";
 import { RegisterRequestSchema } from "../../registry/register.js";
+import type { Operator } from "../../registry/operator-access.js";
 import type { RegistryService } from "../../registry/service.js";
+import type { ScopeName } from "../../core/token-scopes.js";
+import { operatorOf } from "../auth.js";
 import { clientAddress } from "../client-address.js";
 import { jsonBody } from "../json-body.js";
 
-/** What a write route does with a parsed JSON body: the answer to send as JSON. */
-export type WriteAction = (service: RegistryService, body: unknown, address: string) => Promise<unknown> | unknown;
+/** What a write route does with a parsed JSON body (and the operator who sent it): the answer to send as JSON. */
+export type WriteAction = (service: RegistryService, body: unknown, address: string, operator: Operator | null) => Promise<unknown> | unknown;
 
 export const WRITE_ACTIONS = {
-  register: (service, body) => service.registrations.register(RegisterRequestSchema.parse(body)),
+  register: (service, body, _address, operator) => service.registrations.register(RegisterRequestSchema.parse(body), operator),
   attribute: (service, body) => service.attributions.attribute(AttributeRequestSchema.parse(body)),
   dnsEvent: async (service, body, address) => {
     const { tlogIndex } = await service.events.dns(DnsEventSchema.parse(body), address);
@@ -25,7 +28,7 @@ export const WRITE_ACTIONS = {
 } satisfies Record<string, WriteAction>;
 
 export interface WriteRouteOptions {
-  operatorAuth: RequestHandler;
+  operatorAuth: (scope: ScopeName) => RequestHandler;
   operatorRateLimit: RequestHandler;
   dnsAuth: RequestHandler;
   dnsRateLimit: RequestHandler;
@@ -37,10 +40,10 @@ export function writeRoutes(service: RegistryService, options: WriteRouteOptions
   const router = Router();
   const body = jsonBody(options.maxBodyBytes);
   const handle = (action: WriteAction): RequestHandler => async (req, res) => {
-    res.json(await action(service, req.body, clientAddress(req, options.trustedProxy)));
+    res.json(await action(service, req.body, clientAddress(req, options.trustedProxy), operatorOf(req)));
   };
-  router.post("/register", options.operatorAuth, options.operatorRateLimit, body, handle(WRITE_ACTIONS.register));
-  router.post("/attribute", options.operatorAuth, options.operatorRateLimit, body, handle(WRITE_ACTIONS.attribute));
+  router.post("/register", options.operatorAuth("register"), options.operatorRateLimit, body, handle(WRITE_ACTIONS.register));
+  router.post("/attribute", options.operatorAuth("attribute"), options.operatorRateLimit, body, handle(WRITE_ACTIONS.attribute));
   router.post("/dns_event", options.dnsAuth, options.dnsRateLimit, body, handle(WRITE_ACTIONS.dnsEvent));
   return router;
 }
