@@ -5,9 +5,9 @@
  * timingSafeEqual, or looked up by their hash, so neither the content nor the
  * length of the expected value leaks through response timing.
  */
-import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import type { RequestHandler } from "express";
+import { digestMatches, secretDigest } from "../core/credential.js";
 import { RegistryError } from "../core/errors.js";
 import type { ScopeName } from "../core/token-scopes.js";
 import type { Operator, OperatorAccess } from "../registry/operator-access.js";
@@ -25,12 +25,9 @@ export function presentedCredential(headers: IncomingHttpHeaders, header: string
   return single === undefined || single.trim() === "" ? null : single.trim();
 }
 
-const digest = (value: string) => createHash("sha256").update(value, "utf8").digest();
-
 /** Constant-time equality of a presented credential with the expected one. */
 export function credentialMatches(presented: string | null, expected: string): boolean {
-  // Hash even a missing credential so that "absent" and "wrong" take the same time.
-  return timingSafeEqual(digest(presented ?? ""), digest(expected)) && presented !== null;
+  return digestMatches(presented, secretDigest(expected));
 }
 
 function unauthorized(message: string): RegistryError {

@@ -5,7 +5,7 @@
  * file) has every scope, as the single token of v1 had; named tokens come
  * from `operator_tokens` by the hash of the presented secret.
  */
-import { createHash, timingSafeEqual } from "node:crypto";
+import { digestMatches, secretDigest } from "../core/credential.js";
 import { RegistryError } from "../core/errors.js";
 import { FULL_SCOPES, hasScope, type ScopeName, type TokenScopes } from "../core/token-scopes.js";
 import { BOOTSTRAP_TOKEN_NAME, OperatorTokens } from "./operator-tokens.js";
@@ -26,8 +26,6 @@ export const LAST_USED_INTERVAL_SECONDS = 60;
 
 export const MISSING_OR_WRONG = "operator token missing or wrong (Authorization: Bearer <token> or X-Oversight-Operator-Token)";
 
-const digest = (value: string) => createHash("sha256").update(value, "utf8").digest();
-
 export interface OperatorAccessOptions {
   /** The full-scope token; null: OVERSIGHT_AUTH_DISABLED=1, every request is admitted as nobody. */
   bootstrap: string | null;
@@ -42,7 +40,7 @@ export class OperatorAccess {
   private readonly lastWritten = new Map<string, number>();
 
   constructor(private readonly options: OperatorAccessOptions) {
-    this.bootstrapDigest = options.bootstrap === null ? null : digest(options.bootstrap);
+    this.bootstrapDigest = options.bootstrap === null ? null : secretDigest(options.bootstrap);
   }
 
   /** Over a registry's own database, clock and sequencer. */
@@ -73,8 +71,7 @@ export class OperatorAccess {
   }
 
   private identify(presented: string | null): Operator {
-    // Digests of equal length make the comparison constant-time whatever is presented.
-    if (timingSafeEqual(digest(presented ?? ""), this.bootstrapDigest!) && presented !== null) {
+    if (digestMatches(presented, this.bootstrapDigest!)) {
       return { name: BOOTSTRAP_TOKEN_NAME, scopes: FULL_SCOPES };
     }
     const record = presented === null ? null : this.options.tokens.findBySecret(presented);

@@ -5,8 +5,9 @@
  * request, so what the `token` command commits (a revocation, a new token) is
  * seen by the very next request without a restart.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import type Database from "better-sqlite3";
+import { secretDigest } from "../core/credential.js";
 import { TokenScopesSchema, type TokenScopes } from "../core/token-scopes.js";
 
 export const OPERATOR_TOKENS_SQL = `
@@ -53,8 +54,6 @@ interface TokenRow {
   revoked_at: number | null;
 }
 
-export const secretDigest = (secret: string): Buffer => createHash("sha256").update(secret, "utf8").digest();
-
 export function tokenNameProblem(name: string): string | null {
   if (!NAME.test(name)) return "a token name is 1..64 letters, digits, '.', '_' or '-', starting with a letter or digit";
   if (name === BOOTSTRAP_TOKEN_NAME) return `${JSON.stringify(BOOTSTRAP_TOKEN_NAME)} names OVERSIGHT_OPERATOR_TOKEN; choose another name`;
@@ -83,9 +82,16 @@ export class OperatorTokens {
   create(input: { name: string; scopes: TokenScopes; now: number; expiresAt: number | null }): { secret: string; record: TokenRecord } {
     const problem = tokenNameProblem(input.name);
     if (problem !== null) throw new TokenStoreError(problem);
-    if (this.sql.byName.get(input.name)) throw new TokenStoreError(`a token named ${JSON.stringify(input.name)} already exists`);
     const secret = SECRET_PREFIX + randomBytes(32).toString("base64url");
-    this.sql.insert.run(input.name, secretDigest(secret), JSON.stringify(input.scopes), input.now, input.expiresAt);
+    try {
+      this.sql.insert.run(input.name, secretDigest(secret), JSON.stringify(input.scopes), input.now, input.expiresAt);
+    } catch (error) {
+      // The table's key decides, so two `token create` racing on one name get the same answer as one after the other.
+      if ((error as { code?: unknown }).code === "SQLITE_CONSTRAINT_PRIMARYKEY" || (error as { code?: unknown }).code === "SQLITE_CONSTRAINT_UNIQUE") {
+        throw new TokenStoreError(`a token named ${JSON.stringify(input.name)} already exists`);
+      }
+      throw error;
+    }
     return { secret, record: this.get(input.name)! };
   }
 
