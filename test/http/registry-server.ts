@@ -21,9 +21,9 @@ export interface TestRegistry extends RunningServer {
   call(pathname: string, init?: RequestInit & { auth?: boolean; json?: unknown }): Promise<TestResponse>;
 }
 
-export async function startTestRegistry(t: TestContext, overrides: Partial<ServeOptions> = {}): Promise<TestRegistry> {
-  const dataDir = overrides.dataDir ?? tempDir(t);
-  const options: ServeOptions = {
+/** The options a test registry starts with: loopback, any port, the test token, no rate limits, `dataDir`'s files. */
+export function testServeOptions(dataDir: string, overrides: Partial<ServeOptions> = {}): ServeOptions {
+  return {
     host: "127.0.0.1",
     port: 0,
     dataDir,
@@ -39,6 +39,11 @@ export async function startTestRegistry(t: TestContext, overrides: Partial<Serve
     maxBodyBytes: 1_048_576,
     ...overrides,
   };
+}
+
+export async function startTestRegistry(t: TestContext, overrides: Partial<ServeOptions> = {}): Promise<TestRegistry> {
+  const dataDir = overrides.dataDir ?? tempDir(t);
+  const options = testServeOptions(dataDir, overrides);
   const lines: string[] = [];
   const logger = createLogger({ level: "warn", stream: { write: (line: string) => lines.push(line) } });
   const server = await startServer(options, logger);

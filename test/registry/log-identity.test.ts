@@ -9,36 +9,15 @@ import { createLogger } from "../../src/log.js";
 import { validateDatabase } from "../../src/ops/validate.js";
 import { SIGNED_HEAD_FILE } from "../../src/tlog/signed-head-record.js";
 import { startServer, type ServeOptions } from "../../src/server.js";
-import { startTestRegistry, TEST_TOKEN } from "../http/registry-server.js";
+import { startTestRegistry, testServeOptions } from "../http/registry-server.js";
 import { createIssuer } from "../issuer.js";
 import { tempDir } from "../temp.js";
-
-const OFF = { perSecond: 0, burst: 1 };
-
-function options(dataDir: string, extra: Partial<ServeOptions> = {}): ServeOptions {
-  return {
-    host: "127.0.0.1",
-    port: 0,
-    dataDir,
-    dbPath: path.join(dataDir, "oversight-registry.sqlite"),
-    synchronous: "NORMAL",
-    operatorToken: TEST_TOKEN,
-    dnsSecret: null,
-    trustedProxy: false,
-    corsOrigins: [],
-    jurisdiction: "GLOBAL",
-    origin: "test.example/oversight-registry",
-    rates: { write: OFF, read: OFF, token: OFF, dns: OFF },
-    maxBodyBytes: 1_048_576,
-    ...extra,
-  };
-}
 
 /** Starts the registry with a logger whose lines the test reads. */
 async function start(t: TestContext, dataDir: string, extra: Partial<ServeOptions> = {}) {
   const lines: Record<string, unknown>[] = [];
   const logger = createLogger({ level: "info", stream: { write: (line: string) => lines.push(JSON.parse(line)) } });
-  const server = await startServer(options(dataDir, extra), logger);
+  const server = await startServer(testServeOptions(dataDir, extra), logger);
   t.after(() => server.close());
   return { server, lines };
 }
