@@ -345,8 +345,8 @@ async function leafFor(registryPort: number, tokenId: string): Promise<Record<st
 
 test("the Caddyfile in front of the real registry", async (t) => {
   if (caddyMissing()) {
-    if (process.env.CI) assert.fail("caddy is not on PATH (CI runs .ci/install-caddy first)");
-    t.skip("caddy is not on PATH: run .ci/install-caddy to exercise the Caddyfile");
+    if (process.env.CI) assert.fail("caddy is not on PATH (CI installs it: .ci/install-package caddy caddy)");
+    t.skip("caddy is not on PATH: run .ci/install-package caddy caddy to exercise the Caddyfile");
     return;
   }
   assert.ok(fs.existsSync(MAIN), `${MAIN} is missing: run npm run build`);
