@@ -1,6 +1,6 @@
 /**
  * Test support for the auditor's tools: a real registry process
- * (`node dist/main.js`), captured command output, and the registry's own key
+ * (`node dist/main.js`), one-shot command runs, captured command output, and the registry's own key
  * (read from its data directory) to play a malicious operator with.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -14,6 +14,19 @@ import type { CommandIo } from "../../src/ops/monitor.js";
 
 /** dist/main.js of this repository, from build/test/ops/. */
 export const MAIN_JS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../dist/main.js");
+
+/** Runs `node dist/main.js ARGS` with only PATH and `env` in its environment, and collects what it prints. */
+export function runMain(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [MAIN_JS, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { PATH: process.env["PATH"] ?? "", ...env } });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+  return new Promise((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
 
 export interface RegistryProcess {
   url: string;

@@ -1,25 +1,14 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import path from "node:path";
 import { test } from "node:test";
 import { startTestRegistry } from "../http/registry-server.js";
 import { tempDir } from "../temp.js";
 import { readFileSync } from "node:fs";
 import { copyFixture, migrateFixture } from "./migrate-support.js";
-import { MAIN_JS } from "./monitor-support.js";
+import { runMain } from "./monitor-support.js";
 
-/** Runs `node dist/main.js token …`: a second process beside the running registry. */
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [MAIN_JS, "token", ...args], { stdio: ["ignore", "pipe", "pipe"], env: { PATH: process.env["PATH"] ?? "", ...env } });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
-  return new Promise((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** `node dist/main.js token …`: a second process beside the running registry. */
+const cli = (args: string[], env: Record<string, string> = {}) => runMain(["token", ...args], env);
 
 test("token create, list and revoke work beside a running registry, which holds its data directory lock", async (t) => {
   const reg = await startTestRegistry(t);

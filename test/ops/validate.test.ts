@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync, closeSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -23,7 +22,7 @@ import { TlogStore } from "../../src/tlog/store.js";
 import { tempDir } from "../temp.js";
 import { startTestRegistry } from "../http/registry-server.js";
 import { copyFixture, copyFixtureTo } from "./migrate-support.js";
-import { MAIN_JS } from "./monitor-support.js";
+import { runMain } from "./monitor-support.js";
 
 const PROBLEM_FIELDS = ["sqlite_integrity_errors", ...ROW_FIELDS, ...LOG_FIELDS] as const;
 
@@ -494,19 +493,6 @@ test("a state file with an uppercase root and an extra key: validation and the s
   assert.equal(write.status, 503);
 });
 
-/** Runs the command line (dist/main.js) and collects what it prints. */
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [MAIN_JS, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { PATH: process.env["PATH"] ?? "" } });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
-  return new Promise((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 /** Overwrites `pages` whole pages from the middle of the file with garbage; the header page stays as it was. */
 function overwriteMiddlePages(dbPath: string, pages: number): void {
   const db = openDatabase(dbPath, { readonly: true });
@@ -528,7 +514,7 @@ function overwriteMiddlePages(dbPath: string, pages: number): void {
 test("a physically damaged database: the command line prints a report naming SQLite's findings and exits 1, no stack trace", async (t) => {
   const { dataDir, dbPath } = copyGolden(t);
   overwriteMiddlePages(dbPath, 2);
-  const { code, stdout, stderr } = await runCli(["--db", dbPath, "--data-dir", dataDir, "--validate-db"]);
+  const { code, stdout, stderr } = await runMain(["--db", dbPath, "--data-dir", dataDir, "--validate-db"]);
   assert.equal(code, 1, stderr);
   const report = JSON.parse(stdout) as ValidationReport;
   assert.equal(report.ok, false);
