@@ -11,19 +11,16 @@
  * latency percentiles, and delivery into the registry (events per second from
  * the first query until the journal's backlog is empty). Progress on stderr.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import dgram from "node:dgram";
 import { once } from "node:events";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import * as dnsPacket from "dns-packet";
+import { startChild, type BenchChild } from "./child.js";
 import { flagValue, integerFlag } from "./flags.js";
 
-const MAIN_JS = fileURLToPath(new URL("../src/main.js", import.meta.url));
 const SECRET = randomBytes(24).toString("hex");
 const APEX = "bench.invalid";
 /** A query unanswered this long is counted lost and its client moves on. */
@@ -31,43 +28,6 @@ const LOST_AFTER_MS = 2000;
 
 const log = (message: string) => process.stderr.write(`${message}\n`);
 
-interface Child {
-  ready: Record<string, unknown>;
-  stop(): Promise<void>;
-}
-
-/** Starts `args` under node and resolves with the first log line whose msg is `readyMsg`. */
-async function startChild(label: string, args: string[], env: Record<string, string>, readyMsg: string): Promise<Child> {
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("OVERSIGHT_") && name !== "TRUSTED_PROXY"));
-  const child: ChildProcess = spawn(process.execPath, [MAIN_JS, ...args], { env: { ...inherited, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  child.stderr!.on("data", (chunk: Buffer) => process.stderr.write(`[${label}] ${chunk}`));
-  const exited = once(child, "exit");
-  const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on("line", (line) => {
-      let record: Record<string, unknown> = {};
-      try {
-        record = JSON.parse(line) as Record<string, unknown>;
-      } catch {
-        log(`[${label}] ${line}`);
-        return;
-      }
-      if (record["msg"] === readyMsg) resolve(record);
-      else if (record["level"] !== "info") log(`[${label}] ${line}`);
-    });
-    child.once("exit", (code, signal) => reject(new Error(`${label} exited before it was ready (code ${code}, signal ${signal})`)));
-    child.once("error", reject);
-  });
-  return {
-    ready,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-}
 
 async function metric(metricsUrl: string, name: string): Promise<number> {
   const text = await (await fetch(`${metricsUrl}/metrics`)).text();
@@ -149,12 +109,12 @@ async function main(argv: string[]): Promise<void> {
   if (synchronous !== "FULL" && synchronous !== "NORMAL") throw new Error(`--synchronous must be FULL or NORMAL, got '${synchronous}'`);
 
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "oversight-bench-dns-"));
-  const children: Child[] = [];
+  const children: BenchChild[] = [];
   try {
-    const registry = await startChild(
-      "registry",
-      ["--host", "127.0.0.1", "--port", "0", "--data-dir", path.join(root, "registry")],
-      {
+    const registry = await startChild({
+      label: "registry",
+      args: ["--host", "127.0.0.1", "--port", "0", "--data-dir", path.join(root, "registry")],
+      env: {
         OVERSIGHT_DNS_EVENT_SECRET: SECRET,
         OVERSIGHT_AUTH_DISABLED: "1",
         OVERSIGHT_RATE_WRITE_PER_S: "0",
@@ -165,17 +125,17 @@ async function main(argv: string[]): Promise<void> {
         OVERSIGHT_LOG_ORIGIN: "bench.invalid/oversight-registry",
         OVERSIGHT_LOG_LEVEL: "info",
       },
-      "listening",
-    );
+      readyMsg: "listening",
+    });
     children.push(registry);
-    const bridge = await startChild(
-      "bridge",
-      ["dns-bridge", "--beacon-domain", APEX, "--answer-ip", "192.0.2.1", "--registry-url", String(registry.ready["url"]),
+    const bridge = await startChild({
+      label: "bridge",
+      args: ["dns-bridge", "--beacon-domain", APEX, "--answer-ip", "192.0.2.1", "--registry-url", String(registry.ready["url"]),
         "--address", "127.0.0.1", "--port", "0", "--metrics-port", "0", "--data-dir", path.join(root, "bridge"),
         "--source-rate", "0", "--delivery-window", String(window), "--sqlite-synchronous", synchronous],
-      { OVERSIGHT_DNS_EVENT_SECRET: SECRET, OVERSIGHT_LOG_LEVEL: "info" },
-      "ready",
-    );
+      env: { OVERSIGHT_DNS_EVENT_SECRET: SECRET, OVERSIGHT_LOG_LEVEL: "info" },
+      readyMsg: "ready",
+    });
     children.push(bridge);
     const port = Number(bridge.ready["dns_port"]);
     const metricsUrl = String(bridge.ready["metrics_url"]);

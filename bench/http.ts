@@ -10,15 +10,12 @@
  * proof_at_N and evidence_at_N. Each scenario prints one JSON line on stdout;
  * progress and error details go to stderr. bench/README.md explains the figures.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes, randomInt } from "node:crypto";
-import { once } from "node:events";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import { generateSeed, signerFromSeed, type Signer } from "../src/core/ed25519.js";
+import { loadOrCreateIdentity } from "../src/core/identity.js";
 import { toHex } from "../src/core/hex.js";
 import { canonicalize } from "../src/core/jcs.js";
 import { manifestParties, manifestSignedBytes } from "../src/core/manifest.js";
@@ -26,6 +23,7 @@ import { openDatabase } from "../src/registry/database.js";
 import { beaconLeaf, registerLeaf } from "../src/registry/leaves.js";
 import { isoSeconds } from "../src/registry/time.js";
 import { TlogStore } from "../src/tlog/store.js";
+import { startChild } from "./child.js";
 import { runLoad, type ClientKind, type LoadRequest, type LoadResult } from "./load.js";
 import { flagValue, integerFlag } from "./flags.js";
 
@@ -43,7 +41,6 @@ const SCENARIOS = [
 type Scenario = (typeof SCENARIOS)[number];
 
 const OPERATOR_TOKEN = `bench-${randomBytes(16).toString("hex")}`;
-const MAIN_JS = fileURLToPath(new URL("../src/main.js", import.meta.url));
 /** Upper bound on the register rate we prepare signed manifests for; running dry ends the scenario early (reported). */
 const REGISTER_BUDGET_PER_S = 8000;
 /** Registrations made untimed when `register` is not among the scenarios but later ones need files. */
@@ -155,13 +152,11 @@ function cpuShares(before: CpuSample, after: CpuSample): { server: number | null
 }
 
 async function startRegistry(dataDir: string, flags: Flags, label: string): Promise<RegistryProcess> {
-  const nodeArgs = flags.profileDir ? ["--cpu-prof", "--cpu-prof-dir", flags.profileDir, "--cpu-prof-name", `server-${label}.cpuprofile`] : [];
-  const args = [MAIN_JS, "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir, "--db", path.join(dataDir, DB_FILE)];
-  // The caller's own registry settings (a DNS secret, a proxy, another database) would change what is measured.
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("OVERSIGHT_") && name !== "TRUSTED_PROXY"));
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, ...args], {
+  const server = await startChild({
+    label: "server",
+    nodeArgs: flags.profileDir ? ["--cpu-prof", "--cpu-prof-dir", flags.profileDir, "--cpu-prof-name", `server-${label}.cpuprofile`] : [],
+    args: ["--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir, "--db", path.join(dataDir, DB_FILE)],
     env: {
-      ...inherited,
       OVERSIGHT_OPERATOR_TOKEN: OPERATOR_TOKEN,
       OVERSIGHT_RATE_WRITE_PER_S: "0",
       OVERSIGHT_RATE_READ_PER_S: "0",
@@ -170,39 +165,9 @@ async function startRegistry(dataDir: string, flags: Flags, label: string): Prom
       OVERSIGHT_LOG_ORIGIN: "bench.invalid/oversight-registry",
       OVERSIGHT_LOG_LEVEL: "info",
     },
-    stdio: ["ignore", "pipe", "pipe"],
+    readyMsg: "listening",
   });
-  child.stderr!.on("data", (chunk: Buffer) => process.stderr.write(`[server] ${chunk}`));
-  const exited = once(child, "exit");
-
-  const url = await new Promise<string>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
-    lines.on("line", (line) => {
-      let record: { level?: string; msg?: string; url?: string } = {};
-      try {
-        record = JSON.parse(line) as typeof record;
-      } catch {
-        log(`[server] ${line}`);
-        return;
-      }
-      if (record.msg === "listening" && typeof record.url === "string") resolve(record.url);
-      else if (record.level !== "info") log(`[server] ${line}`);
-    });
-    child.once("exit", (code, signal) => reject(new Error(`the registry exited before listening (code ${code}, signal ${signal})`)));
-    child.once("error", reject);
-  });
-
-  return {
-    url,
-    pid: child.pid!,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
+  return { url: String(server.ready["url"]), pid: server.pid, stop: () => server.stop() };
 }
 
 // ---------------------------------------------------------------- requests
@@ -429,6 +394,8 @@ function preload(dbPath: string, leaves: number): { files: PreloadedFile[]; size
     return { fileId: manifest["file_id"] as string, manifest };
   });
 
+  // A log with leaves and no key is refused at start (a lost key is not replaced silently): the key comes first, as in a real registry.
+  loadOrCreateIdentity(path.dirname(dbPath));
   const db = openDatabase(dbPath, { synchronous: "NORMAL" });
   const store = new TlogStore(db);
   const sql = {

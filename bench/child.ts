@@ -1,0 +1,69 @@
+/**
+ * The registry's own command line as a separate process for the benchmarks:
+ * started without the caller's registry settings (a DNS secret, a proxy,
+ * another database would change what is measured), ready on a named log line,
+ * stopped with SIGTERM (SIGKILL only if it hangs).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+
+/** dist/main.js's compiled twin in build/, beside this file's. */
+export const MAIN_JS = fileURLToPath(new URL("../src/main.js", import.meta.url));
+
+const log = (message: string) => process.stderr.write(`${message}\n`);
+
+export interface BenchChild {
+  /** The log record that said the process is ready. */
+  ready: Record<string, unknown>;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+export interface ChildOptions {
+  label: string;
+  /** Arguments of main.js. */
+  args: string[];
+  env: Record<string, string>;
+  /** The `msg` of the log line that means ready. */
+  readyMsg: string;
+  /** Arguments of node itself (e.g. --cpu-prof). */
+  nodeArgs?: string[];
+}
+
+export async function startChild({ label, args, env, readyMsg, nodeArgs = [] }: ChildOptions): Promise<BenchChild> {
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("OVERSIGHT_") && name !== "TRUSTED_PROXY"));
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, MAIN_JS, ...args], {
+    env: { ...inherited, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stderr!.on("data", (chunk: Buffer) => process.stderr.write(`[${label}] ${chunk}`));
+  const exited = once(child, "exit");
+  const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      let record: Record<string, unknown> = {};
+      try {
+        record = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        log(`[${label}] ${line}`);
+        return;
+      }
+      if (record["msg"] === readyMsg) resolve(record);
+      else if (record["level"] !== "info") log(`[${label}] ${line}`);
+    });
+    child.once("exit", (code, signal) => reject(new Error(`${label} exited before it was ready (code ${code}, signal ${signal})`)));
+    child.once("error", reject);
+  });
+  return {
+    ready,
+    pid: child.pid!,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
