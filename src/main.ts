@@ -5,6 +5,7 @@
  * tokens; `monitor` and `verify-evidence` are the auditor's tools; `dns-bridge`
  * is the DNS bridge.
  */
+import { processIo } from "./cli/command-line.js";
 import { ConfigError, describeConfig, loadConfig, type Config } from "./config.js";
 import { createLogger, type Logger } from "./log.js";
 import { startServer } from "./server.js";
@@ -36,12 +37,17 @@ Usage:
   oversight-registry token create|list|revoke ... [--data-dir DIR] [--db FILE]
       scoped, revocable operator tokens, managed while the registry runs
       (docs/OPERATOR-TOKENS.md; \`oversight-registry token --help\`)
+  oversight-registry keygen --out FILE
+      a new issuer signing key (0600); prints its public key
+  oversight-registry register --url URL --key FILE [--token-file FILE] MANIFEST.json
+      sign an issuer's manifest and register it (docs/ISSUERS.md)
   oversight-registry dns-bridge --beacon-domain D --answer-ip IP --registry-url URL [--address A] [--port P] [--data-dir DIR]
       answer DNS for the beacon zone and deliver every beacon query to /dns_event (docs/DNS-BRIDGE.md)
   oversight-registry dns-bridge status [--data-dir DIR]
       print the DNS bridge's undelivered backlog and dead letters
 
 Configuration comes from the environment (docs/CONFIGURATION.md); flags win.
+\`oversight-registry COMMAND --help\` describes each command.
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -65,6 +71,14 @@ async function main(argv: string[]): Promise<number> {
   if (command === "token") {
     const { tokenCommand } = await import("./ops/token-command.js");
     return tokenCommand(rest, { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() });
+  }
+  if (command === "keygen") {
+    const { keygenCommand } = await import("./ops/keygen-command.js");
+    return keygenCommand(rest, processIo());
+  }
+  if (command === "register") {
+    const { registerCommand } = await import("./ops/register-command.js");
+    return registerCommand(rest, processIo());
   }
   if (command === "verify-evidence") {
     const { verifyEvidenceCommand } = await import("./ops/verify-evidence.js");
