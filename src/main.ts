@@ -41,6 +41,10 @@ Usage:
       a new issuer signing key (0600); prints its public key
   oversight-registry register --url URL --key FILE [--token-file FILE] MANIFEST.json
       sign an issuer's manifest and register it (docs/ISSUERS.md)
+  oversight-registry backup --to DIR [--data-dir DIR] [--db FILE]
+      a consistent snapshot while the registry serves (docs/BACKUP.md)
+  oversight-registry restore --from DIR [--data-dir DIR] [--db FILE] [--allow-older]
+      put a validated snapshot in place of the data directory (registry stopped)
   oversight-registry dns-bridge --beacon-domain D --answer-ip IP --registry-url URL [--address A] [--port P] [--data-dir DIR]
       answer DNS for the beacon zone and deliver every beacon query to /dns_event (docs/DNS-BRIDGE.md)
   oversight-registry dns-bridge status [--data-dir DIR]
@@ -79,6 +83,10 @@ async function main(argv: string[]): Promise<number> {
   if (command === "register") {
     const { registerCommand } = await import("./ops/register-command.js");
     return registerCommand(rest, processIo());
+  }
+  if (command === "backup" || command === "restore") {
+    const { backupCommand, restoreCommand } = await import("./ops/backup-command.js");
+    return (command === "backup" ? backupCommand : restoreCommand)(rest, processIo());
   }
   if (command === "verify-evidence") {
     const { verifyEvidenceCommand } = await import("./ops/verify-evidence.js");
