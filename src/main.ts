@@ -5,9 +5,10 @@
  * tokens; `monitor` and `verify-evidence` are the auditor's tools; `dns-bridge`
  * is the DNS bridge.
  */
-import { processIo } from "./cli/command-line.js";
+import { fileError, processIo } from "./cli/command-line.js";
 import { ConfigError, describeConfig, loadConfig, type Config } from "./config.js";
 import { createLogger, type Logger } from "./log.js";
+import { checkListen, PortError } from "./port-check.js";
 import { startServer } from "./server.js";
 import { stopRequested } from "./stop-signal.js";
 import { VERSION } from "./version.js";
@@ -54,6 +55,8 @@ Configuration comes from the environment (docs/CONFIGURATION.md); flags win.
 \`oversight-registry COMMAND --help\` describes each command.
 `;
 
+const HELP_HINT = "(oversight-registry --help lists the commands and flags)\n";
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === "--help" || command === "-h" || command === "help") {
@@ -93,12 +96,21 @@ async function main(argv: string[]): Promise<number> {
     return verifyEvidenceCommand(rest);
   }
 
+  if (command !== undefined && command !== "serve" && !command.startsWith("-")) {
+    process.stderr.write(`oversight-registry: unknown command '${command}'\n${HELP_HINT}`);
+    return 2;
+  }
+  const serveArgs = command === "serve" ? rest : argv;
+  if (serveArgs.includes("--help") || serveArgs.includes("-h")) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   let config: Config;
   try {
-    config = loadConfig(argv[0] === "serve" ? rest : argv, process.env);
+    config = loadConfig(serveArgs, process.env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`${error.message}\n\n${USAGE}`);
+    process.stderr.write(`${error.message}\n${HELP_HINT}`);
     return 2;
   }
   // The offline tools print their JSON report on stdout; their log lines go to stderr.
@@ -108,9 +120,19 @@ async function main(argv: string[]): Promise<number> {
     if (config.mode === "validate") return await validate(config);
     return await serve(config, logger);
   } catch (error) {
-    logger.error("stopped", { error: error instanceof Error ? { name: error.name, message: error.message } : String(error) });
+    const message = describeFailure(error);
+    logger.error("stopped", { error: error instanceof Error ? { name: error.name, message } : message });
+    // serve logs to stdout for its supervisor; a person at a terminal reads stderr.
+    if (config.mode === "serve") process.stderr.write(`oversight-registry: ${message}\n`);
     return 1;
   }
+}
+
+/** A file-system error names its path and its cause in words ("permission denied"), not an errno code. */
+function describeFailure(error: unknown): string {
+  const { code, path } = error as { code?: unknown; path?: unknown };
+  if (typeof code === "string" && typeof path === "string") return fileError("use", path, error).message;
+  return error instanceof Error ? error.message : String(error);
 }
 
 async function serve(config: Config, logger: Logger): Promise<number> {
@@ -118,6 +140,13 @@ async function serve(config: Config, logger: Logger): Promise<number> {
   if (config.authDisabled) logger.warn("operator authentication is disabled (OVERSIGHT_AUTH_DISABLED=1)");
   if (config.rekor.enabled) logger.warn("OVERSIGHT_REKOR_ENABLED is set, but this registry does not submit to Rekor");
 
+  try {
+    await checkListen(config.host, config.port);
+  } catch (error) {
+    if (!(error instanceof PortError)) throw error;
+    process.stderr.write(`oversight-registry: ${error.message}\n`);
+    return 1;
+  }
   const stop = stopRequested(logger);
   const server = await startServer(
     {

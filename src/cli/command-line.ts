@@ -37,65 +37,105 @@ export const processIo = (): CommandIo => ({ stdout: process.stdout, stderr: pro
 
 export type OptionSpec = Readonly<Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }>>;
 
+type Values<O extends OptionSpec> = {
+  [K in keyof O]?: O[K] extends { type: "boolean" } ? boolean : O[K] extends { multiple: true } ? string[] : string;
+};
+
+export interface CommandLine<O extends OptionSpec> {
+  values: Values<O>;
+  positionals: string[];
+  /** One sentence per problem, in the order met: an unknown flag, a flag without its value, one given twice… */
+  problems: string[];
+}
+
+interface Token {
+  kind: string;
+  name?: string;
+  rawName?: string;
+  value?: string;
+  inlineValue?: boolean;
+  index: number;
+}
+
+/**
+ * node:util parseArgs, lenient so that every problem is found and worded
+ * here: `--port 1` and `--port=1` both work, a value flag followed by another
+ * flag is missing its value (write `--db=-x` for a value starting with '-').
+ */
+export function readCommandLine<O extends OptionSpec>(args: readonly string[], options: O): CommandLine<O> {
+  const values: Record<string, string | boolean | string[]> = {};
+  const positionals: string[] = [];
+  const problems: string[] = [];
+  const { tokens } = parseArgs({ args: [...args], options, strict: false, allowPositionals: true, tokens: true }) as unknown as { tokens: Token[] };
+  for (const token of tokens) {
+    if (token.kind === "positional") positionals.push(token.value!);
+    if (token.kind !== "option") continue;
+    const spec = options[token.name!];
+    const flag = `--${token.name!}`;
+    if (spec === undefined) {
+      problems.push(`unknown flag ${token.rawName!}`);
+    } else if (spec.type === "boolean") {
+      if (token.value !== undefined) problems.push(`${flag} takes no value, got '${token.value}'`);
+      else if (values[token.name!] !== undefined) problems.push(`${flag} is given more than once`);
+      else values[token.name!] = true;
+    } else if (token.value === undefined || token.value === "") {
+      problems.push(`${flag} needs a value`);
+    } else if (!token.inlineValue && token.value.startsWith("-")) {
+      // parseArgs took the next flag for this one's value: read the rest again from that flag on.
+      problems.push(`${flag} needs a value`);
+      const rest = readCommandLine(args.slice(token.index + 1), options);
+      mergeInto(values, rest.values as Record<string, string | boolean | string[]>, options, problems);
+      positionals.push(...rest.positionals);
+      problems.push(...rest.problems);
+      break;
+    } else if (spec.multiple) {
+      ((values[token.name!] ??= []) as string[]).push(token.value);
+    } else if (values[token.name!] !== undefined) {
+      problems.push(`${flag} is given more than once`);
+    } else {
+      values[token.name!] = token.value;
+    }
+  }
+  return { values: values as Values<O>, positionals, problems };
+}
+
+function mergeInto(values: Record<string, string | boolean | string[]>, more: Record<string, string | boolean | string[]>, options: OptionSpec, problems: string[]): void {
+  for (const [name, value] of Object.entries(more)) {
+    const existing = values[name];
+    if (existing === undefined) values[name] = value;
+    else if (options[name]?.multiple) values[name] = [...(existing as string[]), ...(value as string[])];
+    else problems.push(`--${name} is given more than once`);
+  }
+}
+
 export interface ParsedCommandLine<O extends OptionSpec> {
-  values: { [K in keyof O]?: O[K] extends { type: "boolean" } ? (O[K] extends { multiple: true } ? boolean[] : boolean) : O[K] extends { multiple: true } ? string[] : string };
+  values: Values<O>;
   positionals: string[];
 }
 
 /**
- * Parses `args` strictly against `options` (plus --help/-h). Returns "help"
- * when help was asked for; throws UsageError for anything parseArgs refuses,
- * in our words rather than its.
+ * A subcommand's command line against `options` (plus --help/-h): "help"
+ * when help was asked for, else the values; throws UsageError with the first
+ * problem, one sentence naming the flag.
  */
 export function parseCommandLine<O extends OptionSpec>(
   args: string[],
   options: O,
   positionals: { min: number; max: number; name: string },
 ): ParsedCommandLine<O> | "help" {
-  let parsed: { values: Record<string, unknown>; positionals: string[]; tokens: Array<{ kind: string; name?: string }> };
-  try {
-    parsed = parseArgs({ args, options: { ...options, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: true, tokens: true }) as typeof parsed;
-  } catch (error) {
-    throw new UsageError(describeParseError(error));
-  }
-  if (parsed.values["help"] === true) return "help";
-  const seen = new Set<string>();
-  for (const token of parsed.tokens) {
-    if (token.kind !== "option" || token.name === undefined) continue;
-    if (options[token.name]?.multiple !== true && seen.has(token.name)) throw new UsageError(`--${token.name} is given more than once`);
-    seen.add(token.name);
-  }
-  for (const [name, value] of Object.entries(parsed.values)) {
-    const given = Array.isArray(value) ? value : [value];
-    if (options[name]?.type === "string" && given.some((v) => v === "")) throw new UsageError(`--${name} needs a value`);
-  }
-  const count = parsed.positionals.length;
+  const line = readCommandLine(args, { ...options, help: { type: "boolean", short: "h" } });
+  if (line.values.help === true) return "help";
+  if (line.problems.length > 0) throw new UsageError(line.problems[0]!);
+  const count = line.positionals.length;
   if (count > positionals.max) {
     throw new UsageError(
-      positionals.max === 0 ? `unexpected argument '${parsed.positionals[0]}'` : `unexpected argument '${parsed.positionals[positionals.max]}' after ${positionals.name}`,
+      positionals.max === 0 ? `unexpected argument '${line.positionals[0]}'` : `unexpected argument '${line.positionals[positionals.max]}' after ${positionals.name}`,
     );
   }
   if (count < positionals.min) throw new UsageError(`${positionals.name} is missing`);
-  const values: Record<string, unknown> = { ...parsed.values };
+  const values: Record<string, unknown> = { ...line.values };
   delete values["help"];
-  return { values: values as ParsedCommandLine<O>["values"], positionals: parsed.positionals };
-}
-
-/** parseArgs' messages are long and written for programmers; its error codes say enough. */
-function describeParseError(error: unknown): string {
-  const code = (error as { code?: unknown }).code;
-  const message = error instanceof Error ? error.message : String(error);
-  const flag = /'(-{1,2}[^' ]+)/.exec(message)?.[1] ?? "a flag";
-  switch (code) {
-    case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
-      return `unknown flag ${flag}`;
-    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
-      return /argument missing/.test(message) ? `${flag} needs a value` : `${flag} takes no value`;
-    case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL":
-      return `unexpected argument ${/'([^']*)'/.exec(message)?.[0] ?? ""}`.trim();
-    default:
-      return message;
-  }
+  return { values: values as Values<O>, positionals: line.positionals };
 }
 
 const FILE_PROBLEMS: Record<string, string> = {
@@ -139,21 +179,35 @@ export function registryPaths(flags: { dataDir?: string | undefined; db?: string
  */
 export async function runCommand(name: string, usage: string, io: CommandIo, body: () => Promise<number | "help"> | number | "help"): Promise<number> {
   try {
-    const code = await body();
-    if (code === "help") {
-      io.stdout.write(usage);
-      return EXIT.ok;
-    }
-    return code;
+    return finish(await body(), usage, io);
   } catch (error) {
-    if (error instanceof UsageError) {
-      io.stderr.write(`${name}: ${error.message}\n(oversight-registry ${name.split(" ")[0]} --help shows the usage)\n`);
-      return EXIT.usage;
-    }
-    if (error instanceof CommandError) {
-      io.stderr.write(`${name}: ${error.message}\n`);
-      return EXIT.failed;
-    }
-    throw error;
+    return reportFailure(name, io, error);
   }
+}
+
+/** runCommand for a command that does all its work synchronously. */
+export function runCommandSync(name: string, usage: string, io: CommandIo, body: () => number | "help"): number {
+  try {
+    return finish(body(), usage, io);
+  } catch (error) {
+    return reportFailure(name, io, error);
+  }
+}
+
+function finish(code: number | "help", usage: string, io: CommandIo): number {
+  if (code !== "help") return code;
+  io.stdout.write(usage);
+  return EXIT.ok;
+}
+
+function reportFailure(name: string, io: CommandIo, error: unknown): number {
+  if (error instanceof UsageError) {
+    io.stderr.write(`${name}: ${error.message}\n(oversight-registry ${name.split(" ")[0]} --help shows the usage)\n`);
+    return EXIT.usage;
+  }
+  if (error instanceof CommandError) {
+    io.stderr.write(`${name}: ${error.message}\n`);
+    return EXIT.failed;
+  }
+  throw error;
 }
