@@ -91,7 +91,8 @@ test("backup under write load holds everything acknowledged before it began; the
 });
 
 test("restore refuses a locked data directory, a snapshot that does not validate and an older one (unless allowed), changing nothing", async (t) => {
-  const reg = await startTestRegistry(t);
+  // In a directory of its own: restore keeps the replaced data directory beside it.
+  const reg = await startTestRegistry(t, { dataDir: path.join(tempDir(t), "data") });
   const load = writeLoad(reg, 1);
   await load.reach(3);
   await load.stop();
