@@ -8,6 +8,7 @@
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
+import { readCommandLine, type OptionSpec } from "./cli/command-line.js";
 import { SECRET_ADVICE, SECRET_RULE, secretWeakness } from "./core/secret-strength.js";
 import { DEFAULT_HTTP_LIMITS } from "./http/server-limits.js";
 
@@ -176,45 +177,26 @@ const SWITCH_FLAGS = ["--migrate-dry-run", "--validate-db", "--new-identity", "-
 type ValueFlag = (typeof VALUE_FLAGS)[number];
 type SwitchFlag = (typeof SWITCH_FLAGS)[number];
 
+/** The serve / --migrate-from / --validate-db flags, for the one command-line parser (cli/command-line.ts). */
+export const SERVE_FLAGS: OptionSpec = Object.fromEntries([
+  ...VALUE_FLAGS.map((flag) => [flag.slice(2), { type: "string" as const }]),
+  ...SWITCH_FLAGS.map((flag) => [flag.slice(2), { type: "boolean" as const }]),
+]);
+
 interface ParsedArgs {
   values: Partial<Record<ValueFlag, string>>;
   switches: Set<SwitchFlag>;
 }
 
 function parseArgs(argv: string[], problems: string[]): ParsedArgs {
+  const line = readCommandLine(argv, SERVE_FLAGS);
+  problems.push(...line.problems, ...line.positionals.map((arg) => `unexpected argument '${arg}'`));
   const values: ParsedArgs["values"] = {};
-  const switches = new Set<SwitchFlag>();
-  const seen = new Set<string>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const eq = arg.indexOf("=");
-    const name = arg.startsWith("--") && eq > 0 ? arg.slice(0, eq) : arg;
-    const inline = arg.startsWith("--") && eq > 0 ? arg.slice(eq + 1) : undefined;
-    const isSwitch = (SWITCH_FLAGS as readonly string[]).includes(name);
-    const takesValue = (VALUE_FLAGS as readonly string[]).includes(name);
-    let value = inline;
-    if (takesValue && value === undefined) {
-      const next = argv[i + 1];
-      if (next !== undefined && !next.startsWith("--")) {
-        value = next;
-        i++;
-      }
-    }
-    if (!isSwitch && !takesValue) {
-      problems.push(name.startsWith("-") ? `unknown flag ${name}` : `unexpected argument '${arg}'`);
-    } else if (seen.has(name)) {
-      problems.push(`${name} is given more than once`);
-    } else if (isSwitch) {
-      if (inline !== undefined) problems.push(`${name} takes no value, got '${inline}'`);
-      else switches.add(name as SwitchFlag);
-    } else if (value === undefined || value === "") {
-      problems.push(`${name} needs a value`);
-    } else {
-      values[name as ValueFlag] = value;
-    }
-    seen.add(name);
+  for (const flag of VALUE_FLAGS) {
+    const value = line.values[flag.slice(2)];
+    if (typeof value === "string") values[flag] = value;
   }
-  return { values, switches };
+  return { values, switches: new Set(SWITCH_FLAGS.filter((flag) => (line.values[flag.slice(2)] as unknown) === true)) };
 }
 
 function keyWinnerOf(switches: Set<SwitchFlag>, migrating: boolean, problems: string[]): "source" | "target" | undefined {

@@ -23,7 +23,7 @@ import { createPrivately } from "./registry/database.js";
 
 export const LOCK_FILE = "registry.lock";
 
-export type LockPurpose = "serve" | "migrate";
+export type LockPurpose = "serve" | "migrate" | "restore";
 
 const HolderSchema = z.object({
   pid: z.int(),

@@ -5,8 +5,10 @@
  * tokens; `monitor` and `verify-evidence` are the auditor's tools; `dns-bridge`
  * is the DNS bridge.
  */
+import { fileError, processIo } from "./cli/command-line.js";
 import { ConfigError, describeConfig, loadConfig, type Config } from "./config.js";
 import { createLogger, type Logger } from "./log.js";
+import { checkListen, PortError } from "./port-check.js";
 import { startServer } from "./server.js";
 import { stopRequested } from "./stop-signal.js";
 import { VERSION } from "./version.js";
@@ -36,13 +38,24 @@ Usage:
   oversight-registry token create|list|revoke ... [--data-dir DIR] [--db FILE]
       scoped, revocable operator tokens, managed while the registry runs
       (docs/OPERATOR-TOKENS.md; \`oversight-registry token --help\`)
+  oversight-registry keygen --out FILE
+      a new issuer signing key (0600); prints its public key
+  oversight-registry register --url URL --key FILE [--token-file FILE] MANIFEST.json
+      sign an issuer's manifest and register it (docs/ISSUERS.md)
+  oversight-registry backup --to DIR [--data-dir DIR] [--db FILE]
+      a consistent snapshot while the registry serves (docs/BACKUP.md)
+  oversight-registry restore --from DIR [--data-dir DIR] [--db FILE] [--allow-older]
+      put a validated snapshot in place of the data directory (registry stopped)
   oversight-registry dns-bridge --beacon-domain D --answer-ip IP --registry-url URL [--address A] [--port P] [--data-dir DIR]
       answer DNS for the beacon zone and deliver every beacon query to /dns_event (docs/DNS-BRIDGE.md)
   oversight-registry dns-bridge status [--data-dir DIR]
       print the DNS bridge's undelivered backlog and dead letters
 
 Configuration comes from the environment (docs/CONFIGURATION.md); flags win.
+\`oversight-registry COMMAND --help\` describes each command.
 `;
+
+const HELP_HINT = "(oversight-registry --help lists the commands and flags)\n";
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -66,17 +79,38 @@ async function main(argv: string[]): Promise<number> {
     const { tokenCommand } = await import("./ops/token-command.js");
     return tokenCommand(rest, { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() });
   }
+  if (command === "keygen") {
+    const { keygenCommand } = await import("./ops/keygen-command.js");
+    return keygenCommand(rest, processIo());
+  }
+  if (command === "register") {
+    const { registerCommand } = await import("./ops/register-command.js");
+    return registerCommand(rest, processIo());
+  }
+  if (command === "backup" || command === "restore") {
+    const { backupCommand, restoreCommand } = await import("./ops/backup-command.js");
+    return (command === "backup" ? backupCommand : restoreCommand)(rest, processIo());
+  }
   if (command === "verify-evidence") {
     const { verifyEvidenceCommand } = await import("./ops/verify-evidence.js");
     return verifyEvidenceCommand(rest);
   }
 
+  if (command !== undefined && command !== "serve" && !command.startsWith("-")) {
+    process.stderr.write(`oversight-registry: unknown command '${command}'\n${HELP_HINT}`);
+    return 2;
+  }
+  const serveArgs = command === "serve" ? rest : argv;
+  if (serveArgs.includes("--help") || serveArgs.includes("-h")) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   let config: Config;
   try {
-    config = loadConfig(argv[0] === "serve" ? rest : argv, process.env);
+    config = loadConfig(serveArgs, process.env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`${error.message}\n\n${USAGE}`);
+    process.stderr.write(`${error.message}\n${HELP_HINT}`);
     return 2;
   }
   // The offline tools print their JSON report on stdout; their log lines go to stderr.
@@ -86,9 +120,19 @@ async function main(argv: string[]): Promise<number> {
     if (config.mode === "validate") return await validate(config);
     return await serve(config, logger);
   } catch (error) {
-    logger.error("stopped", { error: error instanceof Error ? { name: error.name, message: error.message } : String(error) });
+    const message = describeFailure(error);
+    logger.error("stopped", { error: error instanceof Error ? { name: error.name, message } : message });
+    // serve logs to stdout for its supervisor; a person at a terminal reads stderr.
+    if (config.mode === "serve") process.stderr.write(`oversight-registry: ${message}\n`);
     return 1;
   }
+}
+
+/** A file-system error names its path and its cause in words ("permission denied"), not an errno code. */
+function describeFailure(error: unknown): string {
+  const { code, path } = error as { code?: unknown; path?: unknown };
+  if (typeof code === "string" && typeof path === "string") return fileError("use", path, error).message;
+  return error instanceof Error ? error.message : String(error);
 }
 
 async function serve(config: Config, logger: Logger): Promise<number> {
@@ -96,6 +140,13 @@ async function serve(config: Config, logger: Logger): Promise<number> {
   if (config.authDisabled) logger.warn("operator authentication is disabled (OVERSIGHT_AUTH_DISABLED=1)");
   if (config.rekor.enabled) logger.warn("OVERSIGHT_REKOR_ENABLED is set, but this registry does not submit to Rekor");
 
+  try {
+    await checkListen(config.host, config.port);
+  } catch (error) {
+    if (!(error instanceof PortError)) throw error;
+    process.stderr.write(`oversight-registry: ${error.message}\n`);
+    return 1;
+  }
   const stop = stopRequested(logger);
   const server = await startServer(
     {

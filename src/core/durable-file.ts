@@ -62,7 +62,7 @@ function writeTemp(file: string, contents: string, mode: number): string {
 }
 
 /** Makes a rename durable; some platforms cannot fsync a directory, and the file itself is already synced. */
-function syncDirectory(dir: string): void {
+export function syncDirectory(dir: string): void {
   let fd: number | undefined;
   try {
     fd = openSync(dir, "r");

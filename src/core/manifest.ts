@@ -70,7 +70,8 @@ export type ManifestInput = z.infer<typeof ManifestInputSchema>;
 const EMPTY_ARRAY: readonly unknown[] = Object.freeze([]);
 const EMPTY_OBJECT: Readonly<Record<string, unknown>> = Object.freeze({});
 
-const DEFAULTS: Readonly<Record<string, unknown>> = Object.freeze({
+/** What an absent optional field means (docs/PROTOCOL.md#manifests); signers fill the same values. */
+export const MANIFEST_DEFAULTS: Readonly<Record<string, unknown>> = Object.freeze({
   version: "OVERSIGHT-v1",
   suite: "OSGT-CLASSIC-v1",
   original_filename: "",
@@ -197,7 +198,7 @@ function signedForms(m: unknown): SignedForms | Refusal {
   let receivedComplete = true;
   for (const key of FIELDS_SORTED) {
     const present = Object.hasOwn(m, key);
-    const value = present ? m[key] : DEFAULTS[key];
+    const value = present ? m[key] : MANIFEST_DEFAULTS[key];
     if (SIGNATURE_FIELDS.has(key)) {
       // Blanked after nulls are dropped, so a null signature field is still signed as "".
       if (value !== null) manifest[key] = value;

@@ -6,7 +6,7 @@
  */
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { parseArgs } from "node:util";
+import { parseCommandLine, UsageError } from "../cli/command-line.js";
 import { createLogger } from "../log.js";
 import { stopRequested } from "../stop-signal.js";
 import { startBridge } from "./bridge.js";
@@ -37,7 +37,7 @@ export async function dnsBridgeCommand(args: string[], io: Io = process): Promis
     config = loadBridgeConfig(args, process.env);
   } catch (error) {
     if (!(error instanceof BridgeConfigError)) throw error;
-    io.stderr.write(`dns-bridge: ${error.message}\n\n${DNS_BRIDGE_USAGE}`);
+    io.stderr.write(`${error.problems.map((problem) => `dns-bridge: ${problem}\n`).join("")}${HELP_HINT}`);
     return 2;
   }
   if (config === "help") {
@@ -77,13 +77,20 @@ export async function dnsBridgeCommand(args: string[], io: Io = process): Promis
   return 0;
 }
 
+const HELP_HINT = "(oversight-registry dns-bridge --help shows the usage)\n";
+
 function statusCommand(args: string[], io: Io): number {
   let dataDir: string;
   try {
-    const { values } = parseArgs({ args, options: { "data-dir": { type: "string" } }, strict: true, allowPositionals: false });
-    dataDir = path.resolve(values["data-dir"] ?? process.env[SETTINGS.dataDir.env] ?? "./data/dns-bridge");
+    const parsed = parseCommandLine(args, { "data-dir": { type: "string" } }, { min: 0, max: 0, name: "" });
+    if (parsed === "help") {
+      io.stdout.write(DNS_BRIDGE_USAGE);
+      return 0;
+    }
+    dataDir = path.resolve(parsed.values["data-dir"] ?? process.env[SETTINGS.dataDir.env] ?? "./data/dns-bridge");
   } catch (error) {
-    io.stderr.write(`dns-bridge status: ${(error as Error).message}\n\n${DNS_BRIDGE_USAGE}`);
+    if (!(error instanceof UsageError)) throw error;
+    io.stderr.write(`dns-bridge status: ${error.message}\n${HELP_HINT}`);
     return 2;
   }
   if (!existsSync(path.join(dataDir, JOURNAL_FILE))) {

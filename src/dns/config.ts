@@ -8,8 +8,8 @@
 import { readFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import { parseArgs } from "node:util";
 import { z } from "zod";
+import { fileProblem, readCommandLine, type OptionSpec } from "../cli/command-line.js";
 import { printable } from "../config.js";
 import { SECRET_ADVICE, SECRET_RULE, secretWeakness } from "../core/secret-strength.js";
 import { canonicalName } from "./zone.js";
@@ -93,22 +93,17 @@ export const BridgeConfigSchema = z.object({
 export type BridgeConfig = z.infer<typeof BridgeConfigSchema>;
 
 /** The flags `dns-bridge` takes: every setting, plus --help. */
-export const BRIDGE_FLAGS = Object.fromEntries([
+export const BRIDGE_FLAGS: OptionSpec = Object.fromEntries([
   ...Object.values(SETTINGS).map((s) => [s.flag, { type: "string" as const }]),
   ["help", { type: "boolean" as const, short: "h" }],
-]) as Record<string, { type: "string" } | { type: "boolean"; short: string }>;
+]);
 
 /** Parses flags and environment; throws BridgeConfigError listing every problem. */
 export function loadBridgeConfig(args: string[], env: NodeJS.ProcessEnv, cwd: string = process.cwd()): BridgeConfig | "help" {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options: BRIDGE_FLAGS, strict: true, allowPositionals: false });
-  } catch (error) {
-    throw new BridgeConfigError([(error as Error).message]);
-  }
-  if (parsed.values["help"] === true) return "help";
+  const parsed = readCommandLine(args, BRIDGE_FLAGS);
+  if ((parsed.values["help"] as unknown) === true) return "help";
   const flags = parsed.values as Record<string, string | undefined>;
-  const problems: string[] = [];
+  const problems: string[] = [...parsed.problems, ...parsed.positionals.map((arg) => `unexpected argument '${arg}'`)];
 
   function read<T>(s: Setting<T>): T | undefined;
   function read<T>(s: Setting<T>, fallback: T): T;
@@ -169,7 +164,7 @@ function readSecret(file: string | undefined, env: NodeJS.ProcessEnv, cwd: strin
     try {
       value = readFileSync(path.resolve(cwd, file), "utf8").trim();
     } catch (error) {
-      problems.push(`cannot read ${source}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      problems.push(`cannot read ${source}: ${fileProblem(error)}`);
       return null;
     }
   } else {

@@ -9,6 +9,7 @@ import { verifyCheckpoint } from "../tlog/checkpoint.js";
 import { verifyTreeHead, type SignedTreeHead } from "../tlog/heads.js";
 import { CompactRange, leafHash, verifyConsistency } from "../tlog/merkle.js";
 import { fieldLine, STATE_FORMAT, type MonitorState } from "./monitor-state.js";
+import type { ProgressCallback } from "./progress.js";
 import { RegistryProtocolError, type ConsistencyProofResponse, type RegistryClient, type WellKnown } from "./registry-client.js";
 
 /** The largest `/tlog/range` page the contract allows. */
@@ -66,6 +67,8 @@ export interface RoundSession {
   /** Cleared for the rest of the session once the registry answers 404 to a consistency request. */
   useConsistency: boolean;
   notice: (message: string) => void;
+  /** Leaves read so far of those this round must read (phase "leaves"), then "done". */
+  onProgress?: ProgressCallback;
 }
 
 export interface RoundOutcome {
@@ -144,7 +147,12 @@ export async function monitorRound(
     }
   }
 
-  const entries = await readNewEntries(client, compact, head.size, misbehaviour);
+  let entries: MonitorEntry[];
+  try {
+    entries = await readNewEntries(client, compact, head.size, misbehaviour, session.onProgress);
+  } finally {
+    session.onProgress?.({ phase: "done", done: 0, total: null });
+  }
   const recomputed = compact.root();
   if (!recomputed.equals(headRoot)) {
     const message = verified
@@ -233,9 +241,12 @@ async function readNewEntries(
   compact: CompactRange,
   target: number,
   misbehaviour: MisbehaviourFactory,
+  onProgress?: ProgressCallback,
 ): Promise<MonitorEntry[]> {
   const entries: MonitorEntry[] = [];
+  const from = compact.size;
   while (compact.size < target) {
+    onProgress?.({ phase: "leaves", done: compact.size - from, total: target - from });
     const start = compact.size;
     const page = await client.range(start, Math.min(RANGE_PAGE, target - start));
     const window = page.entries.filter((e) => e.index < target);

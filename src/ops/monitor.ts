@@ -7,17 +7,20 @@
  * rewrite, a shrunk log or a bad signature stops the monitor and leaves both
  * heads and the proof in an evidence file beside the state.
  */
-import { existsSync } from "node:fs";
-import { parseArgs } from "node:util";
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
 import { z } from "zod";
-import { LogMisbehaviour, monitorRound, PinMismatchError, type RoundSession } from "./monitor-round.js";
+import { fileProblem, parseCommandLine, UsageError } from "../cli/command-line.js";
+import { LogMisbehaviour, monitorRound, PinMismatchError, type MonitorEntry, type RoundSession } from "./monitor-round.js";
+import { progressReporter } from "./progress.js";
+import { buildWatchList, describeMatch, matchEntry, WatchListError, type WatchList } from "./watch-list.js";
 import { writeFileDurably } from "../core/durable-file.js";
 import { readState, StateFileError, writeState } from "./monitor-state.js";
 import { RegistryClient, RegistryHttpError, RegistryProtocolError } from "./registry-client.js";
 
 export interface CommandIo {
   stdout: { write(chunk: string): unknown };
-  stderr: { write(chunk: string): unknown };
+  stderr: { write(chunk: string): unknown; isTTY?: boolean };
   /** Stops a long-running monitor after its current round (SIGINT/SIGTERM do the same). */
   signal?: AbortSignal;
 }
@@ -35,41 +38,70 @@ export const MONITOR_EXIT = {
 
 const USAGE = `usage: oversight-registry monitor --url <registry> --state <file> [--interval <seconds>] [--once]
                                   [--no-consistency] [--timeout <seconds>]
+                                  [--watch-issuer KEYHEX]... [--watch-file ID]... [--watch-token TOKEN]...
+                                  [--watch-list FILE] [--json]
+  Proves round after round that the log only grows. Without a watch list every
+  new entry is printed as a JSON line; with one, only the entries that match it,
+  one line each (a JSON line each with --json). docs/MONITORING.md.
 `;
 
+const seconds = (max: number) =>
+  z
+    .string()
+    .regex(/^\d{1,9}(\.\d{1,6})?$/, { error: `must be a number of seconds, more than 0 and at most ${max}` })
+    .transform(Number)
+    .pipe(z.number().positive({ error: `must be more than 0 seconds` }).max(max, { error: `must be at most ${max} seconds` }));
+
 const MonitorOptionsSchema = z.object({
-  url: z.url({ protocol: /^https?$/ }),
-  state: z.string().min(1),
-  interval: z.coerce.number().positive().max(86_400).default(60),
-  timeout: z.coerce.number().positive().max(3_600).default(30),
+  url: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }),
+  state: z.string({ error: "is required: the monitor's state file" }).min(1, { error: "needs a file name" }),
+  interval: seconds(86_400).default(60),
+  timeout: seconds(3_600).default(30),
   once: z.boolean().default(false),
   noConsistency: z.boolean().default(false),
+  json: z.boolean().default(false),
 });
-export type MonitorOptions = z.infer<typeof MonitorOptionsSchema>;
+export type MonitorOptions = z.infer<typeof MonitorOptionsSchema> & { watch: WatchList | null };
 
-export function parseMonitorArgs(args: string[]): MonitorOptions | "help" {
-  const { values, positionals } = parseArgs({
-    args,
-    options: {
-      url: { type: "string" },
-      state: { type: "string" },
-      interval: { type: "string" },
-      timeout: { type: "string" },
-      once: { type: "boolean" },
-      "no-consistency": { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
-    strict: true,
-    allowPositionals: true,
-  });
-  if (values.help) return "help";
-  if (positionals.length > 0) throw new Error(`unexpected argument ${positionals[0]}`);
-  const parsed = MonitorOptionsSchema.safeParse({ ...values, noConsistency: values["no-consistency"] });
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new Error(issue ? `--${String(issue.path[0] ?? "")}: ${issue.message}` : "invalid arguments");
+const FLAGS = {
+  url: { type: "string" },
+  state: { type: "string" },
+  interval: { type: "string" },
+  timeout: { type: "string" },
+  once: { type: "boolean" },
+  "no-consistency": { type: "boolean" },
+  "watch-issuer": { type: "string", multiple: true },
+  "watch-file": { type: "string", multiple: true },
+  "watch-token": { type: "string", multiple: true },
+  "watch-list": { type: "string" },
+  json: { type: "boolean" },
+} as const;
+
+/** Throws UsageError (one sentence naming the flag) or WatchListError. */
+export function parseMonitorArgs(args: string[], cwd = process.cwd()): MonitorOptions | "help" {
+  const parsed = parseCommandLine(args, FLAGS, { min: 0, max: 0, name: "" });
+  if (parsed === "help") return "help";
+  const { values } = parsed;
+  if (values.url === undefined) throw new UsageError("--url is required: the registry's base URL");
+  const options = MonitorOptionsSchema.safeParse({ ...values, noConsistency: values["no-consistency"] });
+  if (!options.success) {
+    const issue = options.error.issues[0]!;
+    const key = String(issue.path[0] ?? "");
+    const flag = key === "noConsistency" ? "no-consistency" : key;
+    const given = (values as Record<string, unknown>)[flag];
+    throw new UsageError(`--${flag} ${issue.message}${typeof given === "string" ? `, got '${given.slice(0, 80)}'` : ""}`);
   }
-  return parsed.data;
+  const listFile = values["watch-list"] === undefined ? undefined : path.resolve(cwd, values["watch-list"]);
+  let file: { text: string; source: string } | undefined;
+  if (listFile !== undefined) {
+    try {
+      file = { text: readFileSync(listFile, "utf8"), source: listFile };
+    } catch (error) {
+      throw new WatchListError(`cannot read the watch list ${listFile}: ${fileProblem(error)}`);
+    }
+  }
+  const watch = buildWatchList({ issuers: values["watch-issuer"] ?? [], files: values["watch-file"] ?? [], tokens: values["watch-token"] ?? [] }, file);
+  return { ...options.data, watch };
 }
 
 export async function monitorCommand(args: string[], io: CommandIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
@@ -78,7 +110,8 @@ export async function monitorCommand(args: string[], io: CommandIo = { stdout: p
   try {
     options = parseMonitorArgs(args);
   } catch (error) {
-    io.stderr.write(`monitor: ${(error as Error).message}\n${USAGE}`);
+    if (!(error instanceof UsageError || error instanceof WatchListError)) throw error;
+    io.stderr.write(`monitor: ${error.message}\n(oversight-registry monitor --help shows the usage)\n`);
     return MONITOR_EXIT.usage;
   }
   if (options === "help") {
@@ -89,7 +122,8 @@ export async function monitorCommand(args: string[], io: CommandIo = { stdout: p
     timeoutMs: options.timeout * 1000,
     onRetry: (n) => say(`${n.url}: ${n.reason}; retrying in ${Math.round(n.delayMs / 100) / 10} s (attempt ${n.attempt + 1})`),
   });
-  const session: RoundSession = { useConsistency: !options.noConsistency, notice: say };
+  // The first round of a new state file may read the whole log: a person at a terminal sees how far it got.
+  const session: RoundSession = { useConsistency: !options.noConsistency, notice: say, onProgress: progressReporter("monitor: catching up", { stream: io.stderr }) };
   if (options.once) return runRound(options, client, session, io);
 
   const stop = new AbortController();
@@ -117,7 +151,7 @@ async function runRound(options: MonitorOptions, client: RegistryClient, session
     const previous = readState(options.state);
     if (previous && previous.url !== client.baseUrl) say(`state ${options.state} was last used with ${previous.url}; now watching ${client.baseUrl}`);
     const outcome = await monitorRound(client, options.state, previous, session, new Date());
-    for (const entry of outcome.entries) io.stdout.write(`${JSON.stringify(entry)}\n`);
+    for (const entry of outcome.entries) printEntry(entry, options, io);
     writeState(options.state, outcome.state);
     const head = outcome.state.head!;
     const how = outcome.consistencyChecked ? "consistency proof and recomputed root" : "recomputed root";
@@ -144,6 +178,17 @@ async function runRound(options: MonitorOptions, client: RegistryClient, session
     }
     throw error;
   }
+}
+
+/** Every entry as a JSON line without a watch list; with one, the matching entries only, for a person or (--json) a program. */
+function printEntry(entry: MonitorEntry, options: MonitorOptions, io: CommandIo): void {
+  if (options.watch === null) {
+    io.stdout.write(`${JSON.stringify(entry)}\n`);
+    return;
+  }
+  const reasons = matchEntry(options.watch, entry);
+  if (reasons.length === 0) return;
+  io.stdout.write(options.json ? `${JSON.stringify({ watched: reasons, ...entry })}\n` : `${describeMatch(entry, reasons)}\n`);
 }
 
 /** `<state>.evidence-<UTC time>.json`, never overwriting an earlier one. */

@@ -5,8 +5,7 @@
  * orders the two, and the server reads token rows on every request.
  */
 import fs from "node:fs";
-import path from "node:path";
-import { parseArgs } from "node:util";
+import { CommandError, parseCommandLine, registryPaths, runCommandSync, UsageError, type CommandIo } from "../cli/command-line.js";
 import { ForeignDataError, refuseForeignData } from "../foreign-data.js";
 import { ScopeError, describeRegister, scopesFrom, type TokenScopes } from "../core/token-scopes.js";
 import { openDatabase } from "../registry/database.js";
@@ -24,15 +23,9 @@ export const TOKEN_USAGE = `Usage:
       refused from the running registry's next request on
 `;
 
-export interface TokenIo {
-  stdout: { write(chunk: string): unknown };
-  stderr: { write(chunk: string): unknown };
-  env: NodeJS.ProcessEnv;
-  cwd: string;
+export interface TokenIo extends CommandIo {
   clock?: Clock;
 }
-
-class UsageError extends Error {}
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
 
@@ -44,46 +37,35 @@ export function parseLifetime(text: string): number {
 }
 
 export function tokenCommand(args: string[], io: TokenIo): number {
-  try {
-    return run(args, io);
-  } catch (error) {
-    if (error instanceof UsageError || error instanceof ScopeError) {
-      io.stderr.write(`token: ${error.message}\n\n${TOKEN_USAGE}`);
-      return 2;
+  return runCommandSync("token", TOKEN_USAGE, io, () => {
+    try {
+      return run(args, io);
+    } catch (error) {
+      if (error instanceof ScopeError) throw new UsageError(error.message);
+      if (error instanceof TokenStoreError || error instanceof ForeignDataError) throw new CommandError(error.message);
+      throw error;
     }
-    if (error instanceof TokenStoreError || error instanceof ForeignDataError) {
-      io.stderr.write(`token: ${error.message}\n`);
-      return 1;
-    }
-    if ((error as { code?: unknown }).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" || (error as { code?: unknown }).code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
-      io.stderr.write(`token: ${(error as Error).message}\n\n${TOKEN_USAGE}`);
-      return 2;
-    }
-    throw error;
-  }
+  });
 }
 
-function run(args: string[], io: TokenIo): number {
+const OPTIONS = {
+  name: { type: "string" },
+  scope: { type: "string", multiple: true },
+  "issuer-id": { type: "string", multiple: true },
+  "issuer-prefix": { type: "string", multiple: true },
+  "issuer-key": { type: "string", multiple: true },
+  expires: { type: "string" },
+  "data-dir": { type: "string" },
+  db: { type: "string" },
+} as const;
+
+function run(args: string[], io: TokenIo): number | "help" {
   const [action, ...rest] = args;
-  if (action === undefined || action === "--help" || action === "-h" || action === "help") {
-    io.stdout.write(TOKEN_USAGE);
-    return action === undefined ? 2 : 0;
-  }
-  const { values, positionals } = parseArgs({
-    args: rest,
-    options: {
-      name: { type: "string" },
-      scope: { type: "string", multiple: true },
-      "issuer-id": { type: "string", multiple: true },
-      "issuer-prefix": { type: "string", multiple: true },
-      "issuer-key": { type: "string", multiple: true },
-      expires: { type: "string" },
-      "data-dir": { type: "string" },
-      db: { type: "string" },
-    },
-    strict: true,
-    allowPositionals: true,
-  });
+  if (action === "--help" || action === "-h" || action === "help") return "help";
+  if (action === undefined) throw new UsageError("which token command: create, list or revoke?");
+  const parsed = parseCommandLine(rest, OPTIONS, { min: 0, max: Infinity, name: "" });
+  if (parsed === "help") return "help";
+  const { values, positionals } = parsed;
   const now = (io.clock ?? systemClock)();
   const open = () => openTokens(values["data-dir"], values.db, io);
   switch (action) {
@@ -126,11 +108,9 @@ function refuseOptions(values: Record<string, unknown>, allowed: string[], actio
   if (extra.length > 0) throw new UsageError(`token ${action} takes no --${extra[0]}`);
 }
 
-/** The database `serve` would use: --db, else OVERSIGHT_DB, else the one in --data-dir / OVERSIGHT_DATA / ./data. */
+/** The database `serve` would use (cli/command-line.ts registryPaths). */
 function openTokens(dataDirFlag: string | undefined, dbFlag: string | undefined, io: TokenIo) {
-  const given = (value: string | undefined) => (value === undefined || value === "" ? undefined : value);
-  const dataDir = path.resolve(io.cwd, given(dataDirFlag) ?? given(io.env["OVERSIGHT_DATA"]) ?? "./data");
-  const file = path.resolve(io.cwd, given(dbFlag) ?? given(io.env["OVERSIGHT_DB"]) ?? path.join(dataDir, "oversight-registry.sqlite"));
+  const { dataDir, db: file } = registryPaths({ dataDir: dataDirFlag, db: dbFlag }, io);
   if (!fs.existsSync(file)) {
     throw new TokenStoreError(`no registry database at ${file}; start the registry once, or give --data-dir / --db (or OVERSIGHT_DATA / OVERSIGHT_DB)`);
   }

@@ -120,3 +120,11 @@ export function readStateFile(file: string): SignedRecord | null {
 export function writeStateFile(file: string, record: SignedRecord): void {
   writeFileDurably(file, JSON.stringify({ size: record.size, root: toHex(record.root), signed_at: record.signedAt }) + "\n");
 }
+
+/** The larger of the database's record and the state file's: the head the server holds itself to. Throws MalformedSignedHeadError like both readers. */
+export function largestSignedHead(db: Database.Database, stateFile: string): SignedRecord | null {
+  const row = new SignedHeadRow(db).read();
+  const file = readStateFile(stateFile);
+  if (!row || !file) return row ?? file;
+  return file.size > row.size ? file : row;
+}

@@ -147,11 +147,24 @@ describe("monitor state and arguments", () => {
     assert.throws(() => readState(file), StateFileError);
   });
 
-  test("bad arguments are a usage error", async () => {
-    const out = captureIo();
-    assert.equal(await monitorCommand(["--url", "http://127.0.0.1:1"], out.io), MONITOR_EXIT.usage);
-    assert.match(out.stderr(), /usage: oversight-registry monitor/);
-    assert.equal(await monitorCommand(["--url", "ftp://x", "--state", "s"], captureIo().io), MONITOR_EXIT.usage);
+  test("bad arguments are a usage error: one sentence naming the flag, not the whole usage", async () => {
+    const cases: [string[], string][] = [
+      [["--url", "http://127.0.0.1:1"], "--state is required: the monitor's state file"],
+      [["--url", "ftp://x", "--state", "s"], "--url must be an http(s) URL, got 'ftp://x'"],
+      [["--state", "s"], "--url is required: the registry's base URL"],
+      [["--url", "http://x", "--state", "s", "--interval", "soon"], "--interval must be a number of seconds, more than 0 and at most 86400, got 'soon'"],
+      [["--url", "http://x", "--state", "s", "--timeout", "0"], "--timeout must be more than 0 seconds, got '0'"],
+      [["--url", "http://x", "--state", "s", "--state", "t"], "--state is given more than once"],
+      [["--url", "http://x", "--state", "s", "--wait"], "unknown flag --wait"],
+    ];
+    for (const [args, message] of cases) {
+      const out = captureIo();
+      assert.equal(await monitorCommand(args, out.io), MONITOR_EXIT.usage, args.join(" "));
+      assert.equal(out.stderr(), `monitor: ${message}\n(oversight-registry monitor --help shows the usage)\n`);
+    }
+    const help = captureIo();
+    assert.equal(await monitorCommand(["--help"], help.io), MONITOR_EXIT.ok);
+    assert.match(help.stdout(), /^usage: oversight-registry monitor --url/);
   });
 
   test("a server answering outside the contract is reported as unavailable, not as misbehaviour", async (t) => {

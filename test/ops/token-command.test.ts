@@ -53,7 +53,7 @@ test("bad token commands say what is wrong and change nothing", async (t) => {
     [["revoke", ...dir], 2, /exactly one token NAME/],
     [["list", "--scope", "admin", ...dir], 2, /takes no --scope/],
     [["rotate", ...dir], 2, /unknown token command "rotate"/],
-    [["create", "--nme", "x", ...dir], 2, /Unknown option/],
+    [["create", "--nme", "x", ...dir], 2, /^token: unknown flag --nme\n\(oversight-registry token --help shows the usage\)\n$/],
     [["list", "--data-dir", path.join(tempDir(t), "empty")], 1, /no registry database at/],
   ];
   for (const [args, code, message] of cases) {
