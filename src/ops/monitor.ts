@@ -12,6 +12,7 @@ import { parseArgs } from "node:util";
 import { z } from "zod";
 import { LogMisbehaviour, monitorRound, PinMismatchError, type RoundSession } from "./monitor-round.js";
 import { writeFileDurably } from "../core/durable-file.js";
+import { writeMonitorMetrics } from "./monitor-metrics.js";
 import { readState, StateFileError, writeState } from "./monitor-state.js";
 import { RegistryClient, RegistryHttpError, RegistryProtocolError } from "./registry-client.js";
 
@@ -34,7 +35,7 @@ export const MONITOR_EXIT = {
 } as const;
 
 const USAGE = `usage: oversight-registry monitor --url <registry> --state <file> [--interval <seconds>] [--once]
-                                  [--no-consistency] [--timeout <seconds>]
+                                  [--no-consistency] [--timeout <seconds>] [--metrics-file <file.prom>]
 `;
 
 const MonitorOptionsSchema = z.object({
@@ -44,6 +45,8 @@ const MonitorOptionsSchema = z.object({
   timeout: z.coerce.number().positive().max(3_600).default(30),
   once: z.boolean().default(false),
   noConsistency: z.boolean().default(false),
+  /** node_exporter textfile-collector file the findings are written to (monitor-metrics.ts). */
+  metricsFile: z.string().min(1).optional(),
 });
 export type MonitorOptions = z.infer<typeof MonitorOptionsSchema>;
 
@@ -57,6 +60,7 @@ export function parseMonitorArgs(args: string[]): MonitorOptions | "help" {
       timeout: { type: "string" },
       once: { type: "boolean" },
       "no-consistency": { type: "boolean" },
+      "metrics-file": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -64,7 +68,7 @@ export function parseMonitorArgs(args: string[]): MonitorOptions | "help" {
   });
   if (values.help) return "help";
   if (positionals.length > 0) throw new Error(`unexpected argument ${positionals[0]}`);
-  const parsed = MonitorOptionsSchema.safeParse({ ...values, noConsistency: values["no-consistency"] });
+  const parsed = MonitorOptionsSchema.safeParse({ ...values, noConsistency: values["no-consistency"], metricsFile: values["metrics-file"] });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new Error(issue ? `--${String(issue.path[0] ?? "")}: ${issue.message}` : "invalid arguments");
@@ -120,6 +124,7 @@ async function runRound(options: MonitorOptions, client: RegistryClient, session
     for (const entry of outcome.entries) io.stdout.write(`${JSON.stringify(entry)}\n`);
     writeState(options.state, outcome.state);
     const head = outcome.state.head!;
+    if (options.metricsFile) writeMonitorMetrics(options.metricsFile, { misbehaving: false, verifiedSize: head.size, verifiedAt: new Date() });
     const how = outcome.consistencyChecked ? "consistency proof and recomputed root" : "recomputed root";
     say(
       outcome.entries.length === 0
@@ -130,6 +135,9 @@ async function runRound(options: MonitorOptions, client: RegistryClient, session
   } catch (error) {
     if (error instanceof LogMisbehaviour) {
       const file = writeEvidence(options.state, client.baseUrl, error);
+      if (options.metricsFile) {
+        writeMonitorMetrics(options.metricsFile, { misbehaving: true, kind: error.kind, verifiedSize: error.details.verified_head?.size ?? null });
+      }
       say(`LOG MISBEHAVIOUR (${error.kind}): ${error.message}`);
       say(`evidence (both heads and the proof) written to ${file}; the state was not advanced`);
       return MONITOR_EXIT.misbehaviour;
