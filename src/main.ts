@@ -31,7 +31,7 @@ Usage:
   oversight-registry --db FILE --data-dir DIR --validate-db
       check a database offline, read-only (may run beside the server); prints a
       JSON report, exits 1 when anything is wrong
-  oversight-registry monitor --url URL --state FILE [--interval S] [--once]
+  oversight-registry monitor --url URL --state FILE [--interval S] [--once] [--metrics-file F]
       watch a registry's log and prove it only grows
   oversight-registry verify-evidence BUNDLE.json|URL [--registry-pub HEX]
       check an evidence bundle offline

@@ -16,8 +16,9 @@ import { refuseForeignData } from "./foreign-data.js";
 import { createApp, createEdge, type Rates } from "./http/app.js";
 import { FastPath } from "./http/fast-path.js";
 import { DEFAULT_HTTP_LIMITS, createHttpServer, type HttpLimits } from "./http/server-limits.js";
-import { Metrics } from "./http/metrics.js";
+import { observeRequests } from "./http/request-observer.js";
 import type { Logger } from "./log.js";
+import { RegistryMetrics } from "./metrics/registry-metrics.js";
 import { resolveOperatorToken } from "./operator-token.js";
 import { explainDamagedStore, withDamageHint } from "./registry/damaged-store.js";
 import { openDatabase, type Synchronous } from "./registry/database.js";
@@ -105,7 +106,7 @@ async function startLocked(options: ServeOptions, logger: Logger, lock: DataDirL
     db.close();
     throw error;
   }
-  const metrics = new Metrics();
+  const metrics = new RegistryMetrics();
   let registry: Registry;
   try {
     registry = new Registry({
@@ -114,7 +115,7 @@ async function startLocked(options: ServeOptions, logger: Logger, lock: DataDirL
       origin: options.origin,
       signedHeadFile: stateFile,
       ...(options.clock ? { clock: options.clock } : {}),
-      observer: { batch: (jobs) => metrics.observeBatch(jobs), proofVerificationFailed: () => metrics.proofVerificationFailed() },
+      observer: metrics,
     });
   } catch (error) {
     db.close();
@@ -129,21 +130,25 @@ async function startLocked(options: ServeOptions, logger: Logger, lock: DataDirL
   );
 
   const verifyPool = new VerifyPool({ onError: (error) => logger.warn("a signature verification worker failed", { error }) });
-  const service = new RegistryService(registry, { verifier: verifyPool });
+  metrics.gauge("signature_verify_queue_depth", "Ed25519 checks waiting for a verification worker or held by one.", () => verifyPool.depth);
+  const service = new RegistryService(registry, { verifier: metrics.timed(verifyPool) });
   const edge = createEdge(options.rates, { operatorToken, dnsSecret: options.dnsSecret }, options.rateClock);
   const operators = OperatorAccess.of(registry, operatorToken);
   const app = createApp({ ...options, operators, service, logger, metrics, version: VERSION, edge });
   const fastPath = new FastPath({
     service,
     logger,
-    metrics,
     edge,
     trustedProxy: options.trustedProxy,
     operators,
     dnsSecret: options.dnsSecret,
     maxBodyBytes: options.maxBodyBytes,
   });
-  const server = createHttpServer(options.httpLimits ?? DEFAULT_HTTP_LIMITS, logger, (req, res) => fastPath.handle(req, res) || app(req, res));
+  const server = createHttpServer(
+    options.httpLimits ?? DEFAULT_HTTP_LIMITS,
+    logger,
+    observeRequests(metrics, logger, (req, res) => fastPath.handle(req, res) || app(req, res)),
+  );
   server.listen(options.port, options.host);
   try {
     await once(server, "listening");

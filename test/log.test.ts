@@ -9,14 +9,14 @@ function capture(level: LogLevel) {
   return { logger, lines, records };
 }
 
-test("one JSON object per line with time, level, msg, then the fields", () => {
+test("one JSON object per line (pino): level, time, the fields, msg", () => {
   const { logger, lines, records } = capture("info");
   logger.info("listening", { url: "http://127.0.0.1:1", tlog_size: 3 });
   assert.equal(lines.length, 1);
   assert.ok(lines[0]!.endsWith("}\n"));
   assert.equal(lines[0]!.indexOf("\n"), lines[0]!.length - 1);
   const [record] = records();
-  assert.deepEqual(Object.keys(record!), ["time", "level", "msg", "url", "tlog_size"]);
+  assert.deepEqual(Object.keys(record!), ["level", "time", "url", "tlog_size", "msg"]);
   assert.equal(record!.level, "info");
   assert.equal(record!.msg, "listening");
   assert.match(String(record!.time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
@@ -106,4 +106,27 @@ test("cycles, bytes, bigints and dates are written safely", () => {
   assert.equal(record!.n, "1180591620717411303424");
   assert.equal(record!.when, "1970-01-01T00:00:00.000Z");
   assert.equal("fn" in record!, false);
+});
+
+test("on a terminal the lines are pino-pretty's readable form, still redacted", () => {
+  const lines: string[] = [];
+  const logger = createLogger({ level: "info", stream: { write: (line: string) => lines.push(line), isTTY: true } });
+  logger.info("listening", { url: "http://127.0.0.1:1", headers: { authorization: "Bearer tok-9" } });
+  const text = lines.join("");
+  assert.throws(() => JSON.parse(text), "not JSON");
+  assert.match(text, /INFO/);
+  assert.match(text, /listening/);
+  assert.match(text, /http:\/\/127\.0\.0\.1:1/);
+  assert.match(text, /\[redacted\]/);
+  assert.ok(!text.includes("tok-9"));
+});
+
+test("a stream that is not a terminal gets JSON unless pretty is asked for", () => {
+  const json: string[] = [];
+  createLogger({ level: "info", stream: { write: (line: string) => json.push(line), isTTY: false } }).info("plain");
+  assert.equal((JSON.parse(json[0]!) as { msg: string }).msg, "plain");
+  const readable: string[] = [];
+  createLogger({ level: "info", pretty: true, stream: { write: (line: string) => readable.push(line) } }).info("asked", { token: "tok-10" });
+  assert.throws(() => JSON.parse(readable.join("")));
+  assert.ok(!readable.join("").includes("tok-10"));
 });

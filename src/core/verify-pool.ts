@@ -134,8 +134,13 @@ export class VerifyPool implements SignatureVerifier {
     return this.slots.length;
   }
 
+  /** Checks waiting for a worker or held by one. */
+  get depth(): number {
+    return this.queued.length + this.outstanding();
+  }
+
   verify(check: SignatureCheck): Promise<number> {
-    if (this.closed || this.slots.length === 0 || this.queued.length + this.outstanding() >= this.maxQueued) {
+    if (this.closed || this.slots.length === 0 || this.depth >= this.maxQueued) {
       this.stats.inThread++;
       return Promise.resolve(firstVerified(check));
     }

@@ -9,8 +9,8 @@
 import http from "node:http";
 import { performance } from "node:perf_hooks";
 import { TokenBuckets } from "../http/rate-limit.js";
-import { METRICS_CONTENT_TYPE } from "../http/metrics.js";
 import type { Logger } from "../log.js";
+import { METRICS_CONTENT_TYPE } from "../metrics/exposition.js";
 import type { Synchronous } from "../registry/database.js";
 import { answer, decodeQuery, placementOf, serverFailure, type Query, type Transport } from "./answer.js";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff.js";
@@ -162,9 +162,9 @@ export async function startBridge(options: BridgeOptions, logger: Logger): Promi
 }
 
 async function startStatusServer(port: number, journal: Journal, metrics: BridgeMetrics): Promise<{ url: string; close(): Promise<void> }> {
-  const server = http.createServer((req, res) => {
+  const server = http.createServer(async (req, res) => {
     if (req.method === "GET" && req.url === "/metrics") {
-      res.writeHead(200, { "content-type": METRICS_CONTENT_TYPE }).end(metrics.render());
+      res.writeHead(200, { "content-type": METRICS_CONTENT_TYPE }).end(await metrics.render());
     } else if (req.method === "GET" && req.url === "/status") {
       const body = { ...journal.backlog(), recent_dead_letters: journal.deadLetters(10) };
       res.writeHead(200, { "content-type": "application/json" }).end(`${JSON.stringify(body)}\n`);

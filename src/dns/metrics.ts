@@ -1,7 +1,11 @@
 /**
- * The bridge's counters and gauges, in the Prometheus text format the
- * registry's /metrics uses. Label-free: every series is a fixed name.
+ * The bridge's metrics, in a prom-client registry of its own: label-free
+ * counters and backlog gauges (docs/DNS-BRIDGE.md#observing-it), beside
+ * prom-client's process and event-loop metrics.
  */
+import { Counter, type Registry } from "prom-client";
+import { callbackGauge, processRegistry } from "../metrics/exposition.js";
+
 export const COUNTERS = {
   dns_queries_total: "DNS queries answered or refused, beacon or not",
   dns_malformed_total: "packets answered FORMERR/NOTIMP or dropped as unparsable",
@@ -29,26 +33,28 @@ const GAUGE_HELP: Record<keyof Gauges, string> = {
 };
 
 export class BridgeMetrics {
-  private readonly counts = new Map<CounterName, number>(Object.keys(COUNTERS).map((name) => [name as CounterName, 0]));
+  readonly registry: Registry = processRegistry();
+  private readonly counters = new Map<CounterName, Counter>();
 
-  constructor(private readonly gauges: Gauges) {}
+  constructor(gauges: Gauges) {
+    for (const [name, help] of Object.entries(COUNTERS)) {
+      this.counters.set(name as CounterName, new Counter({ name, help, registers: [this.registry] }));
+    }
+    for (const [name, read] of Object.entries(gauges) as [keyof Gauges, () => number][]) {
+      callbackGauge(this.registry, name, GAUGE_HELP[name], read);
+    }
+  }
 
   add(name: CounterName, by = 1): void {
-    this.counts.set(name, this.counts.get(name)! + by);
+    this.counters.get(name)!.inc(by);
   }
 
-  get(name: CounterName): number {
-    return this.counts.get(name)!;
+  async get(name: CounterName): Promise<number> {
+    const { values } = await this.counters.get(name)!.get();
+    return values[0]?.value ?? 0;
   }
 
-  render(): string {
-    const lines: string[] = [];
-    for (const [name, help] of Object.entries(COUNTERS)) {
-      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`, `${name} ${this.counts.get(name as CounterName)}`);
-    }
-    for (const [name, read] of Object.entries(this.gauges) as [keyof Gauges, () => number][]) {
-      lines.push(`# HELP ${name} ${GAUGE_HELP[name]}`, `# TYPE ${name} gauge`, `${name} ${read()}`);
-    }
-    return `${lines.join("\n")}\n`;
+  render(): Promise<string> {
+    return this.registry.metrics();
   }
 }

@@ -14,8 +14,9 @@ import { dnsAuth, operatorAuth, operatorOf } from "./auth.js";
 import { clientAddress } from "./client-address.js";
 import { cors } from "./cors.js";
 import { errorHandler, notFoundHandler } from "./error-handler.js";
-import { METRICS_CONTENT_TYPE, requestMetrics, type Metrics } from "./metrics.js";
-import { TokenBuckets, rateLimit, type BucketChoice } from "./rate-limit.js";
+import { METRICS_CONTENT_TYPE } from "../metrics/exposition.js";
+import type { RegistryMetrics } from "../metrics/registry-metrics.js";
+import { TokenBuckets, rateLimit, type BucketChoice, type BucketName } from "./rate-limit.js";
 import { beaconRoutes } from "./routes/beacons.js";
 import { evidenceRoutes } from "./routes/evidence.js";
 import { identityRoutes } from "./routes/identity.js";
@@ -63,21 +64,21 @@ export function createEdge(rates: Rates, { operatorToken, dnsSecret }: EdgeSecre
   const buckets = (rate: Rate) => new TokenBuckets({ ...rate, now });
   const write = buckets(rates.write);
   const read = buckets(rates.read);
-  const byAddress = (buckets: TokenBuckets, address: string): BucketChoice => ({ buckets, key: address });
+  const byAddress = (buckets: TokenBuckets, bucket: BucketName, address: string): BucketChoice => ({ buckets, bucket, key: address });
   // A secret is held by one party, so its bucket is keyed by who holds it (each
   // operator token by its name). Without a secret the caller is anonymous (or
   // a local bridge) and is limited by its address.
-  const bySecret = (secret: string | null, rate: Rate) => {
-    if (secret === null) return (address: string) => byAddress(write, address);
-    const held = buckets(rate);
-    return (_address: string, holder = "holder") => ({ buckets: held, key: holder });
+  const bySecret = (secret: string | null, bucket: BucketName) => {
+    if (secret === null) return (address: string) => byAddress(write, "write", address);
+    const held = buckets(rates[bucket]);
+    return (_address: string, holder = "holder") => ({ buckets: held, bucket, key: holder });
   };
   const choosers: Record<Spender, (address: string, holder?: string) => BucketChoice> = {
-    operator: bySecret(operatorToken, rates.token),
+    operator: bySecret(operatorToken, "token"),
     // A DNS bridge sends every hit from one address: sharing that address's beacon bucket would refuse DNS evidence under load.
-    dns: bySecret(dnsSecret, rates.dns),
-    beacon: (address) => byAddress(write, address),
-    read: (address) => byAddress(read, address),
+    dns: bySecret(dnsSecret, "dns"),
+    beacon: (address) => byAddress(write, "write", address),
+    read: (address) => byAddress(read, "read", address),
   };
   return {
     bucketFor: (spender, address, holder) => choosers[spender](address, holder),
@@ -89,7 +90,7 @@ export function createEdge(rates: Rates, { operatorToken, dnsSecret }: EdgeSecre
 export interface AppOptions {
   service: RegistryService;
   logger: Logger;
-  metrics: Metrics;
+  metrics: RegistryMetrics;
   version: string;
   jurisdiction: string;
   origin: string;
@@ -109,14 +110,16 @@ export function createApp(options: AppOptions): express.Express {
   app.set("query parser", "simple");
 
   const limit = (spender: Spender) =>
-    rateLimit((req: Request) => options.edge.bucketFor(spender, clientAddress(req, options.trustedProxy), operatorOf(req)?.name));
+    rateLimit(
+      (req: Request) => options.edge.bucketFor(spender, clientAddress(req, options.trustedProxy), operatorOf(req)?.name),
+      (bucket) => options.metrics.rateLimited(bucket),
+    );
 
-  app.use(requestMetrics(options.metrics));
   app.use(options.edge.securityHeaders);
   app.use(cors(options.corsOrigins));
 
-  app.get("/metrics", (_req, res) => {
-    res.type(METRICS_CONTENT_TYPE).send(options.metrics.render());
+  app.get("/metrics", async (_req, res) => {
+    res.type(METRICS_CONTENT_TYPE).send(await options.metrics.render());
   });
   app.use(
     writeRoutes(options.service, {

@@ -11,6 +11,7 @@ import { RegistryError } from "../core/errors.js";
 import type { Logger } from "../log.js";
 import { damagedStoreHint, isDamagedStore } from "../registry/damaged-store.js";
 import { bodyTooLarge } from "./json-body.js";
+import { requestIdOf } from "./request-id.js";
 
 const JSON_TYPE = "application/json; charset=utf-8";
 const MAX_PATH_IN_MESSAGE = 200;
@@ -35,6 +36,7 @@ export function answerError(logger: Logger, error: unknown, req: IncomingMessage
   const failure = toRegistryError(error);
   if (failure.status >= 500) {
     logger.error("request failed", {
+      request_id: requestIdOf(req),
       method: req.method,
       path: safePath(url),
       status: failure.status,
@@ -145,7 +147,7 @@ function formatPath(segments: readonly PropertyKey[]): string {
 }
 
 /** The request path without query, cut to a readable length (JSON encoding takes care of the rest). */
-function safePath(url: string): string {
+export function safePath(url: string): string {
   const pathOnly = url.split("?")[0] ?? "";
   return pathOnly.length > MAX_PATH_IN_MESSAGE ? `${pathOnly.slice(0, MAX_PATH_IN_MESSAGE)}…` : pathOnly;
 }

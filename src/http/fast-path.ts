@@ -8,8 +8,9 @@
  * bucket — and returns false for anything else, so Express answers exactly as
  * before. What it applies comes from where Express takes it: the shared
  * buckets and helmet instance (HttpEdge), clientAddress, IdentifierSchema,
- * IntegerParam, the use-cases, the route templates as metric labels, and the
- * error handler's envelope for failures after it has taken a request.
+ * IntegerParam, the use-cases, and the error handler's envelope for failures
+ * after it has taken a request. Its requests are counted where every request
+ * is (request-observer.ts).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { IdentifierSchema } from "../core/manifest.js";
@@ -19,22 +20,18 @@ import { clientAddress } from "./client-address.js";
 import { varyOnOrigin } from "./cors.js";
 import { answerError } from "./error-handler.js";
 import { planWrite, type FastWriteOptions } from "./fast-writes.js";
-import type { Metrics } from "./metrics.js";
 import { IntegerParam } from "./params.js";
 import type { TokenBuckets } from "./rate-limit.js";
 import { BEACON_ANSWERS, BEACON_ROUTES, type BeaconRoute } from "./routes/beacons.js";
 
 export interface FastPathOptions extends FastWriteOptions {
   logger: Logger;
-  metrics: Metrics;
 }
 
 /** What a route does once the request is taken: given the client address, answer on `res`. */
 type Job = (address: string) => Promise<void> | void;
 
 interface Route {
-  /** The Express route template, used as the metrics label. */
-  template: string;
   spender: Spender;
   /** The job for this decoded path parameter, or null when the Express handler would refuse it. */
   plan(param: string, req: IncomingMessage, res: ServerResponse): Job | null;
@@ -66,9 +63,7 @@ export class FastPath {
     if (taken === null || taken.buckets.take(taken.key) !== 0) return false;
 
     this.servedCount++;
-    const { metrics, logger, edge } = this.options;
-    const method = req.method ?? "";
-    res.on("finish", () => metrics.request(taken.template, method, res.statusCode));
+    const { logger, edge } = this.options;
     edge.securityHeaders(req, res, noop);
     varyOnOrigin(res);
     const fail = (error: unknown) => answerError(logger, error, req, res);
@@ -88,7 +83,7 @@ export class FastPath {
     if (route === undefined || !PLAIN_SEGMENT.test(raw)) return null;
     const param = decodeSegment(raw);
     const job = param === null ? null : route.plan(param, req, res);
-    return job === null ? null : { template: route.template, ...this.options.edge.bucketFor(route.spender, address), job };
+    return job === null ? null : { ...this.options.edge.bucketFor(route.spender, address), job };
   }
 
   private planPost(req: IncomingMessage, res: ServerResponse, address: string): Taken | null {
@@ -98,9 +93,8 @@ export class FastPath {
   }
 }
 
-/** A request the fast path takes: its metrics label, the bucket and key it spends, and what answers it. */
+/** A request the fast path takes: the bucket and key it spends, and what answers it. */
 interface Taken {
-  template: string;
   buckets: TokenBuckets;
   key: string;
   job: Job;
@@ -108,8 +102,7 @@ interface Taken {
 
 /** Keyed by everything up to the parameter, which never contains a `/`. */
 function buildRoutes({ service }: FastPathOptions): Map<string, Route> {
-  const beacon = ({ template, kind, suffix }: BeaconRoute): Route => ({
-    template,
+  const beacon = ({ kind, suffix }: BeaconRoute): Route => ({
     spender: "beacon",
     plan: (name, req, res) => {
       const tokenId = name.endsWith(suffix) ? identifier(name.slice(0, name.length - suffix.length)) : null;
@@ -123,18 +116,17 @@ function buildRoutes({ service }: FastPathOptions): Map<string, Route> {
       };
     },
   });
-  const read = (template: string, plan: (param: string, res: ServerResponse) => Job | null): Route => ({
-    template,
+  const read = (plan: (param: string, res: ServerResponse) => Job | null): Route => ({
     spender: "read",
     plan: (param, _req, res) => plan(param, res),
   });
   const routes: Record<string, Route> = {
     ...Object.fromEntries(BEACON_ROUTES.map((route) => [route.prefix, beacon(route)])),
-    "/tlog/proof/": read("/tlog/proof/:index", (param, res) => {
+    "/tlog/proof/": read((param, res) => {
       const index = IntegerParam.safeParse(param);
       return index.success ? () => json(res, service.log.inclusion(index.data)) : null;
     }),
-    "/evidence/": read("/evidence/:file_id", (param, res) => {
+    "/evidence/": read((param, res) => {
       const fileId = identifier(param);
       return fileId === null ? null : () => json(res, service.evidence.bundle(fileId));
     }),

@@ -27,7 +27,6 @@ export interface FastWriteOptions {
 }
 
 export interface WritePlan {
-  template: string;
   buckets: TokenBuckets;
   key: string;
   /** Reads the body and runs the route's action; resolves with the JSON answer. */
@@ -45,14 +44,13 @@ export function planWrite(req: IncomingMessage, address: string, options: FastWr
     return parseObject(await readBody(req, length));
   };
   const { edge, service } = options;
-  const plan = (template: string, spender: Spender, action: WriteAction, operator: Operator | null = null): WritePlan => ({
-    template,
+  const plan = (spender: Spender, action: WriteAction, operator: Operator | null = null): WritePlan => ({
     ...edge.bucketFor(spender, address, operator?.name),
     run: async (from) => action(service, await read(), from, operator),
   });
   const operatorPlan = (scope: ScopeName, action: WriteAction) => {
     const admitted = admittedOperator(req, options.operators, scope);
-    return admitted === undefined ? null : plan(`/${scope}`, "operator", action, admitted);
+    return admitted === undefined ? null : plan("operator", action, admitted);
   };
   switch (req.url) {
     case "/register":
@@ -61,7 +59,7 @@ export function planWrite(req: IncomingMessage, address: string, options: FastWr
       return operatorPlan("attribute", WRITE_ACTIONS.attribute);
     case "/dns_event":
       return dnsAdmits(req, { secret: options.dnsSecret, trustedProxy: options.trustedProxy })
-        ? plan("/dns_event", "dns", WRITE_ACTIONS.dnsEvent)
+        ? plan("dns", WRITE_ACTIONS.dnsEvent)
         : null;
     default:
       return null;

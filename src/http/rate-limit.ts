@@ -95,21 +95,29 @@ export class TokenBuckets {
   }
 }
 
-/** A bucket set and the key to take a token from. */
+/** The bucket sets a registry has, one per `OVERSIGHT_RATE_*` setting; the label of its refusals in the metrics. */
+export type BucketName = "write" | "read" | "token" | "dns";
+
+/** A bucket set, its name, and the key to take a token from. */
 export interface BucketChoice {
   buckets: TokenBuckets;
+  bucket: BucketName;
   key: string;
 }
 
-/** Refuses a request with 429 rate_limited (and Retry-After) when the bucket `choose` names for it is empty. */
-export function rateLimit(choose: (req: Request) => BucketChoice): RequestHandler {
+/**
+ * Refuses a request with 429 rate_limited (and Retry-After) when the bucket
+ * `choose` names for it is empty, and tells `onRefused` which bucket it was.
+ */
+export function rateLimit(choose: (req: Request) => BucketChoice, onRefused: (bucket: BucketName) => void = () => {}): RequestHandler {
   return (req, _res, next) => {
-    const { buckets, key } = choose(req);
+    const { buckets, bucket, key } = choose(req);
     const retryAfter = buckets.take(key);
     if (retryAfter === 0) {
       next();
       return;
     }
+    onRefused(bucket);
     next(
       new RegistryError("rate_limited", `too many requests; retry after ${retryAfter} s`, {
         extra: { retry_after: retryAfter },

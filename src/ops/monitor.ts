@@ -15,6 +15,7 @@ import { LogMisbehaviour, monitorRound, PinMismatchError, type MonitorEntry, typ
 import { progressReporter } from "./progress.js";
 import { buildWatchList, describeMatch, matchEntry, WatchListError, type WatchList } from "./watch-list.js";
 import { writeFileDurably } from "../core/durable-file.js";
+import { writeMonitorMetrics } from "./monitor-metrics.js";
 import { readState, StateFileError, writeState } from "./monitor-state.js";
 import { RegistryClient, RegistryHttpError, RegistryProtocolError } from "./registry-client.js";
 
@@ -37,7 +38,7 @@ export const MONITOR_EXIT = {
 } as const;
 
 const USAGE = `usage: oversight-registry monitor --url <registry> --state <file> [--interval <seconds>] [--once]
-                                  [--no-consistency] [--timeout <seconds>]
+                                  [--no-consistency] [--timeout <seconds>] [--metrics-file <file.prom>]
                                   [--watch-issuer KEYHEX]... [--watch-file ID]... [--watch-token TOKEN]...
                                   [--watch-list FILE] [--json]
   Proves round after round that the log only grows. Without a watch list every
@@ -60,6 +61,8 @@ const MonitorOptionsSchema = z.object({
   once: z.boolean().default(false),
   noConsistency: z.boolean().default(false),
   json: z.boolean().default(false),
+  /** node_exporter textfile-collector file the findings are written to (monitor-metrics.ts). */
+  metricsFile: z.string().min(1).optional(),
 });
 export type MonitorOptions = z.infer<typeof MonitorOptionsSchema> & { watch: WatchList | null };
 
@@ -75,6 +78,7 @@ const FLAGS = {
   "watch-token": { type: "string", multiple: true },
   "watch-list": { type: "string" },
   json: { type: "boolean" },
+  "metrics-file": { type: "string" },
 } as const;
 
 /** Throws UsageError (one sentence naming the flag) or WatchListError. */
@@ -83,11 +87,11 @@ export function parseMonitorArgs(args: string[], cwd = process.cwd()): MonitorOp
   if (parsed === "help") return "help";
   const { values } = parsed;
   if (values.url === undefined) throw new UsageError("--url is required: the registry's base URL");
-  const options = MonitorOptionsSchema.safeParse({ ...values, noConsistency: values["no-consistency"] });
+  const options = MonitorOptionsSchema.safeParse({ ...values, noConsistency: values["no-consistency"], metricsFile: values["metrics-file"] });
   if (!options.success) {
     const issue = options.error.issues[0]!;
     const key = String(issue.path[0] ?? "");
-    const flag = key === "noConsistency" ? "no-consistency" : key;
+    const flag = key === "noConsistency" ? "no-consistency" : key === "metricsFile" ? "metrics-file" : key;
     const given = (values as Record<string, unknown>)[flag];
     throw new UsageError(`--${flag} ${issue.message}${typeof given === "string" ? `, got '${given.slice(0, 80)}'` : ""}`);
   }
@@ -154,6 +158,7 @@ async function runRound(options: MonitorOptions, client: RegistryClient, session
     for (const entry of outcome.entries) printEntry(entry, options, io);
     writeState(options.state, outcome.state);
     const head = outcome.state.head!;
+    if (options.metricsFile) writeMonitorMetrics(options.metricsFile, { misbehaving: false, verifiedSize: head.size, verifiedAt: new Date() });
     const how = outcome.consistencyChecked ? "consistency proof and recomputed root" : "recomputed root";
     say(
       outcome.entries.length === 0
@@ -164,6 +169,9 @@ async function runRound(options: MonitorOptions, client: RegistryClient, session
   } catch (error) {
     if (error instanceof LogMisbehaviour) {
       const file = writeEvidence(options.state, client.baseUrl, error);
+      if (options.metricsFile) {
+        writeMonitorMetrics(options.metricsFile, { misbehaving: true, kind: error.kind, verifiedSize: error.details.verified_head?.size ?? null });
+      }
       say(`LOG MISBEHAVIOUR (${error.kind}): ${error.message}`);
       say(`evidence (both heads and the proof) written to ${file}; the state was not advanced`);
       return MONITOR_EXIT.misbehaviour;

@@ -9,12 +9,11 @@ import type { RegistryIdentity } from "../core/identity.js";
 import { ForkError, HeadSigner } from "../tlog/head-signer.js";
 import { SignedHeadRow } from "../tlog/signed-head-record.js";
 import { TlogStore } from "../tlog/store.js";
-import { WriteSequencer } from "./sequencer.js";
+import { WriteSequencer, type CommitObserver } from "./sequencer.js";
 import { systemClock, type Clock } from "./time.js";
 
 /** What the registry reports to whoever collects metrics (the HTTP layer's Prometheus registry). */
-export interface RegistryObserver {
-  batch(jobs: number): void;
+export interface RegistryObserver extends CommitObserver {
   proofVerificationFailed(): void;
 }
 
@@ -59,7 +58,7 @@ export class Registry {
     this.signedRow = new SignedHeadRow(this.db);
     this.sequencer = new WriteSequencer(this.db, {
       resync: () => this.store.reload(),
-      onBatch: (jobs) => this.observer?.batch(jobs),
+      ...(this.observer ? { observer: this.observer } : {}),
     });
   }
 

@@ -9,13 +9,20 @@
  * promise settles only after the commit: nothing is acknowledged before it is
  * on disk. Jobs may therefore run twice and must only touch the database.
  */
+import { performance } from "node:perf_hooks";
 import type Database from "better-sqlite3";
 import { serverError } from "../core/errors.js";
+
+/** What the sequencer reports about each transaction (the registry's metrics). */
+export interface CommitObserver {
+  /** One transaction of `jobs` jobs took `seconds`; `ok` false: it could not be committed and every job got a 503. */
+  observeCommit(jobs: number, seconds: number, ok: boolean): void;
+}
 
 export interface SequencerOptions {
   /** Called after the log changed underneath (a rolled-back job appended leaves). */
   resync: () => void;
-  onBatch?: (jobs: number) => void;
+  observer?: CommitObserver;
   /** Upper bound on jobs per transaction, so one commit never holds the loop for long. */
   maxBatch?: number;
 }
@@ -64,20 +71,26 @@ export class WriteSequencer {
     if (this.scheduled) setImmediate(() => this.flush());
     if (batch.length === 0) return;
 
+    const started = performance.now();
+    const observe = (ok: boolean) => this.options.observer?.observeCommit(batch.length, (performance.now() - started) / 1000, ok);
     let outcomes: Outcome[];
     try {
       outcomes = this.runTogether(batch);
     } catch (error) {
       this.options.resync();
       if (!(error instanceof JobFailed)) {
+        observe(false);
         const failure = serverError("the write could not be committed", { status: 503, cause: error });
         for (const job of batch) job.reject(failure);
         return;
       }
       outcomes = batch.length === 1 ? [{ ok: false, error: error.error }] : this.runIsolated(batch);
-      if (outcomes.length === 0) return;
+      if (outcomes.length === 0) {
+        observe(false);
+        return;
+      }
     }
-    this.options.onBatch?.(batch.length);
+    observe(true);
     batch.forEach((job, i) => {
       const outcome = outcomes[i]!;
       if (outcome.ok) job.resolve(outcome.value);

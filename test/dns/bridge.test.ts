@@ -53,8 +53,8 @@ test("answers over UDP and TCP are right, and each beacon query reaches the regi
     [tokenOf(3), "A", beaconName(tokenOf(3)), "127.0.0.1"],
     [tokenOf(4), "TXT", beaconName(tokenOf(4)), "127.0.0.1"],
   ].sort());
-  assert.equal(bridge.metrics.get("dns_events_delivered_total"), 5);
-  assert.equal(bridge.metrics.get("dns_malformed_total"), 1);
+  assert.equal(await bridge.metrics.get("dns_events_delivered_total"), 5);
+  assert.equal(await bridge.metrics.get("dns_malformed_total"), 1);
 });
 
 test("a resent query (same resolver, id and name) is answered again but is one event", async (t) => {
@@ -65,7 +65,7 @@ test("a resent query (same resolver, id and name) is answered again but is one e
   await udpQuery(bridge.dnsPort, beaconName(tokenOf(78)), "A");
   await until("two events", () => dnsLeaves(reg).length >= 2 && bridge.journal.pending === 0);
   assert.deepEqual(dnsLeaves(reg).map((l) => l.token_id).sort(), [tokenOf(77), tokenOf(78)]);
-  assert.equal(bridge.metrics.get("dns_events_retransmitted_total"), 2);
+  assert.equal(await bridge.metrics.get("dns_events_retransmitted_total"), 2);
 });
 
 test("the registry stopped while queries arrive, then started: every answered query is in the log once", async (t) => {
@@ -82,7 +82,7 @@ test("the registry stopped while queries arrive, then started: every answered qu
     assert.deepEqual(data(reply), ["192.0.2.53"]);
     answered.push(tokenOf(i));
   }
-  await until("a failed delivery", () => bridge.metrics.get("dns_events_retried_total") > 0);
+  await until("a failed delivery", async () => (await bridge.metrics.get("dns_events_retried_total")) > 0);
   assert.equal(bridge.journal.pending, 40);
 
   const second = await startTestRegistry(t, { dnsSecret: DNS_SECRET, dataDir: first.dataDir, port: Number(port) });
@@ -99,7 +99,7 @@ test("a 401 (wrong secret) dead-letters every event with the registry's message,
   await until("three dead letters", () => bridge.journal.backlog().dead_letters === 3);
   assert.equal(bridge.journal.pending, 0);
   assert.equal(reg.service.registry.store.size(), 0);
-  assert.equal(bridge.metrics.get("dns_events_retried_total"), 0);
+  assert.equal(await bridge.metrics.get("dns_events_retried_total"), 0);
   const [letter] = bridge.journal.deadLetters(1);
   assert.equal(letter?.status, 401);
   assert.match(letter?.answer ?? "", /auth_required/);
@@ -124,7 +124,7 @@ test("429 from the registry: the bridge waits its retry_after and delivers once 
   });
   const bridge = await startTestBridge(t, reg.url, { deliveryWindow: 1 });
   for (let i = 1; i <= 5; i++) await udpQuery(bridge.dnsPort, beaconName(tokenOf(i)), "A");
-  await until("three delivered and a 429", () => reg.service.registry.store.size() === 3 && bridge.metrics.get("dns_events_retried_total") > 0);
+  await until("three delivered and a 429", async () => reg.service.registry.store.size() === 3 && (await bridge.metrics.get("dns_events_retried_total")) > 0);
   assert.equal(bridge.journal.pending, 2);
   ms += 60_000;
   await until("all delivered", () => bridge.journal.pending === 0);
@@ -137,13 +137,13 @@ test("bounds: a source over its rate and a full journal are still answered, coun
   await reg.close(); // nothing is delivered, so the journal only grows
   const limited = await startTestBridge(t, reg.url, { rate: { perSecond: 0.001, burst: 2 } });
   for (let i = 1; i <= 4; i++) assert.deepEqual(data(await udpQuery(limited.dnsPort, beaconName(tokenOf(i)), "A")), ["192.0.2.53"]);
-  assert.equal(limited.metrics.get("dns_events_journaled_total"), 2);
-  assert.equal(limited.metrics.get("dns_events_rate_limited_total"), 2);
+  assert.equal(await limited.metrics.get("dns_events_journaled_total"), 2);
+  assert.equal(await limited.metrics.get("dns_events_rate_limited_total"), 2);
 
   const capped = await startTestBridge(t, reg.url, { journalMax: 3 });
   for (let i = 1; i <= 5; i++) assert.deepEqual(data(await udpQuery(capped.dnsPort, beaconName(tokenOf(i)), "A")), ["192.0.2.53"]);
   assert.equal(capped.journal.pending, 3);
-  assert.equal(capped.metrics.get("dns_events_journal_full_total"), 2);
+  assert.equal(await capped.metrics.get("dns_events_journal_full_total"), 2);
   const full = capped.logLines.filter((l) => l.includes("the journal is full"));
   assert.equal(full.length, 1, "one line when the cap is reached, not one per query");
 });

@@ -1,106 +1,94 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import express from "express";
-import { RegistryError } from "../../src/core/errors.js";
-import { errorHandler, notFoundHandler } from "../../src/http/error-handler.js";
-import { METRICS_CONTENT_TYPE, Metrics, requestMetrics } from "../../src/http/metrics.js";
-import { createLogger } from "../../src/log.js";
-import { startApp } from "./helpers.js";
+import { Registry } from "prom-client";
+import { METRICS_CONTENT_TYPE, callbackGauge } from "../../src/metrics/exposition.js";
+import { createIssuer } from "../issuer.js";
+import { samples } from "./metrics-text.js";
+import { startTestRegistry, type TestRegistry } from "./registry-server.js";
 
-/** Parses the exposition text into `name{labels}` → value, checking every line is HELP, TYPE or a sample. */
-function samples(text: string): Map<string, number> {
-  assert.ok(text.endsWith("\n"));
-  const out = new Map<string, number>();
-  for (const line of text.trimEnd().split("\n")) {
-    if (/^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .+$/.test(line)) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (\S+)$/.exec(line);
-    assert.ok(match, `bad line: ${line}`);
-    out.set(match[1]!, Number(match[2]));
-  }
-  return out;
+async function scrape(reg: TestRegistry): Promise<Map<string, number>> {
+  const res = await reg.call("/metrics", { auth: false });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("content-type"), METRICS_CONTENT_TYPE);
+  return samples(await res.text());
 }
 
-test("an empty registry renders every family with zero values", () => {
-  const text = new Metrics().render();
-  assert.match(text, /# TYPE http_requests_total counter\n/);
-  assert.match(text, /# TYPE registry_batch_size histogram\n/);
-  assert.match(text, /# TYPE proof_verification_failures_total counter\n/);
-  const s = samples(text);
-  assert.equal(s.get("proof_verification_failures_total"), 0);
-  assert.equal(s.get('registry_batch_size_bucket{le="+Inf"}'), 0);
-  assert.equal(s.get("registry_batch_size_count"), 0);
+const requests = (route: string, method: string, status: string) => `http_requests_total{route="${route}",method="${method}",status="${status}"}`;
+const latencyCount = (route: string, method: string, status: string) =>
+  `http_request_duration_seconds_count{route="${route}",method="${method}",status="${status}"}`;
+
+test("every request is counted, with its latency, by route family, method and status class, whichever stack answers", async (t) => {
+  const reg = await startTestRegistry(t);
+  await reg.call("/v/tok-1", { auth: false });
+  await reg.call("/v/tok-2", { auth: false, headers: { origin: "https://elsewhere.example" } });
+  await reg.call("/tlog/head", { auth: false });
+  await reg.call("/tlog/proof/99", { auth: false });
+  await reg.call(`/random/${Math.random()}`, { auth: false });
+  await reg.call(`/random/${Math.random()}`, { auth: false, method: "POST" });
+  assert.ok(reg.fastPath.served >= 1, "the fast path answered some of them");
+
+  const s = await scrape(reg);
+  assert.equal(s.get(requests("/v/:token", "GET", "2xx")), 2);
+  assert.equal(s.get(latencyCount("/v/:token", "GET", "2xx")), 2);
+  assert.equal(s.get(requests("/tlog/head", "GET", "2xx")), 1);
+  assert.equal(s.get(requests("/tlog/proof/:index", "GET", "4xx")), 1);
+  assert.equal(s.get(requests("other", "GET", "4xx")), 1);
+  assert.equal(s.get(requests("other", "POST", "4xx")), 1);
+  const buckets = [...s.keys()].filter((key) => key.startsWith("http_request_duration_seconds_bucket{") && key.includes('route="/tlog/head"'));
+  assert.ok(buckets.some((key) => key.includes('le="+Inf"')) && buckets.length > 5, buckets.join("\n"));
 });
 
-test("batch sizes fill cumulative histogram buckets", () => {
-  const metrics = new Metrics();
-  for (const jobs of [1, 3, 3, 100, 5000]) metrics.observeBatch(jobs);
-  metrics.proofVerificationFailed();
-  const s = samples(metrics.render());
-  assert.equal(s.get('registry_batch_size_bucket{le="1"}'), 1);
-  assert.equal(s.get('registry_batch_size_bucket{le="2"}'), 1);
-  assert.equal(s.get('registry_batch_size_bucket{le="4"}'), 3);
-  assert.equal(s.get('registry_batch_size_bucket{le="128"}'), 4);
-  assert.equal(s.get('registry_batch_size_bucket{le="1024"}'), 4);
-  assert.equal(s.get('registry_batch_size_bucket{le="+Inf"}'), 5);
-  assert.equal(s.get("registry_batch_size_sum"), 5107);
-  assert.equal(s.get("registry_batch_size_count"), 5);
-  assert.equal(s.get("proof_verification_failures_total"), 1);
+test("each server has its own metrics registry, so several run in one process", async (t) => {
+  const one = await startTestRegistry(t);
+  const two = await startTestRegistry(t);
+  await one.call("/tlog/head", { auth: false });
+  await one.call("/tlog/head", { auth: false });
+  await two.call("/tlog/head", { auth: false });
+  assert.equal((await scrape(one)).get(requests("/tlog/head", "GET", "2xx")), 2);
+  assert.equal((await scrape(two)).get(requests("/tlog/head", "GET", "2xx")), 1);
 });
 
-test("gauges are read at render time; null or throwing callbacks are left out", () => {
-  const metrics = new Metrics();
-  let size = 3;
-  metrics.gauge("tlog_tree_size", "Leaves in the log.", () => size);
-  metrics.gauge("tlog_seconds_since_signed_head", "Seconds since the last signed head.", () => null);
-  metrics.gauge("broken", "Throws.", () => {
+test("process and event-loop metrics are collected", async (t) => {
+  const s = await scrape(await startTestRegistry(t));
+  for (const name of ["process_cpu_seconds_total", "process_resident_memory_bytes", "nodejs_heap_size_used_bytes", "nodejs_eventloop_lag_seconds", "nodejs_eventloop_lag_p99_seconds"]) {
+    assert.ok(s.has(name), name);
+  }
+});
+
+test("a registration shows in the commit, verification and log metrics", async (t) => {
+  const reg = await startTestRegistry(t);
+  const before = await scrape(reg);
+  assert.equal(before.get("registry_batch_size_count"), 0);
+  assert.equal(before.get("registry_commit_failures_total"), 0);
+  assert.equal(before.get("signature_verify_duration_seconds_count"), 0);
+  assert.equal(before.get("tlog_tree_size"), 0);
+  assert.equal(before.has("tlog_seconds_since_signed_head"), false, "absent before the first signature");
+
+  assert.equal((await reg.call("/register", { json: createIssuer().registration() })).status, 200);
+  await reg.call("/tlog/head", { auth: false });
+  const after = await scrape(reg);
+  assert.equal(after.get("registry_batch_size_count"), 1);
+  assert.equal(after.get("registry_commit_duration_seconds_count"), 1);
+  assert.equal(after.get("registry_commit_failures_total"), 0);
+  assert.ok(after.get("signature_verify_duration_seconds_count")! >= 1);
+  assert.equal(after.get("signature_verify_queue_depth"), 0);
+  assert.equal(after.get("tlog_tree_size"), 1);
+  assert.ok(after.get("tlog_seconds_since_signed_head")! >= 0);
+  assert.equal(after.get("proof_verification_failures_total"), 0);
+});
+
+test("a gauge read at scrape time is left out when its reading is null or throws", async () => {
+  const registry = new Registry();
+  let size: number | null = 3;
+  callbackGauge(registry, "tlog_tree_size", "Leaves in the log.", () => size);
+  callbackGauge(registry, "broken", "Throws.", () => {
     throw new Error("db closed");
   });
-  assert.equal(samples(metrics.render()).get("tlog_tree_size"), 3);
+  assert.equal(samples(await registry.metrics()).get("tlog_tree_size"), 3);
+  size = null;
+  const text = await registry.metrics();
+  assert.equal(samples(text).has("tlog_tree_size"), false);
+  assert.equal(samples(text).has("broken"), false);
   size = 70;
-  const text = metrics.render();
-  assert.equal(samples(text).get("tlog_tree_size"), 70);
-  assert.match(text, /# TYPE tlog_tree_size gauge\n/);
-  assert.doesNotMatch(text, /tlog_seconds_since_signed_head|broken/);
-  assert.throws(() => metrics.gauge("bad name", "x", () => 1));
-});
-
-test("label values are escaped and unknown methods folded", () => {
-  const metrics = new Metrics();
-  metrics.request('/a"b\\c\nd', "BREW", 418);
-  const text = metrics.render();
-  assert.ok(text.includes('http_requests_total{route="/a\\"b\\\\c\\nd",method="OTHER",status="418"} 1\n'), text);
-});
-
-test("requests are counted by route template, method and status over HTTP", async (t) => {
-  const metrics = new Metrics();
-  const app = express();
-  app.use(requestMetrics(metrics));
-  app.get("/tlog/proof/:index", (_req, res) => {
-    res.json({});
-  });
-  const router = express.Router();
-  router.get("/:file_id", () => {
-    throw new RegistryError("not_found", "no such file");
-  });
-  app.use("/evidence", router);
-  app.get("/metrics", (_req, res) => {
-    res.type(METRICS_CONTENT_TYPE).send(metrics.render());
-  });
-  app.use(notFoundHandler);
-  app.use(errorHandler(createLogger({ level: "error", stream: { write: () => true } })));
-  const server = await startApp(app);
-  t.after(() => server.close());
-
-  for (const index of [1, 2, 3]) await (await fetch(`${server.url}/tlog/proof/${index}`)).text();
-  await (await fetch(`${server.url}/evidence/abc`)).text();
-  await (await fetch(`${server.url}/random/${Math.random()}`)).text();
-  await (await fetch(`${server.url}/random/${Math.random()}`, { method: "POST" })).text();
-
-  const res = await fetch(`${server.url}/metrics`);
-  assert.equal(res.headers.get("content-type"), METRICS_CONTENT_TYPE);
-  const s = samples(await res.text());
-  assert.equal(s.get('http_requests_total{route="/tlog/proof/:index",method="GET",status="200"}'), 3);
-  assert.equal(s.get('http_requests_total{route="/evidence/:file_id",method="GET",status="404"}'), 1);
-  assert.equal(s.get('http_requests_total{route="unmatched",method="GET",status="404"}'), 1);
-  assert.equal(s.get('http_requests_total{route="unmatched",method="POST",status="404"}'), 1);
+  assert.equal(samples(await registry.metrics()).get("tlog_tree_size"), 70);
 });

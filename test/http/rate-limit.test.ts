@@ -105,7 +105,9 @@ test("the middleware answers 429 rate_limited with retry_after and Retry-After, 
   const app = express();
   // A stopped clock: however slowly the requests go, no token comes back.
   const buckets = new TokenBuckets({ perSecond: 0.01, burst: 2, now: () => 0 });
-  app.get("/x", rateLimit((req) => ({ buckets, key: String(req.headers["x-key"] ?? "anon") })), (_req, res) => {
+  const refused: string[] = [];
+  const choose = (req: express.Request) => ({ buckets, bucket: "read" as const, key: String(req.headers["x-key"] ?? "anon") });
+  app.get("/x", rateLimit(choose, (bucket) => refused.push(bucket)), (_req, res) => {
     res.json({ ok: true });
   });
   app.use(notFoundHandler);
@@ -122,6 +124,7 @@ test("the middleware answers 429 rate_limited with retry_after and Retry-After, 
   const error = await expectEnvelope(limited, 429, "rate_limited");
   assert.equal(error.retry_after, retryAfter);
   assert.equal((await get("b")).status, 200);
+  assert.deepEqual(refused, ["read"], "the refusal is reported with its bucket");
 });
 
 // Rates slow enough that no token comes back while a test runs, however slow the machine.

@@ -1,7 +1,7 @@
 /** Starts the real registry on 127.0.0.1:0 over a temp data dir, stopped when the test ends. */
 import path from "node:path";
 import type { TestContext } from "node:test";
-import { createLogger } from "../../src/log.js";
+import { createLogger, type LogLevel } from "../../src/log.js";
 import { startServer, type RunningServer, type ServeOptions } from "../../src/server.js";
 import { tempDir } from "../temp.js";
 
@@ -15,7 +15,7 @@ export interface TestRegistry extends RunningServer {
   dataDir: string;
   dbPath: string;
   token: string;
-  /** What the server logged at warn and above, one JSON line each. */
+  /** What the server logged at `logLevel` (default warn) and above, one JSON line each. */
   logLines: string[];
   /** fetch against the registry, with the operator token unless `auth: false`. */
   call(pathname: string, init?: RequestInit & { auth?: boolean; json?: unknown }): Promise<TestResponse>;
@@ -41,11 +41,11 @@ export function testServeOptions(dataDir: string, overrides: Partial<ServeOption
   };
 }
 
-export async function startTestRegistry(t: TestContext, overrides: Partial<ServeOptions> = {}): Promise<TestRegistry> {
+export async function startTestRegistry(t: TestContext, overrides: Partial<ServeOptions> = {}, logLevel: LogLevel = "warn"): Promise<TestRegistry> {
   const dataDir = overrides.dataDir ?? tempDir(t);
   const options = testServeOptions(dataDir, overrides);
   const lines: string[] = [];
-  const logger = createLogger({ level: "warn", stream: { write: (line: string) => lines.push(line) } });
+  const logger = createLogger({ level: logLevel, stream: { write: (line: string) => lines.push(line) } });
   const server = await startServer(options, logger);
   t.after(() => server.close());
   const call = (pathname: string, init: RequestInit & { auth?: boolean; json?: unknown } = {}) => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, test } from "node:test";
 import Database from "better-sqlite3";
@@ -245,6 +245,7 @@ describe("monitor against a real registry", () => {
     const stateB = path.join(dir, "b", "state.json");
     const stateP = path.join(dir, "p", "state.json");
     for (const state of [stateA, stateB, stateP]) mkdirSync(path.dirname(state), { recursive: true });
+    const prom = path.join(dir, "textfile", "monitor.prom");
 
     await t.test("first contact pins the keys and prints every entry; later rounds print only new ones", async () => {
       for (const token of ["tok-a", "tok-b", "tok-c"]) await beaconHit(registry.url, token);
@@ -263,8 +264,13 @@ describe("monitor against a real registry", () => {
       assert.equal(state.compact_range.size, 3);
 
       for (const token of ["tok-d", "tok-e"]) await beaconHit(registry.url, token);
-      const second = await runMonitor(registry.url, stateA);
+      const second = await runMonitor(registry.url, stateA, "--metrics-file", prom);
       assert.equal(second.code, MONITOR_EXIT.ok, second.stderr);
+      const findings = readFileSync(prom, "utf8");
+      assert.match(findings, /^oversight_monitor_log_misbehaving 0$/m);
+      assert.match(findings, /^oversight_monitor_verified_tree_size 5$/m);
+      assert.match(findings, /^oversight_monitor_last_verified_timestamp_seconds \d+$/m);
+      assert.equal(statSync(prom).mode & 0o777, 0o644, "readable by node_exporter");
       assert.deepEqual(second.entries.map((e) => [e.index, e.leaf.token_id]), [
         [3, "tok-d"],
         [4, "tok-e"],
@@ -401,8 +407,11 @@ describe("monitor against a real registry", () => {
       assert.equal(rangeEvidence.recomputed.size, 7);
       assert.notEqual(rangeEvidence.recomputed.root, forked.root);
 
-      const again = await runMonitor(registry.url, stateA);
+      const again = await runMonitor(registry.url, stateA, "--metrics-file", prom);
       assert.equal(again.code, MONITOR_EXIT.misbehaviour, "a fork is never forgotten");
+      const findings = readFileSync(prom, "utf8");
+      assert.match(findings, /^oversight_monitor_log_misbehaving\{kind="fork"\} 1$/m, findings);
+      assert.match(findings, /^oversight_monitor_verified_tree_size 6$/m);
     });
 
     await t.test("a key change is a hard error naming the lines to delete; deleting them re-pins", async () => {

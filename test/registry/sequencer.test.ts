@@ -11,7 +11,14 @@ function setup(t: import("node:test").TestContext) {
   t.after(() => db.close());
   const store = new TlogStore(db);
   const batches: number[] = [];
-  const sequencer = new WriteSequencer(db, { resync: () => store.reload(), onBatch: (n) => batches.push(n) });
+  const commits: { jobs: number; seconds: number; ok: boolean }[] = [];
+  const observer = {
+    observeCommit: (jobs: number, seconds: number, ok: boolean) => {
+      commits.push({ jobs, seconds, ok });
+      if (ok) batches.push(jobs);
+    },
+  };
+  const sequencer = new WriteSequencer(db, { resync: () => store.reload(), observer });
   const insert = db.prepare("INSERT INTO events (token_id, kind, timestamp, tlog_index) VALUES (?, 'ocsp', 0, ?)");
   const job = (token: string, fail = false) => () => {
     const index = store.append(Buffer.from(token));
@@ -19,7 +26,7 @@ function setup(t: import("node:test").TestContext) {
     if (fail) throw new Error(`job ${token} fails after writing`);
     return index;
   };
-  return { db, store, batches, sequencer, job };
+  return { db, store, batches, commits, sequencer, job };
 }
 
 test("jobs submitted together share one commit, in submission order", async (t) => {
@@ -31,7 +38,7 @@ test("jobs submitted together share one commit, in submission order", async (t) 
 });
 
 test("a job that fails mid-batch leaves no row and no leaf; the others commit", async (t) => {
-  const { db, store, sequencer, job } = setup(t);
+  const { db, store, commits, sequencer, job } = setup(t);
   const results = await Promise.allSettled([
     sequencer.submit(job("a")),
     sequencer.submit(job("bad", true)),
@@ -49,6 +56,7 @@ test("a job that fails mid-batch leaves no row and no leaf; the others commit", 
   ]);
   const leaves = store.leaves(0, 10).map((leaf) => leaf.leafData.toString());
   assert.deepEqual(leaves, ["a", "c"]);
+  assert.deepEqual(commits.map(({ jobs, ok }) => ({ jobs, ok })), [{ jobs: 3, ok: true }], "one job failing is not a failed commit");
 });
 
 test("committed batches survive a reopen; the store agrees with a fresh one", async (t) => {
@@ -76,7 +84,7 @@ test("a lone failing job gets its own error; nothing it wrote remains", async (t
 });
 
 test("a commit that fails rejects the whole batch with a 503 server_error and leaves no trace", async (t) => {
-  const { db, store, sequencer, job } = setup(t);
+  const { db, store, commits, sequencer, job } = setup(t);
   db.exec(`CREATE TABLE parent (id INTEGER PRIMARY KEY);
            CREATE TABLE child (parent_id INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)`);
   db.pragma("foreign_keys = ON");
@@ -91,4 +99,13 @@ test("a commit that fails rejects the whole batch with a 503 server_error and le
   assert.equal(store.size(), 0);
   assert.equal(db.prepare("SELECT count(*) FROM child").pluck().get(), 0);
   assert.equal(await sequencer.submit(job("b")), 0);
+  assert.deepEqual(
+    commits.map(({ jobs, ok }) => ({ jobs, ok })),
+    [
+      { jobs: 2, ok: false },
+      { jobs: 1, ok: true },
+    ],
+    "the failed commit is reported as failed, the next one as committed",
+  );
+  assert.ok(commits.every(({ seconds }) => seconds >= 0));
 });
