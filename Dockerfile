@@ -6,24 +6,25 @@
 #     oversight-registry
 # Tools run with the same image: docker run --rm -v oversight-data:/data oversight-registry --validate-db
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# A Node LTS line still supported (Node 20 reached end of life on 2026-04-30);
+# .ci/run runs the whole suite on the same major (test/deploy/runtime.test.ts).
+ARG NODE_IMAGE=node:24-bookworm-slim
 
-# Production dependencies only. better-sqlite3's native addon is fetched
-# prebuilt or compiled here, against the same Debian and Node as the runtime.
-FROM ${NODE_IMAGE} AS deps
+# The build. better-sqlite3's native addon is fetched prebuilt or compiled here,
+# once, against the same Debian and Node as the runtime; the TypeScript build
+# then runs, and the dev dependencies are pruned so that only what dist/ loads
+# is copied on. The toolchain stays in this stage.
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund
-
-# The TypeScript build; its dev dependencies never reach the runtime image.
-FROM deps AS build
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build
+RUN npm run build \
+ && npm prune --omit=dev --no-audit --no-fund
 
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production \
@@ -31,7 +32,7 @@ ENV NODE_ENV=production \
     OVERSIGHT_PORT=8765 \
     OVERSIGHT_DATA=/data
 WORKDIR /app
-COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 # dist/ reads its version from package.json beside it.
 COPY package.json ./

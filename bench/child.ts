@@ -9,7 +9,7 @@ import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
-/** dist/main.js's compiled twin in build/, beside this file's. */
+/** dist/main.js: build/src is a link to dist/ (npm run build:all). */
 export const MAIN_JS = fileURLToPath(new URL("../src/main.js", import.meta.url));
 
 const log = (message: string) => process.stderr.write(`${message}\n`);

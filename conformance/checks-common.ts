@@ -51,7 +51,7 @@ export interface State {
   registryKey?: Buffer;
   federation?: { origin: string; vkey: string };
   /** `federation.extensions` from /.well-known, when the registry lists them. */
-  extensions?: string[];
+  extensions?: string[] | undefined;
   file?: RegisteredFile;
   /** A signed head seen right after the registration, for proofs at an older size. */
   earlierHead?: VerifiedHead;

@@ -86,7 +86,7 @@ export class RegistryClient {
     const response = await fetch(this.url(path), {
       method: options.method ?? "GET",
       headers,
-      body: options.body,
+      body: options.body ?? null,
       redirect: "manual",
       signal: AbortSignal.timeout(TIMEOUT_MS),
     });

@@ -99,7 +99,7 @@ const BOOLEAN = field(
   "one of 1/0/true/false/yes/no",
 );
 
-const HOST = field(z.string().regex(/^[A-Za-z0-9._:%\-]{1,253}$/), "a host name or IP address");
+const HOST = field(z.string().regex(/^[A-Za-z0-9._:%-]{1,253}$/), "a host name or IP address");
 
 const PATH_TEXT = field(z.string().regex(/^[^\0]+$/), "a file system path");
 

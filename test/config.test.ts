@@ -101,6 +101,7 @@ test("every environment variable is read", () => {
   assert.equal(config.logLevel, "debug");
 });
 
+// biome-ignore lint/suspicious/noTemplateCurlyInString: compose's syntax, named in a test title
 test("empty variables count as unset (compose passes ${VAR:-})", () => {
   const config = load([], { OVERSIGHT_PORT: "", OVERSIGHT_OPERATOR_TOKEN: "", TRUSTED_PROXY: "" });
   assert.equal(config.port, 8765);

@@ -82,6 +82,16 @@ const MAX_BATCH = 16;
 const BATCHES_IN_FLIGHT = 2;
 const DEFAULT_STARTUP_MS = 30_000;
 const WORKER_MODULE = new URL("./verify-worker.js", import.meta.url);
+/**
+ * Workers inherit the process's flags, except how the main module was given
+ * (`node --input-type=module -e …`), which says nothing about theirs. Only then
+ * is execArgv passed: an explicit list is checked, and a process's flags may
+ * include ones a worker refuses (Node 24's test runner gives its children
+ * --stack-trace-limit and others), which would leave the pool without workers.
+ */
+const WORKER_EXEC_ARGV = process.execArgv.some((arg) => arg.startsWith("--input-type"))
+  ? { execArgv: process.execArgv.filter((arg) => !arg.startsWith("--input-type")) }
+  : {};
 /** A worker that fails this many times in a row without answering once is not started again. */
 const MAX_FAILED_STARTS = 3;
 
@@ -255,8 +265,7 @@ export class VerifyPool implements SignatureVerifier {
     let worker: Worker;
     try {
       worker = new Worker(this.options.workerModule ?? WORKER_MODULE, {
-        // How the main module was given (`node --input-type=module -e …`) says nothing about this one.
-        execArgv: process.execArgv.filter((arg) => !arg.startsWith("--input-type")),
+        ...WORKER_EXEC_ARGV,
         ...(this.options.resourceLimits ? { resourceLimits: this.options.resourceLimits } : {}),
       });
     } catch (error) {

@@ -61,7 +61,7 @@ export interface EdgeSecrets {
 
 /** `now`: the buckets' clock in milliseconds (see `TokenBucketOptions.now`). */
 export function createEdge(rates: Rates, { operatorToken, dnsSecret }: EdgeSecrets, now?: () => number): HttpEdge {
-  const buckets = (rate: Rate) => new TokenBuckets({ ...rate, now });
+  const buckets = (rate: Rate) => new TokenBuckets(now ? { ...rate, now } : rate);
   const write = buckets(rates.write);
   const read = buckets(rates.read);
   const byAddress = (buckets: TokenBuckets, bucket: BucketName, address: string): BucketChoice => ({ buckets, bucket, key: address });

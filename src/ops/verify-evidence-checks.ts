@@ -96,7 +96,7 @@ export function verifyEvidenceBundle(input: unknown, options: VerifyOptions = {}
   if (bundle.tlog_proofs === undefined) {
     checks.push(skip("event proofs", "no tlog_proofs in bundle"));
   } else {
-    bundle.tlog_proofs.forEach((raw, i) => checks.push(...eventProof(raw, i, head, events, proven)));
+    for (const [i, raw] of bundle.tlog_proofs.entries()) checks.push(...eventProof(raw, i, head, events, proven));
   }
   events.forEach((row, r) => {
     if (!proven.has(r)) checks.push(skip(`event row ${r}`, `no inclusion proof in bundle${describeRow(row)}`));

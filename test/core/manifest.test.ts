@@ -405,6 +405,7 @@ test("anything that is not a JSON manifest gets a verdict, never an exception", 
     null,
     undefined,
     0,
+    // biome-ignore lint/correctness/noPrecisionLoss: a literal beyond double range, i.e. Infinity, on purpose
     1e400,
     "manifest",
     true,

@@ -1,11 +1,14 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import path from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
 import { generateSeed, signerFromSeed } from "../../src/core/ed25519.js";
 import { RegistryError } from "../../src/core/errors.js";
 import { toHex } from "../../src/core/hex.js";
 import { VerifyPool, firstVerified, type SignatureCheck } from "../../src/core/verify-pool.js";
+import { tempDir } from "../temp.js";
 import { LOAD_MS } from "./verify-workers/slow-loading.js";
 
 const signer = signerFromSeed(generateSeed());
@@ -161,4 +164,22 @@ test("an idle pool that nobody closes does not keep the process alive", async ()
   // Were the idle worker referenced, the child would never exit and the timeout would kill it.
   const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], { timeout: 30_000 });
   assert.deepEqual(JSON.parse(stdout), { answer: -1, pooled: 1 });
+});
+
+test("workers start in a process whose flags a worker would refuse", async (t) => {
+  // Node 24's test runner starts each test file with flags such as
+  // --stack-trace-limit, which a Worker given them explicitly refuses. The
+  // script is a file: --input-type would take the path that passes flags on.
+  const poolModule = new URL("../../src/core/verify-pool.js", import.meta.url).href;
+  const script = `
+    import { VerifyPool } from ${JSON.stringify(poolModule)};
+    const pool = new VerifyPool({ threads: 1 });
+    await pool.verify({ publicKey: "00".repeat(32), signature: "00".repeat(64), messages: ["m"] });
+    console.log(JSON.stringify({ threads: pool.threads, pooled: pool.stats.pooled }));
+    await pool.close();
+  `;
+  const file = path.join(tempDir(t, "verify-pool-flags-"), "pool.mjs");
+  writeFileSync(file, script);
+  const { stdout } = await promisify(execFile)(process.execPath, ["--stack-trace-limit=20", file]);
+  assert.deepEqual(JSON.parse(stdout), { threads: 1, pooled: 1 });
 });

@@ -218,15 +218,46 @@ test("the image is multi-stage, non-root on uid 1000, with a /data volume", () =
   assert.ok(image.stages.length >= 2, "multi-stage build");
   assert.match(one(image.runtime, "USER"), /^1000(:1000)?$/);
   assert.deepEqual(execForm(one(image.runtime, "VOLUME"), "VOLUME"), ["/data"]);
-  // The runtime stage takes node_modules only from a stage that installed
-  // production dependencies alone.
+  // better-sqlite3 is compiled once: one install in the whole build, in the
+  // stage the runtime copies node_modules from, which then drops the dev
+  // dependencies; the compiler stays behind in that stage.
   const modules = image.runtime.filter((i) => i.keyword === "COPY" && /\bnode_modules\b/.test(i.args));
   assert.equal(modules.length, 1);
   const from = /--from=(\S+)/.exec(modules[0]!.args)?.[1];
   const source = image.stages.find((s) => s.some((i) => i.keyword === "FROM" && new RegExp(`\\bAS\\s+${from}$`, "i").test(i.args)));
   assert.ok(source, `no stage named ${from}`);
-  const installs = source.filter((i) => i.keyword === "RUN" && /\bnpm (ci|install)\b/.test(i.args));
-  assert.ok(installs.length > 0 && installs.every((i) => /--omit=dev\b/.test(i.args)), "node_modules must be --omit=dev");
+  const isInstall = (i: Instruction) => i.keyword === "RUN" && /\bnpm (ci|install)\b/.test(i.args);
+  assert.equal(image.stages.flat().filter(isInstall).length, 1, "one npm install in the whole build");
+  const installAt = source.findIndex(isInstall);
+  assert.ok(installAt >= 0, `the ${from} stage installs node_modules`);
+  assert.ok(
+    source.slice(installAt).some((i) => i.keyword === "RUN" && /\bnpm prune --omit=dev\b/.test(i.args)),
+    "node_modules must be pruned to production dependencies after the install",
+  );
+  assert.ok(!image.runtime.some((i) => i.keyword === "RUN" && /\b(apt-get|apt) install\b/.test(i.args)), "no toolchain in the runtime stage");
+});
+
+test("every stage runs the Node LTS line that CI runs the suite on", () => {
+  const text = fs.readFileSync(DOCKERFILE, "utf8");
+  const image = readImage();
+  const nodeImage = /^ARG NODE_IMAGE=node:(\d+)-\S+$/m.exec(text);
+  assert.ok(nodeImage, "ARG NODE_IMAGE=node:<major>-<variant>");
+  const major = Number(nodeImage[1]);
+  // Even majors are the LTS lines; 20 reached end of life on 2026-04-30.
+  assert.ok(major % 2 === 0 && major >= 22, `node:${major} is not a supported LTS line`);
+  for (const stage of image.stages) assert.match(stage[0]!.args, /^\$\{NODE_IMAGE\}\s+AS\s+\S+$/i);
+  const ciVersion = fs.readFileSync(path.join(REPO, ".nvmrc"), "utf8").trim();
+  assert.match(ciVersion, /^\d+\.\d+\.\d+$/, ".nvmrc pins the exact version CI installs");
+  assert.equal(Number(ciVersion.split(".")[0]), major, "CI's Node (.nvmrc) and the image's are the same major");
+});
+
+test("compose runs a Caddy with the HTTP/2 Rapid Reset fix (2.7.5 or later)", () => {
+  const compose = fs.readFileSync(path.join(REPO, "docker-compose.yml"), "utf8");
+  const caddy = /image: \$\{CADDY_IMAGE:-caddy:(\d+)\.(\d+)(?:\.(\d+))?\}/.exec(compose);
+  assert.ok(caddy, "the caddy service's image is caddy:<major>.<minor>[.<patch>]");
+  const [major, minor, patch] = [Number(caddy[1]), Number(caddy[2]), Number(caddy[3] ?? 0)];
+  const fixed = major > 2 || (major === 2 && (minor > 7 || (minor === 7 && patch >= 5)));
+  assert.ok(fixed, `caddy:${caddy.slice(1).filter(Boolean).join(".")} predates 2.7.5`);
 });
 
 test("the build context holds what the Dockerfile copies, and keeps secrets and data out", () => {

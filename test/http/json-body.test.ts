@@ -19,7 +19,7 @@ async function serve(t: TestContext) {
   const server = await startApp(app);
   t.after(() => server.close());
   return (body: RequestInit["body"], headers: Record<string, string> = { "content-type": "application/json" }) =>
-    fetch(`${server.url}/echo`, { method: "POST", body, headers });
+    fetch(`${server.url}/echo`, { method: "POST", body: body ?? null, headers });
 }
 
 test("a JSON object is parsed", async (t) => {

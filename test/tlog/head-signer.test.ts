@@ -56,7 +56,14 @@ function countingSigner(): { signer: Signer; count: () => number } {
   const inner = signerFromSeed(SEED);
   let count = 0;
   return {
-    signer: { publicKey: inner.publicKey, publicKeyHex: inner.publicKeyHex, sign: (m) => (count++, inner.sign(m)) },
+    signer: {
+      publicKey: inner.publicKey,
+      publicKeyHex: inner.publicKeyHex,
+      sign: (m) => {
+        count++;
+        return inner.sign(m);
+      },
+    },
     count: () => count,
   };
 }
