@@ -1,6 +1,7 @@
 /**
  * DNS bridge benchmark: `npm run bench:dns -- [--duration S] [--warmup S]
- * [--clients N] [--window N] [--synchronous FULL|NORMAL] [--drain-limit S]`.
+ * [--clients N] [--window N] [--synchronous FULL|NORMAL] [--drain-limit S]
+ * [--profile DIR]`.
  *
  * Starts the registry and the bridge as their own processes on 127.0.0.1
  * (ephemeral ports, temp data dirs, the registry's rate limits off, a DNS
@@ -107,6 +108,8 @@ async function main(argv: string[]): Promise<void> {
   const drainLimitS = integerFlag(argv, "drain-limit", 300);
   const synchronous = (flagValue(argv, "synchronous") ?? "FULL").toUpperCase();
   if (synchronous !== "FULL" && synchronous !== "NORMAL") throw new Error(`--synchronous must be FULL or NORMAL, got '${synchronous}'`);
+  const profile = flagValue(argv, "profile");
+  const profileDir = profile === undefined ? null : path.resolve(profile);
 
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "oversight-bench-dns-"));
   const children: BenchChild[] = [];
@@ -135,6 +138,8 @@ async function main(argv: string[]): Promise<void> {
         "--source-rate", "0", "--delivery-window", String(window), "--sqlite-synchronous", synchronous],
       env: { OVERSIGHT_DNS_EVENT_SECRET: SECRET, OVERSIGHT_LOG_LEVEL: "info" },
       readyMsg: "ready",
+      // One .cpuprofile per thread, written when the bridge exits.
+      nodeArgs: profileDir === null ? [] : ["--cpu-prof", "--cpu-prof-dir", profileDir],
     });
     children.push(bridge);
     const port = Number(bridge.ready["dns_port"]);
