@@ -98,14 +98,12 @@ export class Journal {
       append: db.prepare(
         "INSERT INTO pending (event_id, token_id, client_ip, qtype, qname, received_at) VALUES (@event_id, @token_id, @client_ip, @qtype, @qname, @received_at)",
       ),
-      oldest: db.prepare<[number], unknown>("SELECT * FROM pending ORDER BY id LIMIT ?"),
       remove: db.prepare<[number]>("DELETE FROM pending WHERE id = ?"),
       deadLetter: db.prepare(
         `INSERT OR IGNORE INTO dead_letters (id, event_id, token_id, client_ip, qtype, qname, received_at, status, answer, failed_at)
          VALUES (@id, @event_id, @token_id, @client_ip, @qtype, @qname, @received_at, @status, @answer, @failed_at)`,
       ),
       count: db.prepare("SELECT count(*) FROM pending").pluck(),
-      deadRecent: db.prepare<[number], unknown>("SELECT * FROM dead_letters ORDER BY id DESC LIMIT ?"),
       bump: db.prepare<[string, number]>("INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value"),
     };
     this.pendingCount = this.sql.count.get() as number;
@@ -135,7 +133,7 @@ export class Journal {
 
   /** The oldest undelivered events, in the order they were journaled. */
   oldest(limit: number): JournalEntry[] {
-    return this.sql.oldest.all(limit).map((row) => JournalEntrySchema.parse(row));
+    return readOldest(this.db, limit);
   }
 
   /** Settles a round of deliveries in one transaction: acknowledged events leave, refused ones become dead letters. */
@@ -158,7 +156,7 @@ export class Journal {
   }
 
   deadLetters(limit: number): DeadLetter[] {
-    return this.sql.deadRecent.all(limit).map((row) => DeadLetterSchema.parse(row));
+    return readDeadLetters(this.db, limit);
   }
 
   async close(): Promise<void> {
@@ -175,6 +173,16 @@ export function readBacklog(db: Database.Database): Backlog {
     dead_letters: db.prepare("SELECT count(*) FROM dead_letters").pluck().get() as number,
     delivered: (db.prepare("SELECT value FROM counters WHERE name = 'delivered'").pluck().get() as number | undefined) ?? 0,
   };
+}
+
+/** The oldest undelivered events, in the order they were journaled. */
+export function readOldest(db: Database.Database, limit: number): JournalEntry[] {
+  return db.prepare<[number], unknown>("SELECT * FROM pending ORDER BY id LIMIT ?").all(limit).map((row) => JournalEntrySchema.parse(row));
+}
+
+/** The latest dead letters, newest first. */
+export function readDeadLetters(db: Database.Database, limit: number): DeadLetter[] {
+  return db.prepare<[number], unknown>("SELECT * FROM dead_letters ORDER BY id DESC LIMIT ?").all(limit).map((row) => DeadLetterSchema.parse(row));
 }
 
 /** Opens an existing journal read-only, for `dns-bridge status` beside a running bridge. */

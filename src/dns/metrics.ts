@@ -16,6 +16,11 @@ export const COUNTERS = {
 } as const;
 export type CounterName = keyof typeof COUNTERS;
 
+/** What a component that only counts needs; the sender thread's counts travel to the main thread's BridgeMetrics. */
+export interface Counters {
+  add(name: CounterName, by?: number): void;
+}
+
 export interface Gauges {
   dns_journal_backlog: () => number;
   dns_journal_backlog_age_seconds: () => number;
@@ -28,7 +33,7 @@ const GAUGE_HELP: Record<keyof Gauges, string> = {
   dns_journal_dead_letters: "events in the dead-letter table",
 };
 
-export class BridgeMetrics {
+export class BridgeMetrics implements Counters {
   private readonly counts = new Map<CounterName, number>(Object.keys(COUNTERS).map((name) => [name as CounterName, 0]));
 
   constructor(private readonly gauges: Gauges) {}
