@@ -4,7 +4,9 @@
  * refused it for good (dead letters). SQLite in the bridge's data directory,
  * opened like the registry's database (0600, WAL, numbered migrations) and
  * written through the same group-committing sequencer, so a burst of queries
- * costs one fsync.
+ * costs one fsync. It is opened and written on the journal thread only
+ * (journal-thread.ts); other threads read it through their own read-only
+ * connections.
  */
 import type Database from "better-sqlite3";
 import { randomBytes } from "node:crypto";
@@ -112,11 +114,6 @@ export class Journal {
   /** Events not yet delivered nor dead-lettered, appended ones included before their commit. */
   get pending(): number {
     return this.pendingCount;
-  }
-
-  /** Appends waiting for their group commit. */
-  get uncommitted(): number {
-    return this.sequencer.pending;
   }
 
   /** Durably records one event under a fresh idempotency key; resolves after the commit. */
