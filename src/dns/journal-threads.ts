@@ -76,7 +76,12 @@ export class JournalThreads {
   static async start(options: JournalThreadsOptions): Promise<JournalThreads> {
     const journal = new JournalThreads(options);
     await journal.spawn();
-    journal.reader = openJournalReadOnly(options.dataDir);
+    try {
+      journal.reader = openJournalReadOnly(options.dataDir);
+    } catch (error) {
+      await journal.close();
+      throw error;
+    }
     return journal;
   }
 
