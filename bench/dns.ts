@@ -1,6 +1,7 @@
 /**
  * DNS bridge benchmark: `npm run bench:dns -- [--duration S] [--warmup S]
- * [--clients N] [--window N] [--synchronous FULL|NORMAL] [--drain-limit S]`.
+ * [--clients N] [--window N] [--synchronous FULL|NORMAL] [--drain-limit S]
+ * [--profile DIR]`.
  *
  * Starts the registry and the bridge as their own processes on 127.0.0.1
  * (ephemeral ports, temp data dirs, the registry's rate limits off, a DNS
@@ -107,6 +108,8 @@ async function main(argv: string[]): Promise<void> {
   const drainLimitS = integerFlag(argv, "drain-limit", 300);
   const synchronous = (flagValue(argv, "synchronous") ?? "FULL").toUpperCase();
   if (synchronous !== "FULL" && synchronous !== "NORMAL") throw new Error(`--synchronous must be FULL or NORMAL, got '${synchronous}'`);
+  const profile = flagValue(argv, "profile");
+  const profileDir = profile === undefined ? null : path.resolve(profile);
 
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "oversight-bench-dns-"));
   const children: BenchChild[] = [];
@@ -135,6 +138,8 @@ async function main(argv: string[]): Promise<void> {
         "--source-rate", "0", "--delivery-window", String(window), "--sqlite-synchronous", synchronous],
       env: { OVERSIGHT_DNS_EVENT_SECRET: SECRET, OVERSIGHT_LOG_LEVEL: "info" },
       readyMsg: "ready",
+      // One .cpuprofile per thread, written when the bridge exits.
+      nodeArgs: profileDir === null ? [] : ["--cpu-prof", "--cpu-prof-dir", profileDir],
     });
     children.push(bridge);
     const port = Number(bridge.ready["dns_port"]);
@@ -166,26 +171,37 @@ async function main(argv: string[]): Promise<void> {
     const drainEnd = performance.now();
     const delivered = (await metric(metricsUrl, "dns_events_delivered_total")) - deliveredBefore;
     const journaled = await metric(metricsUrl, "dns_events_journaled_total");
+    const p50 = round(percentile(load.latenciesMs, 50));
+    const p99 = round(percentile(load.latenciesMs, 99));
+    const answeredPerS = Math.round(load.answered / load.seconds);
+    const deliveredPerS = Math.round(delivered / ((drainEnd - loadStart) / 1000));
+    const [load1] = os.loadavg();
+    // The line to read first; the JSON below has every figure.
+    log(
+      `${clients} clients: ${answeredPerS} answers/s (target >= 5000), p50 ${p50} ms, p99 ${p99} ms (target <= 5), ` +
+        `delivered ${deliveredPerS}/s (target >= 3000), lost ${load.lost}; ${os.cpus().length} cores, load average ${load1!.toFixed(2)}`,
+    );
     console.log(
       JSON.stringify({
         scenario: "dns_udp_journaled",
         cores: os.cpus().length,
+        load_avg_1m: round(load1!, 2),
         clients,
         delivery_window: window,
         synchronous,
         duration_s: round(load.seconds, 2),
         answered: load.answered,
         lost: load.lost,
-        answered_per_s: Math.round(load.answered / load.seconds),
-        p50_ms: round(percentile(load.latenciesMs, 50)),
-        p99_ms: round(percentile(load.latenciesMs, 99)),
+        answered_per_s: answeredPerS,
+        p50_ms: p50,
+        p99_ms: p99,
         max_ms: round(percentile(load.latenciesMs, 100)),
         journaled_total: journaled,
         delivered_during_load_per_s: Math.round(deliveredDuringLoad / load.seconds),
         backlog_at_end_of_load: backlogAtEnd,
         delivered,
         drained,
-        delivered_per_s_until_drained: Math.round(delivered / ((drainEnd - loadStart) / 1000)),
+        delivered_per_s_until_drained: deliveredPerS,
       }),
     );
   } finally {

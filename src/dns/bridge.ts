@@ -1,10 +1,12 @@
 /**
  * The DNS bridge assembled: sockets → answer → (beacon queries) journal →
- * sender → registry, plus the loopback metrics and status endpoint. A beacon
- * query is answered once its journal row is committed; it never waits for the
- * registry, and when the journal cannot take more (size cap, commit queue
- * full, source over its rate) the query is still answered and the refusal
- * counted.
+ * sender → registry, plus the loopback metrics and status endpoint. This
+ * thread only parses, rate-limits and answers; the journal's commits and the
+ * deliveries run on their own threads (journal-threads.ts). A beacon query is
+ * answered once the journal thread reports its row committed; it never waits
+ * for the registry, and when the journal cannot take more (size cap, commit
+ * queue full, source over its rate) the query is still answered and the
+ * refusal counted.
  */
 import http from "node:http";
 import { performance } from "node:perf_hooks";
@@ -14,11 +16,9 @@ import { METRICS_CONTENT_TYPE } from "../metrics/exposition.js";
 import type { Synchronous } from "../registry/database.js";
 import { answer, decodeQuery, placementOf, serverFailure, type Query, type Transport } from "./answer.js";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff.js";
-import { deliveryTarget } from "./delivery.js";
-import { Journal } from "./journal.js";
+import { JournalThreads, JournalUnavailableError } from "./journal-threads.js";
 import { BridgeMetrics } from "./metrics.js";
 import { RecentQueries } from "./retransmissions.js";
-import { Sender } from "./sender.js";
 import { startDnsServer, type Remote } from "./server.js";
 import type { Zone } from "./zone.js";
 
@@ -42,7 +42,7 @@ export interface BridgeOptions {
 export interface RunningBridge {
   dnsPort: number;
   metricsUrl: string | null;
-  journal: Journal;
+  journal: JournalThreads;
   metrics: BridgeMetrics;
   close(): Promise<void>;
 }
@@ -53,7 +53,7 @@ const RETRANSMISSION_WINDOW_MS = 5_000;
 const RETRANSMISSION_MAX_ENTRIES = 200_000;
 
 export async function startBridge(options: BridgeOptions, logger: Logger): Promise<RunningBridge> {
-  const journal = new Journal(options.dataDir, { synchronous: options.synchronous });
+  // The gauges read the journal, which counts into the metrics; they are read only once both exist.
   const metrics = new BridgeMetrics({
     dns_journal_backlog: () => journal.pending,
     dns_journal_backlog_age_seconds: () => {
@@ -62,10 +62,13 @@ export async function startBridge(options: BridgeOptions, logger: Logger): Promi
     },
     dns_journal_dead_letters: () => journal.backlog().dead_letters,
   });
-  const sender = new Sender({
-    journal,
-    target: deliveryTarget(options.registryUrl, options.secret, options.deliveryTimeoutMs, options.deliveryWindow),
-    window: options.deliveryWindow,
+  const journal = await JournalThreads.start({
+    dataDir: options.dataDir,
+    synchronous: options.synchronous,
+    registryUrl: options.registryUrl,
+    secret: options.secret,
+    deliveryWindow: options.deliveryWindow,
+    deliveryTimeoutMs: options.deliveryTimeoutMs,
     backoff: options.backoff ?? DEFAULT_BACKOFF,
     metrics,
     logger,
@@ -101,11 +104,11 @@ export async function startBridge(options: BridgeOptions, logger: Logger): Promi
     } catch (error) {
       recent.forget(remote.address, query.id, name, type);
       metrics.add("dns_events_journal_failed_total");
-      logger.error("could not journal a beacon query; answered SERVFAIL so the resolver asks again", { error });
+      // A thread that died is logged once, when it dies, not once per query until it is back.
+      if (!(error instanceof JournalUnavailableError)) logger.error("could not journal a beacon query; answered SERVFAIL so the resolver asks again", { error });
       return false;
     }
     metrics.add("dns_events_journaled_total");
-    sender.notify();
     return true;
   };
 
@@ -132,7 +135,6 @@ export async function startBridge(options: BridgeOptions, logger: Logger): Promi
       onError: (error, where) => logger.warn("DNS socket error", { where, error }),
     });
   } catch (error) {
-    await sender.stop();
     await journal.close();
     throw error;
   }
@@ -155,13 +157,12 @@ export async function startBridge(options: BridgeOptions, logger: Logger): Promi
       (closing ??= (async () => {
         await dns.close();
         await status?.close();
-        await sender.stop();
         await journal.close();
       })()),
   };
 }
 
-async function startStatusServer(port: number, journal: Journal, metrics: BridgeMetrics): Promise<{ url: string; close(): Promise<void> }> {
+async function startStatusServer(port: number, journal: JournalThreads, metrics: BridgeMetrics): Promise<{ url: string; close(): Promise<void> }> {
   const server = http.createServer(async (req, res) => {
     if (req.method === "GET" && req.url === "/metrics") {
       res.writeHead(200, { "content-type": METRICS_CONTENT_TYPE }).end(await metrics.render());

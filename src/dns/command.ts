@@ -11,7 +11,7 @@ import { createLogger } from "../log.js";
 import { stopRequested } from "../stop-signal.js";
 import { startBridge } from "./bridge.js";
 import { BridgeConfigError, loadBridgeConfig, SETTINGS } from "./config.js";
-import { JOURNAL_FILE, openJournalReadOnly, readBacklog, DeadLetterSchema } from "./journal.js";
+import { JOURNAL_FILE, openJournalReadOnly, readBacklog, readDeadLetters } from "./journal.js";
 
 export const DNS_BRIDGE_USAGE = `usage: oversight-registry dns-bridge --beacon-domain D --answer-ip IP[,IP…] --registry-url URL
                                      [--answer-ipv6 IP[,IP…]] [--nameserver NAME[,NAME…]]
@@ -100,10 +100,7 @@ function statusCommand(args: string[], io: Io): number {
   const db = openJournalReadOnly(dataDir);
   try {
     const backlog = readBacklog(db);
-    const deadLetters = db
-      .prepare("SELECT * FROM dead_letters ORDER BY id DESC LIMIT ?")
-      .all(DEAD_LETTERS_SHOWN)
-      .map((row) => DeadLetterSchema.parse(row));
+    const deadLetters = readDeadLetters(db, DEAD_LETTERS_SHOWN);
     const oldest = backlog.oldest_received_at;
     const report = {
       journal: path.join(dataDir, JOURNAL_FILE),

@@ -4,7 +4,9 @@
  * refused it for good (dead letters). SQLite in the bridge's data directory,
  * opened like the registry's database (0600, WAL, numbered migrations) and
  * written through the same group-committing sequencer, so a burst of queries
- * costs one fsync.
+ * costs one fsync. It is opened and written on the journal thread only
+ * (journal-thread.ts); other threads read it through their own read-only
+ * connections.
  */
 import type Database from "better-sqlite3";
 import { randomBytes } from "node:crypto";
@@ -98,14 +100,12 @@ export class Journal {
       append: db.prepare(
         "INSERT INTO pending (event_id, token_id, client_ip, qtype, qname, received_at) VALUES (@event_id, @token_id, @client_ip, @qtype, @qname, @received_at)",
       ),
-      oldest: db.prepare<[number], unknown>("SELECT * FROM pending ORDER BY id LIMIT ?"),
       remove: db.prepare<[number]>("DELETE FROM pending WHERE id = ?"),
       deadLetter: db.prepare(
         `INSERT OR IGNORE INTO dead_letters (id, event_id, token_id, client_ip, qtype, qname, received_at, status, answer, failed_at)
          VALUES (@id, @event_id, @token_id, @client_ip, @qtype, @qname, @received_at, @status, @answer, @failed_at)`,
       ),
       count: db.prepare("SELECT count(*) FROM pending").pluck(),
-      deadRecent: db.prepare<[number], unknown>("SELECT * FROM dead_letters ORDER BY id DESC LIMIT ?"),
       bump: db.prepare<[string, number]>("INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value"),
     };
     this.pendingCount = this.sql.count.get() as number;
@@ -114,11 +114,6 @@ export class Journal {
   /** Events not yet delivered nor dead-lettered, appended ones included before their commit. */
   get pending(): number {
     return this.pendingCount;
-  }
-
-  /** Appends waiting for their group commit. */
-  get uncommitted(): number {
-    return this.sequencer.pending;
   }
 
   /** Durably records one event under a fresh idempotency key; resolves after the commit. */
@@ -135,7 +130,7 @@ export class Journal {
 
   /** The oldest undelivered events, in the order they were journaled. */
   oldest(limit: number): JournalEntry[] {
-    return this.sql.oldest.all(limit).map((row) => JournalEntrySchema.parse(row));
+    return readOldest(this.db, limit);
   }
 
   /** Settles a round of deliveries in one transaction: acknowledged events leave, refused ones become dead letters. */
@@ -158,7 +153,7 @@ export class Journal {
   }
 
   deadLetters(limit: number): DeadLetter[] {
-    return this.sql.deadRecent.all(limit).map((row) => DeadLetterSchema.parse(row));
+    return readDeadLetters(this.db, limit);
   }
 
   async close(): Promise<void> {
@@ -175,6 +170,16 @@ export function readBacklog(db: Database.Database): Backlog {
     dead_letters: db.prepare("SELECT count(*) FROM dead_letters").pluck().get() as number,
     delivered: (db.prepare("SELECT value FROM counters WHERE name = 'delivered'").pluck().get() as number | undefined) ?? 0,
   };
+}
+
+/** The oldest undelivered events, in the order they were journaled. */
+export function readOldest(db: Database.Database, limit: number): JournalEntry[] {
+  return db.prepare<[number], unknown>("SELECT * FROM pending ORDER BY id LIMIT ?").all(limit).map((row) => JournalEntrySchema.parse(row));
+}
+
+/** The latest dead letters, newest first. */
+export function readDeadLetters(db: Database.Database, limit: number): DeadLetter[] {
+  return db.prepare<[number], unknown>("SELECT * FROM dead_letters ORDER BY id DESC LIMIT ?").all(limit).map((row) => DeadLetterSchema.parse(row));
 }
 
 /** Opens an existing journal read-only, for `dns-bridge status` beside a running bridge. */

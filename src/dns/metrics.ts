@@ -20,6 +20,11 @@ export const COUNTERS = {
 } as const;
 export type CounterName = keyof typeof COUNTERS;
 
+/** What a component that only counts needs; the sender thread's counts travel to the main thread's BridgeMetrics. */
+export interface Counters {
+  add(name: CounterName, by?: number): void;
+}
+
 export interface Gauges {
   dns_journal_backlog: () => number;
   dns_journal_backlog_age_seconds: () => number;
@@ -32,7 +37,7 @@ const GAUGE_HELP: Record<keyof Gauges, string> = {
   dns_journal_dead_letters: "events in the dead-letter table",
 };
 
-export class BridgeMetrics {
+export class BridgeMetrics implements Counters {
   readonly registry: Registry = processRegistry();
   private readonly counters = new Map<CounterName, Counter>();
 

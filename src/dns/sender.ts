@@ -10,15 +10,21 @@
 import type { Logger } from "../log.js";
 import { retryDelayMs, type BackoffPolicy } from "./backoff.js";
 import { deliver, type DeliveryTarget, type Outcome } from "./delivery.js";
-import type { Journal, JournalEntry } from "./journal.js";
-import type { BridgeMetrics } from "./metrics.js";
+import type { JournalEntry } from "./journal.js";
+import type { Counters } from "./metrics.js";
+
+/** The journal as the sender uses it; on the sender thread, requests to the journal thread. */
+export interface SenderJournal {
+  oldest(limit: number): Promise<JournalEntry[]>;
+  settle(delivered: JournalEntry[], refused: { entry: JournalEntry; status: number; answer: string }[]): Promise<void>;
+}
 
 export interface SenderOptions {
-  journal: Journal;
+  journal: SenderJournal;
   target: DeliveryTarget;
   window: number;
   backoff: BackoffPolicy;
-  metrics: BridgeMetrics;
+  metrics: Counters;
   logger: Logger;
   random?: () => number;
 }
@@ -26,6 +32,8 @@ export interface SenderOptions {
 export class Sender {
   private stopped = false;
   private wake: (() => void) | null = null;
+  /** Set by notify(): events were journaled while the journal was being read, so the round must not sleep. */
+  private notified = false;
   private failures = 0;
   private readonly loop: Promise<void>;
 
@@ -35,6 +43,7 @@ export class Sender {
 
   /** New events were journaled: start a round now instead of after the idle wait. */
   notify(): void {
+    this.notified = true;
     this.wake?.();
   }
 
@@ -49,13 +58,14 @@ export class Sender {
   private async run(): Promise<void> {
     const { journal, logger } = this.options;
     while (!this.stopped) {
-      const entries = journal.oldest(this.options.window);
-      if (entries.length === 0) {
-        await this.pause(null);
-        continue;
-      }
       let delay: number | null;
       try {
+        this.notified = false;
+        const entries = await journal.oldest(this.options.window);
+        if (entries.length === 0) {
+          if (!this.notified) await this.pause(null);
+          continue;
+        }
         delay = await this.round(entries);
       } catch (error) {
         logger.error("delivery round failed", { error });

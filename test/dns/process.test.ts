@@ -3,17 +3,19 @@
 // `dns-bridge status`; and its refusal of bad settings.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { tempDir } from "../temp.js";
 import { startTestRegistry, type TestRegistry } from "../http/registry-server.js";
 import { APEX, DNS_SECRET, beaconName, tokenOf, udpQuery, until } from "./harness.js";
 
 const MAIN_JS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "dist", "main.js");
+const execFileAsync = promisify(execFile);
 const BASE_ENV = { PATH: process.env["PATH"] ?? "" };
 
 interface BridgeProcess {
@@ -54,10 +56,10 @@ function dnsTokens(reg: TestRegistry): string[] {
   return tokens;
 }
 
-function status(dataDir: string): { pending: number; dead_letters: number; delivered: number } {
-  const run = spawnSync(process.execPath, [MAIN_JS, "dns-bridge", "status", "--data-dir", dataDir], { env: BASE_ENV, encoding: "utf8" });
-  assert.equal(run.status, 0, run.stderr);
-  return JSON.parse(run.stdout) as { pending: number; dead_letters: number; delivered: number };
+// Asynchronous: the registry these tests deliver to runs in this process, and a blocking spawn would stall it.
+async function status(dataDir: string): Promise<{ pending: number; dead_letters: number; delivered: number }> {
+  const { stdout } = await execFileAsync(process.execPath, [MAIN_JS, "dns-bridge", "status", "--data-dir", dataDir], { env: BASE_ENV, encoding: "utf8" });
+  return JSON.parse(stdout) as { pending: number; dead_letters: number; delivered: number };
 }
 
 test("kill -9 in the middle of delivery, then restarted: every answered query is in the log exactly once", async (t) => {
@@ -68,7 +70,7 @@ test("kill -9 in the middle of delivery, then restarted: every answered query is
   const first = await spawnBridge(t, reg.url, dataDir, ["--delivery-window", "1"]);
   const COUNT = 300;
   for (let i = 1; i <= COUNT; i++) assert.equal((await udpQuery(first.dnsPort, beaconName(tokenOf(i)), "A")).rcode, "NOERROR");
-  assert.equal(status(dataDir).pending, COUNT);
+  assert.equal((await status(dataDir)).pending, COUNT);
 
   // The registry comes back; the bridge is killed as soon as delivery is under way.
   const live = await startTestRegistry(t, { dnsSecret: DNS_SECRET, dataDir: reg.dataDir, port: Number(port) });
@@ -82,7 +84,7 @@ test("kill -9 in the middle of delivery, then restarted: every answered query is
   t.diagnostic(`delivered before kill -9: ${deliveredBeforeKill} of ${COUNT}`);
 
   const second = await spawnBridge(t, reg.url, dataDir);
-  await until("the backlog delivered", () => status(dataDir).pending === 0);
+  await until("the backlog delivered", async () => (await status(dataDir)).pending === 0);
   const tokens = dnsTokens(live);
   assert.equal(tokens.length, COUNT, "no event lost, none twice");
   assert.deepEqual([...tokens].sort(), Array.from({ length: COUNT }, (_, i) => tokenOf(i + 1)).sort());

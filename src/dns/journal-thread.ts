@@ -1,0 +1,67 @@
+/**
+ * The journal thread: the only owner of the journal's SQLite connection. It
+ * appends the batches the main thread sends and acknowledges each after its
+ * group commit (the fsync happens here, never on the thread that answers
+ * queries), and serves the sender thread's reads and settlements over their
+ * own channel. Started by journal-threads.ts.
+ */
+import { parentPort, workerData, type MessagePort } from "node:worker_threads";
+import { Journal } from "./journal.js";
+import type { FromJournalThread, JournalReply, JournalRequest, JournalThreadData, ToJournalThread } from "./thread-messages.js";
+
+if (parentPort) {
+  const main = parentPort;
+  const data = workerData as JournalThreadData;
+  const post = (message: FromJournalThread) => main.postMessage(message);
+  const journal = new Journal(data.dataDir, { synchronous: data.synchronous });
+  let senderPort: MessagePort;
+
+  /** Answers on the port each request came by, so a restarted sender never gets its predecessor's answers. */
+  const serveSender = (port: MessagePort) => {
+    senderPort = port;
+    const reply = (message: JournalReply) => port.postMessage(message);
+    port.on("message", (request: JournalRequest) => {
+      const { request: id } = request;
+      let done: Promise<void>;
+      if (request.type === "oldest") {
+        done = Promise.resolve().then(() => reply({ type: "entries", request: id, entries: journal.oldest(request.limit) }));
+      } else {
+        const { delivered, refused } = request;
+        done = journal.settle(delivered, refused).then(() => {
+          post({ type: "settled", events: delivered.length + refused.length });
+          reply({ type: "settled", request: id });
+        });
+      }
+      done.catch((error: unknown) => reply({ type: "failed", request: id, message: errorMessage(error) }));
+    });
+  };
+  serveSender(data.senderPort);
+
+  main.on("message", (message: ToJournalThread) => {
+    if (message.type === "stop") {
+      void journal.close().then(() => process.exit(0));
+      return;
+    }
+    if (message.type === "sender") {
+      senderPort.close();
+      serveSender(message.port);
+      return;
+    }
+    const { batch, events } = message;
+    void Promise.allSettled(events.map((event) => journal.append(event))).then((results) => {
+      const failures: { index: number; message: string }[] = [];
+      results.forEach((result, index) => {
+        if (result.status === "rejected") failures.push({ index, message: errorMessage(result.reason) });
+      });
+      post({ type: "appended", batch, failures });
+      if (failures.length < events.length) senderPort.postMessage({ type: "journaled" } satisfies JournalReply);
+    });
+  });
+
+  post({ type: "ready", pending: journal.pending });
+}
+
+function errorMessage(error: unknown): string {
+  const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : "";
+  return error instanceof Error ? `${error.message}${cause}` : String(error);
+}
