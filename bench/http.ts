@@ -17,7 +17,7 @@ import path from "node:path";
 import { generateSeed, signerFromSeed, type Signer } from "../src/core/ed25519.js";
 import { loadOrCreateIdentity } from "../src/core/identity.js";
 import { toHex } from "../src/core/hex.js";
-import { canonicalize } from "../src/core/jcs.js";
+import { canonicalize } from "../src/verify/jcs.js";
 import { manifestParties, manifestSignedBytes } from "../src/core/manifest.js";
 import { openDatabase } from "../src/registry/database.js";
 import { beaconLeaf, registerLeaf } from "../src/registry/leaves.js";

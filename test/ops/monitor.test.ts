@@ -7,7 +7,7 @@ import { describe, test } from "node:test";
 import Database from "better-sqlite3";
 import { generateSeed } from "../../src/core/ed25519.js";
 import { writeIdentity } from "../../src/core/identity.js";
-import { canonicalBytes } from "../../src/core/jcs.js";
+import { canonicalBytes } from "../../src/verify/jcs.js";
 import { monitorCommand, MONITOR_EXIT } from "../../src/ops/monitor.js";
 import { fieldLine, formatState, readState, StateFileError, STATE_FORMAT, writeState, type MonitorState } from "../../src/ops/monitor-state.js";
 import { RegistryClient, RegistryHttpError, RegistryProtocolError, WellKnownSchema } from "../../src/ops/registry-client.js";
@@ -360,7 +360,7 @@ describe("monitor against a real registry", () => {
       const verified = readState(stateA)!.head!;
       await registry.stop();
       const forgedLeaf = (token: string) =>
-        canonicalBytes({ event: "beacon", kind: "http_img", token_id: token, file_id: null, recipient_id: null, source_ip: "10.0.0.1", user_agent: "x", timestamp: "2026-01-01T00:00:00Z" });
+        Buffer.from(canonicalBytes({ event: "beacon", kind: "http_img", token_id: token, file_id: null, recipient_id: null, source_ip: "10.0.0.1", user_agent: "x", timestamp: "2026-01-01T00:00:00Z" }));
       const forked = rewriteHistory(registry, 4, [forgedLeaf("evil-1"), forgedLeaf("evil-2"), forgedLeaf("evil-3")]);
       assert.equal(forked.size, 7);
       registry = await startRegistry(dataDir);
