@@ -6,7 +6,7 @@
  * allow, and each thing that could not be checked is reported as a skip.
  * Browser-safe: `verify-evidence` and the inspector page run this same code.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { equalBytes, parseHex, toHex, utf8 } from "./bytes.js";
 import { verifyEd25519 } from "./ed25519.js";
 import { SignedTreeHeadSchema, verifyTreeHead, type SignedTreeHead } from "./head.js";

@@ -7,7 +7,7 @@
  * exactly what was signed: otherwise a valid signature for size 5 could be
  * presented under a head claiming size 500.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { utf8 } from "./bytes.js";
 import { verifyEd25519 } from "./ed25519.js";
 import { canonicalize } from "./jcs.js";

@@ -7,7 +7,7 @@
  * joins of the same member strings (JCS orders members by key, so dropping a
  * member from the sorted list is dropping it from the canonical text).
  */
-import { z } from "zod";
+import * as z from "zod";
 import { parseHex, utf8, utf8Length } from "./bytes.js";
 import { verifyEd25519 } from "./ed25519.js";
 import { CanonicalJsonError, canonicalize } from "./jcs.js";
