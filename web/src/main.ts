@@ -4,6 +4,7 @@
  * answers are only data. Views follow the query string so that links can be
  * shared: `?file=<file_id>`, `?index=<n>`, `?offline`, `?from=<n>` (log page).
  */
+import "./zod-jitless.js";
 import { equalBytes, parseHex, utf8 } from "../../src/verify/bytes.js";
 import { verifyEvidenceBundle } from "../../src/verify/evidence.js";
 import { nobleHasher, verifyInclusion } from "../../src/verify/rfc6962.js";
