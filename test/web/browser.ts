@@ -10,7 +10,7 @@ import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { tempDir } from "../temp.js";
 
 export const CHROMIUM = "/usr/bin/chromium";
-const ARGS = [
+export const CHROMIUM_ARGS = [
   "--no-sandbox",
   "--disable-gpu",
   "--disable-quic",
@@ -31,7 +31,7 @@ export async function launchBrowser(t: TestContext): Promise<BrowserContext | nu
   const context = await chromium.launchPersistentContext(tempDir(t, "inspector-chromium-"), {
     executablePath: CHROMIUM,
     headless: true,
-    args: ARGS,
+    args: CHROMIUM_ARGS,
     viewport: { width: 1100, height: 900 },
   });
   t.after(() => context.close());

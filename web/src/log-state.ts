@@ -54,8 +54,24 @@ export function forgetRemembered(): void {
   localStorage.removeItem(STORAGE_KEY);
 }
 
-export async function loadLogState(): Promise<LogState> {
-  const wellKnown = await getJson<WellKnown>("/.well-known/oversight-registry");
+/** What the registry says about itself, fetched at once; nothing in it is trusted yet. */
+export interface LogSnapshot {
+  wellKnown: WellKnown;
+  head: SignedTreeHead;
+  /** The checkpoint note, or why it could not be fetched. */
+  checkpoint: string | Error;
+}
+
+export async function fetchLogSnapshot(): Promise<LogSnapshot> {
+  const [wellKnown, head, checkpoint] = await Promise.all([
+    getJson<WellKnown>("/.well-known/oversight-registry"),
+    getJson<SignedTreeHead>("/tlog/head"),
+    getText("/checkpoint").catch((error: unknown) => (error instanceof Error ? error : new Error(String(error)))),
+  ]);
+  return { wellKnown, head, checkpoint };
+}
+
+export async function verifyLogSnapshot({ wellKnown, head, checkpoint }: LogSnapshot): Promise<LogState> {
   const previous = remembered();
   const servedKey = String(wellKnown.ed25519_pub ?? "");
   // The key this browser saw first stays the one it trusts: a key change is an alarm, not an update.
@@ -63,21 +79,21 @@ export async function loadLogState(): Promise<LogState> {
   const keyChanged = previous && previous.registryPub !== servedKey ? servedKey : null;
   const origin = wellKnown.federation?.checkpoint_origin ?? "";
   const vkey = wellKnown.federation?.checkpoint_vkey ?? "";
-  const head = await getJson<SignedTreeHead>("/tlog/head");
   const headOk = verifyTreeHead(head, registryPub);
   const headVerdict: Verdict = headOk
     ? { ok: true, detail: `size ${head.size}, root ${head.root.slice(0, 16)}…, signed by the registry key` }
     : { ok: false, detail: "the head's signature does not verify with the registry key" };
-  const checkpointVerdict = await checkCheckpoint(vkey, registryPub, head, headOk);
+  const checkpointVerdict = checkCheckpoint(checkpoint, vkey, registryPub, head, headOk);
   let forkVerdict: Verdict | null = null;
   if (previous && headOk && !keyChanged) forkVerdict = await checkConsistency(previous, head);
   if (headOk && !keyChanged && (forkVerdict === null || forkVerdict.ok)) remember({ registryPub, size: head.size, root: head.root });
   return { registryPub, origin, vkey, head, headVerdict, checkpointVerdict, forkVerdict, keyChanged };
 }
 
-async function checkCheckpoint(vkey: string, registryPub: string, head: SignedTreeHead, headOk: boolean): Promise<Verdict> {
+function checkCheckpoint(note: string | Error, vkey: string, registryPub: string, head: SignedTreeHead, headOk: boolean): Verdict {
   try {
-    const checkpoint = verifyCheckpoint(await getText("/checkpoint"), vkey);
+    if (note instanceof Error) throw note;
+    const checkpoint = verifyCheckpoint(note, vkey);
     const pinned = parseHex(registryPub, 32);
     if (!pinned || !equalBytes(parseVerifierKey(vkey).publicKey, pinned)) {
       return { ok: false, detail: "the checkpoint verifier key is not the registry key" };
