@@ -4,10 +4,11 @@
  * Missing chromium fails under CI=true (.ci/run installs it) and is a visible
  * skip elsewhere.
  */
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import type { TestContext } from "node:test";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
-import { tempDir } from "../temp.js";
 
 export const CHROMIUM = "/usr/bin/chromium";
 export const CHROMIUM_ARGS = [
@@ -28,13 +29,18 @@ export async function launchBrowser(t: TestContext): Promise<BrowserContext | nu
     t.skip(message);
     return null;
   }
-  const context = await chromium.launchPersistentContext(tempDir(t, "inspector-chromium-"), {
+  const profile = mkdtempSync(path.join(os.tmpdir(), "inspector-chromium-"));
+  const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     args: CHROMIUM_ARGS,
     viewport: { width: 1100, height: 900 },
   });
-  t.after(() => context.close());
+  // One hook, in this order: chromium writes into its profile until it has exited.
+  t.after(async () => {
+    await context.close();
+    rmSync(profile, { recursive: true, force: true });
+  });
   return context;
 }
 

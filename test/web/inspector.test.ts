@@ -22,7 +22,7 @@ const SHOTS = path.join(REPO_ROOT, "build", "screenshots", "inspector");
 /** One byte of a hex string, changed. */
 const flipHex = (hex: string) => (hex[0] === "0" ? "1" : "0") + hex.slice(1);
 
-async function seed(reg: TestRegistry): Promise<{ fileId: string; size: number }> {
+async function seed(reg: TestRegistry): Promise<{ fileId: string; dnsToken: string; size: number }> {
   const issuer = createIssuer("issuer-inspector");
   const first = issuer.registration();
   const fileId = first.manifest.file_id as string;
@@ -34,7 +34,7 @@ async function seed(reg: TestRegistry): Promise<{ fileId: string; size: number }
   assert.equal((await reg.call("/dns_event", { json: event, auth: false })).status, 200);
   assert.equal((await reg.call("/register", { json: issuer.registration() })).status, 200);
   const head = await (await reg.call("/tlog/head")).json();
-  return { fileId, size: head.size };
+  return { fileId, dnsToken: dns!.token_id, size: head.size };
 }
 
 async function shot(page: Page, name: string): Promise<void> {
@@ -49,7 +49,7 @@ test("the inspector page lists, finds and verifies evidence in a real browser, a
   if (!context) return;
   mkdirSync(SHOTS, { recursive: true });
   let reg = await startTestRegistry(t);
-  const { fileId, size } = await seed(reg);
+  const { fileId, dnsToken, size } = await seed(reg);
   const proxy = await startAlteringProxy(t, reg.url);
   await recordCspViolations(context);
   const page = await context.newPage();
@@ -91,6 +91,25 @@ test("the inspector page lists, finds and verifies evidence in a real browser, a
     }
     assert.ok(checks.every((c) => c.startsWith("ok ")), JSON.stringify(checks));
     await shot(page, "evidence-verified");
+  });
+
+  await t.test("searching a beacon token opens its file's evidence; a log index opens the entry, proven in the head", async () => {
+    await page.goto(`${proxy.url}/`);
+    await page.fill("#q", dnsToken);
+    await page.press("#q", "Enter");
+    await page.locator("[data-verdict]").waitFor();
+    assert.equal(new URL(page.url()).searchParams.get("file"), fileId);
+    assert.equal(await verdictOf(page), "verified");
+
+    await page.fill("#q", "3");
+    await page.press("#q", "Enter");
+    await page.locator('[data-fact="In the signed head"].good').waitFor();
+    assert.match(await page.locator("pre.leaf").innerText(), new RegExp(`"token_id":"${dnsToken}"`));
+    await shot(page, "entry");
+
+    await page.goto(`${proxy.url}/?file=no-such-file`);
+    await page.locator('[data-state="not-found"]').waitFor();
+    await shot(page, "unknown-file");
   });
 
   const tamperings: [string, (b: Bundle) => void, RegExp][] = [
@@ -159,7 +178,9 @@ test("the inspector page lists, finds and verifies evidence in a real browser, a
     await shot(page, "forked");
   });
 
-  assert.deepEqual(problems, [], "no console errors");
+  // A token or an unknown id is first tried as a file id; the browser logs each such 404 itself.
+  const expected404 = (problem: string) => /status of 404/.test(problem) && (problem.includes(`/evidence/${dnsToken}`) || problem.includes("/evidence/no-such-file"));
+  assert.deepEqual(problems.filter((p) => !expected404(p)), [], "no console errors");
   assert.deepEqual(await cspViolations(page), [], "no CSP violations");
   t.diagnostic(`screenshots: ${SHOTS}`);
   console.log(`inspector screenshots: ${SHOTS}`);
