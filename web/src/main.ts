@@ -258,7 +258,7 @@ function offlineView(): void {
     const file = fileInput.files?.[0];
     if (file) void verify(file);
   });
-  const drop = h("div", { class: "drop", tabindex: "-1" }, h("p", {}, "Drop an evidence bundle (.json) here, or "), h("label", { for: "bundle-file", class: "button" }, "choose a file"), fileInput);
+  const drop = h("div", { class: "drop" }, h("label", { for: "bundle-file" }, "Drop an evidence bundle (.json) here, or pick one:"), fileInput);
   drop.addEventListener("dragover", (event) => {
     event.preventDefault();
     drop.classList.add("over");
