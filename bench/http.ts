@@ -14,17 +14,9 @@ import { randomBytes, randomInt } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { generateSeed, signerFromSeed, type Signer } from "../src/core/ed25519.js";
-import { loadOrCreateIdentity } from "../src/core/identity.js";
-import { toHex } from "../src/core/hex.js";
-import { canonicalize } from "../src/core/jcs.js";
-import { manifestParties, manifestSignedBytes } from "../src/core/manifest.js";
-import { openDatabase } from "../src/registry/database.js";
-import { beaconLeaf, registerLeaf } from "../src/registry/leaves.js";
-import { isoSeconds } from "../src/registry/time.js";
-import { TlogStore } from "../src/tlog/store.js";
 import { startChild } from "./child.js";
 import { runLoad, type ClientKind, type LoadRequest, type LoadResult } from "./load.js";
+import { DB_FILE, preload, PRELOAD_EVENTS_PER_FILE, signedManifest } from "./preload.js";
 import { flagValue, integerFlag } from "./flags.js";
 
 const SCENARIOS = [
@@ -45,12 +37,7 @@ const OPERATOR_TOKEN = `bench-${randomBytes(16).toString("hex")}`;
 const REGISTER_BUDGET_PER_S = 8000;
 /** Registrations made untimed when `register` is not among the scenarios but later ones need files. */
 const SEED_REGISTRATIONS = 2000;
-const ISSUERS = 4;
-const PRELOAD_BATCH = 10_000;
-const PRELOAD_MAX_FILES = 10_000;
-const PRELOAD_EVENTS_PER_FILE = 3;
 const CLOCK_TICKS_PER_S = 100;
-const DB_FILE = "oversight-registry.sqlite";
 
 interface Flags {
   durationS: number;
@@ -177,35 +164,6 @@ interface Registration {
   httpToken: string;
   dnsToken: string;
   body: Buffer;
-}
-
-interface Issuer {
-  id: string;
-  signer: Signer;
-}
-
-const issuers: Issuer[] = Array.from({ length: ISSUERS }, (_, i) => ({ id: `bench-issuer-${i}`, signer: signerFromSeed(generateSeed()) }));
-
-/** A signed manifest with 2 beacons and 2 watermarks, signed the way test/issuer.ts signs. */
-function signedManifest(run: string, i: number): Record<string, unknown> {
-  const issuer = issuers[i % issuers.length]!;
-  const manifest: Record<string, unknown> = {
-    file_id: `${run}-file-${i}`,
-    issued_at: 1795395279,
-    issuer_id: issuer.id,
-    issuer_ed25519_pub: issuer.signer.publicKeyHex,
-    recipient: { recipient_id: `${run}-recipient-${i % 997}`, x25519_pub: "00".repeat(32) },
-    beacons: [
-      { token_id: `${run}h${i}`, kind: "http" },
-      { token_id: `${run}d${i}`, kind: "dns" },
-    ],
-    watermarks: [
-      { mark_id: `${run}z${i}`, layer: "L1_zero_width" },
-      { mark_id: `${run}s${i}`, layer: "L3_semantic" },
-    ],
-  };
-  manifest["signature_ed25519"] = toHex(issuer.signer.sign(manifestSignedBytes(manifest)));
-  return manifest;
 }
 
 function prepareRegistrations(count: number): Registration[] {
@@ -354,123 +312,6 @@ async function phaseOne(flags: Flags, results: Measurement[]): Promise<void> {
 }
 
 // ---------------------------------------------------------------- phase 2: a large log
-
-type PlanItem = { kind: "register"; file: number } | { kind: "event"; file: number } | { kind: "filler" };
-
-/**
- * The order of the preloaded leaves: file k registers at about k × stride,
- * its events land at random later points, and unknown-token beacon hits fill
- * the rest, so proofs and bundles reach all over the tree.
- */
-function* preloadPlan(leaves: number, files: number): Generator<PlanItem> {
-  const eventsAt: number[][] = Array.from({ length: files }, () => []);
-  for (let file = 0; file < files; file++) {
-    for (let e = 0; e < PRELOAD_EVENTS_PER_FILE; e++) eventsAt[file + randomInt(files - file)]!.push(file);
-  }
-  const stride = leaves / files;
-  let emitted = 0;
-  for (let block = 0; block < files; block++) {
-    yield { kind: "register", file: block };
-    emitted++;
-    for (const file of eventsAt[block]!) {
-      yield { kind: "event", file };
-      emitted++;
-    }
-    for (; emitted < Math.round((block + 1) * stride); emitted++) yield { kind: "filler" };
-  }
-}
-
-interface PreloadedFile {
-  fileId: string;
-  manifest: Record<string, unknown>;
-}
-
-/** Writes the log, the manifests and the events rows directly, as the server would have, without HTTP. */
-function preload(dbPath: string, leaves: number): { files: PreloadedFile[]; size: number } {
-  const fileCount = Math.max(1, Math.min(PRELOAD_MAX_FILES, Math.floor(leaves / 100)));
-  const run = randomBytes(4).toString("hex");
-  const files = Array.from({ length: fileCount }, (_, i) => {
-    const manifest = signedManifest(run, i);
-    return { fileId: manifest["file_id"] as string, manifest };
-  });
-
-  // A log with leaves and no key is refused at start (a lost key is not replaced silently): the key comes first, as in a real registry.
-  loadOrCreateIdentity(path.dirname(dbPath));
-  const db = openDatabase(dbPath, { synchronous: "NORMAL" });
-  const store = new TlogStore(db);
-  const sql = {
-    manifest: db.prepare(
-      `INSERT INTO manifests (file_id, recipient_id, issuer_id, issuer_ed25519_pub, manifest_json, registered_at, tlog_index, request_digest)
-       VALUES (?, ?, ?, ?, ?, ?, ?, NULL)`,
-    ),
-    beacon: db.prepare("INSERT INTO beacons (token_id, file_id, recipient_id, issuer_id, kind, registered_at) VALUES (?, ?, ?, ?, ?, ?)"),
-    watermark: db.prepare(
-      "INSERT INTO watermarks (mark_id, layer, file_id, recipient_id, issuer_id, registered_at) VALUES (?, ?, ?, ?, ?, ?)",
-    ),
-    event: db.prepare(
-      `INSERT INTO events (token_id, file_id, recipient_id, issuer_id, kind, source_ip, user_agent, extra, timestamp, qualified_timestamp, tlog_index)
-       VALUES (?, ?, ?, ?, 'http_img', ?, ?, '{}', ?, ?, ?)`,
-    ),
-  };
-  const userAgent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36";
-  const start = Math.floor(Date.now() / 1000) - leaves;
-
-  const write = (item: PlanItem, index: number) => {
-    const now = start + index;
-    const timestamp = isoSeconds(now);
-    if (item.kind === "register") {
-      const { manifest } = files[item.file]!;
-      const parties = manifestParties(manifest);
-      store.append(registerLeaf({ ...parties, nBeacons: 2, nWatermarks: 2, timestamp }));
-      sql.manifest.run(parties.fileId, parties.recipientId, parties.issuerId, parties.issuerPub, canonicalize(manifest), now, index);
-      for (const b of manifest["beacons"] as { token_id: string; kind: string }[]) {
-        sql.beacon.run(b.token_id, parties.fileId, parties.recipientId, parties.issuerId, b.kind, now);
-      }
-      for (const w of manifest["watermarks"] as { mark_id: string; layer: string }[]) {
-        sql.watermark.run(w.mark_id, w.layer, parties.fileId, parties.recipientId, parties.issuerId, now);
-      }
-      return;
-    }
-    const owner = item.kind === "event" ? manifestParties(files[item.file]!.manifest) : null;
-    const tokenId = item.kind === "event" ? `${run}h${item.file}` : `${run}-unknown-${index}`;
-    const sourceIp = `198.51.100.${index % 256}`;
-    store.append(
-      beaconLeaf({
-        kind: "http_img",
-        tokenId,
-        fileId: owner?.fileId ?? null,
-        recipientId: owner?.recipientId ?? null,
-        sourceIp,
-        userAgent,
-        timestamp,
-      }),
-    );
-    sql.event.run(tokenId, owner?.fileId ?? null, owner?.recipientId ?? null, owner?.issuerId ?? null, sourceIp, userAgent, now, timestamp, index);
-  };
-
-  const plan = preloadPlan(leaves, fileCount);
-  const batch = db.transaction(() => {
-    for (let n = 0; n < PRELOAD_BATCH; n++) {
-      const item = plan.next();
-      if (item.done) return false;
-      write(item.value, store.size());
-    }
-    return true;
-  });
-  const began = performance.now();
-  let lastReport = began;
-  while (batch()) {
-    if (performance.now() - lastReport > 10_000) {
-      lastReport = performance.now();
-      log(`preloaded ${store.size()} leaves`);
-    }
-  }
-  const size = store.size();
-  log(`preloaded ${size} leaves (${fileCount} files, ${PRELOAD_EVENTS_PER_FILE} events each) in ${round((performance.now() - began) / 1000, 1)} s`);
-  db.pragma("wal_checkpoint(TRUNCATE)");
-  db.close();
-  return { files, size };
-}
 
 /** The preloaded rows must make real bundles: one proof per event, plus the registration's. */
 async function checkBundle(url: string, fileId: string): Promise<void> {

@@ -3,13 +3,12 @@
  * length before `Buffer.from`, which would otherwise silently truncate at the
  * first bad character.
  */
-const HEX = /^[0-9a-fA-F]*$/;
+import { parseHex as parseHexBytes } from "../verify/bytes.js";
 
-/** Decodes `value` when it is a hex string of exactly `bytes` bytes, else null. */
+/** Decodes `value` when it is a hex string of exactly `bytes` bytes, else null (the rule of src/verify/bytes.ts, as a Buffer). */
 export function parseHex(value: unknown, bytes?: number): Buffer | null {
-  if (typeof value !== "string" || value.length % 2 !== 0 || !HEX.test(value)) return null;
-  if (bytes !== undefined && value.length !== bytes * 2) return null;
-  return Buffer.from(value, "hex");
+  const decoded = parseHexBytes(value, bytes);
+  return decoded && Buffer.from(decoded.buffer, decoded.byteOffset, decoded.byteLength);
 }
 
 /** Lowercase hex of 32/64-byte keys and hashes as the wire format wants them. */

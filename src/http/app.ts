@@ -20,6 +20,7 @@ import { TokenBuckets, rateLimit, type BucketChoice, type BucketName } from "./r
 import { beaconRoutes } from "./routes/beacons.js";
 import { evidenceRoutes } from "./routes/evidence.js";
 import { identityRoutes } from "./routes/identity.js";
+import { inspectorRoutes } from "./routes/inspector.js";
 import { tlogRoutes } from "./routes/tlog.js";
 import { writeRoutes } from "./routes/writes.js";
 
@@ -136,6 +137,7 @@ export function createApp(options: AppOptions): express.Express {
   app.use(identityRoutes(options.service, options));
   app.use(tlogRoutes(options.service));
   app.use(evidenceRoutes(options.service));
+  app.use(inspectorRoutes());
   app.use(notFoundHandler);
   app.use(errorHandler(options.logger));
   return app;

@@ -305,7 +305,7 @@ async function checkCheckpoint(
   }
   const headRoot = Buffer.from(head.root, "hex");
   if (checkpoint.size === head.size) {
-    if (!checkpoint.root.equals(headRoot)) {
+    if (!headRoot.equals(checkpoint.root)) {
       throw misbehaviour("fork", `the checkpoint and the head of size ${head.size} have different roots`, { checkpoint: note });
     }
   } else if (checkpoint.size < head.size && checkpoint.size > 0 && session.useConsistency) {

@@ -1,8 +1,9 @@
 /**
- * `oversight-registry verify-evidence <bundle.json | URL> [--registry-pub <hex>]`
+ * `oversight-registry verify-evidence <bundle.json | URL> [--registry-pub <hex>] [--json]`
  *
  * Checks an evidence bundle offline (a URL is only fetched, never trusted)
- * and prints one line per check: `ok …`, `FAIL …`, `skip … (why)`, `warn …`.
+ * and prints one line per check: `ok …`, `FAIL …`, `skip … (why)`, `warn …`;
+ * with --json, one JSON object `{verified, counts, checks}` for programs.
  * Exit 0 when nothing failed, 1 when something did.
  */
 import { readFileSync } from "node:fs";
@@ -10,11 +11,11 @@ import { parseArgs } from "node:util";
 import { z } from "zod";
 import type { CommandIo } from "./monitor.js";
 import { fetchJson } from "./registry-client.js";
-import { verifyEvidenceBundle, type Check } from "./verify-evidence-checks.js";
+import { verdictOf, verifyEvidenceBundle, type Check } from "../verify/evidence.js";
 
 export const VERIFY_EXIT = { ok: 0, failed: 1, unreadable: 2, usage: 64 } as const;
 
-const USAGE = "usage: oversight-registry verify-evidence <bundle.json | URL> [--registry-pub <hex>]\n";
+const USAGE = "usage: oversight-registry verify-evidence <bundle.json | URL> [--registry-pub <hex>] [--json]\n";
 
 export function formatCheck(check: Check): string {
   const label = { ok: "ok", fail: "FAIL", skip: "skip", warn: "warn" }[check.status];
@@ -28,10 +29,11 @@ export async function verifyEvidenceCommand(
 ): Promise<number> {
   let source: string;
   let registryPub: string | undefined;
+  let json = false;
   try {
     const { values, positionals } = parseArgs({
       args,
-      options: { "registry-pub": { type: "string" }, help: { type: "boolean", short: "h" } },
+      options: { "registry-pub": { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
       allowPositionals: true,
       strict: true,
     });
@@ -42,6 +44,7 @@ export async function verifyEvidenceCommand(
     if (positionals.length !== 1) throw new Error("expected exactly one bundle file or URL");
     source = positionals[0]!;
     registryPub = values["registry-pub"];
+    json = values.json === true;
     if (registryPub !== undefined && !/^[0-9a-fA-F]{64}$/.test(registryPub)) throw new Error("--registry-pub must be 64 hex characters");
   } catch (error) {
     io.stderr.write(`verify-evidence: ${(error as Error).message}\n${USAGE}`);
@@ -56,13 +59,15 @@ export async function verifyEvidenceCommand(
     return VERIFY_EXIT.unreadable;
   }
   const checks = verifyEvidenceBundle(bundle, registryPub === undefined ? {} : { registryPub: registryPub.toLowerCase() });
-  for (const check of checks) io.stdout.write(`${formatCheck(check)}\n`);
-  const count = (status: Check["status"]) => checks.filter((c) => c.status === status).length;
-  const failed = count("fail");
-  io.stdout.write(
-    `${failed === 0 ? "VERIFIED" : "NOT VERIFIED"}: ${count("ok")} ok, ${failed} failed, ${count("skip")} skipped, ${count("warn")} warnings\n`,
-  );
-  return failed === 0 ? VERIFY_EXIT.ok : VERIFY_EXIT.failed;
+  const verdict = verdictOf(checks);
+  if (json) {
+    io.stdout.write(`${JSON.stringify({ ...verdict, checks })}\n`);
+  } else {
+    for (const check of checks) io.stdout.write(`${formatCheck(check)}\n`);
+    const { ok, fail, skip, warn } = verdict.counts;
+    io.stdout.write(`${verdict.verified ? "VERIFIED" : "NOT VERIFIED"}: ${ok} ok, ${fail} failed, ${skip} skipped, ${warn} warnings\n`);
+  }
+  return verdict.verified ? VERIFY_EXIT.ok : VERIFY_EXIT.failed;
 }
 
 async function loadBundle(source: string): Promise<unknown> {

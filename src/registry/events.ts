@@ -3,7 +3,7 @@
  * known and unknown tokens alike (unknown ones carry null file and recipient).
  */
 import { z } from "zod";
-import { canonicalize } from "../core/jcs.js";
+import { canonicalize } from "../verify/jcs.js";
 import { IdentifierSchema } from "../core/manifest.js";
 import { WellFormedText } from "../core/text.js";
 import { FIELD_CAPS, beaconLeaf, capUtf8, dnsLeaf, type BeaconKind } from "./leaves.js";

@@ -4,7 +4,7 @@
  * by the registry key. One snapshot: the head and every proof share one size.
  */
 import { notFound } from "../core/errors.js";
-import { canonicalBytes } from "../core/jcs.js";
+import { canonicalBytes } from "../verify/jcs.js";
 import { toHex } from "../core/hex.js";
 import type { SignedTreeHead } from "../tlog/heads.js";
 import type { InclusionProof, LogReads } from "./log-reads.js";

@@ -4,7 +4,9 @@
  * leaf fits a C2SP entry bundle (65,535 bytes); the event row stores the same
  * capped values, so a verifier can compare the two.
  */
-import { canonicalBytes } from "../core/jcs.js";
+import { canonicalize } from "../verify/jcs.js";
+
+const canonicalBuffer = (value: unknown): Buffer => Buffer.from(canonicalize(value), "utf8");
 
 export const FIELD_CAPS = { userAgent: 1024, sourceIp: 256, qname: 1024, qtype: 64 } as const;
 
@@ -33,7 +35,7 @@ export interface RegisterLeaf {
 }
 
 export function registerLeaf(leaf: RegisterLeaf): Buffer {
-  return canonicalBytes({
+  return canonicalBuffer({
     event: "register",
     file_id: leaf.fileId,
     recipient_id: leaf.recipientId,
@@ -59,7 +61,7 @@ export interface BeaconLeaf {
 }
 
 export function beaconLeaf(leaf: BeaconLeaf): Buffer {
-  return canonicalBytes({
+  return canonicalBuffer({
     event: "beacon",
     kind: leaf.kind,
     token_id: leaf.tokenId,
@@ -82,7 +84,7 @@ export interface DnsLeaf {
 }
 
 export function dnsLeaf(leaf: DnsLeaf): Buffer {
-  return canonicalBytes({
+  return canonicalBuffer({
     event: "beacon",
     kind: "dns",
     token_id: leaf.tokenId,

@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { RegistryError, missingField } from "../core/errors.js";
-import { CanonicalJsonError, canonicalize } from "../core/jcs.js";
+import { CanonicalJsonError, canonicalize } from "../verify/jcs.js";
 import { LIMITS, checkManifest, checkManifestLimits, manifestParties, manifestVerdict, sidecarMatches } from "../core/manifest.js";
 import { utf8Length } from "../core/hex.js";
 import { WellFormedText } from "../core/text.js";

@@ -1,35 +1,12 @@
 /**
- * Registry v1 signed tree heads: `{size, root, signature, signed_message}` where
- * `signed_message` is JCS of `{root, size}` and `signature` is Ed25519 over it.
- *
- * A head carries its size and root twice (as fields and inside the signed
- * message), so verification checks both the signature and that the fields are
- * exactly what was signed: otherwise a valid signature for size 5 could be
- * presented under a head claiming size 500.
+ * Signing registry v1 tree heads; their shape and verification are in
+ * src/verify/head.ts, shared with the inspector page.
  */
-import { z } from "zod";
-import { verifyEd25519, type Signer } from "../core/ed25519.js";
-import { canonicalize } from "../core/jcs.js";
+import type { Signer } from "../core/ed25519.js";
 import { toHex } from "../core/hex.js";
+import { TreeSizeSchema, treeHeadMessage, type SignedTreeHead } from "../verify/head.js";
 
-const lowerHex = (bytes: number) =>
-  z.string().regex(new RegExp(`^[0-9a-f]{${bytes * 2}}$`), `expected ${bytes * 2} lowercase hex characters`);
-
-export const TreeSizeSchema = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
-
-export const SignedTreeHeadSchema = z.object({
-  size: TreeSizeSchema,
-  root: lowerHex(32),
-  signature: lowerHex(64),
-  signed_message: z.string(),
-});
-
-export type SignedTreeHead = z.infer<typeof SignedTreeHeadSchema>;
-
-/** The exact text a v1 head signs: JCS of `{root, size}` (so `root` sorts first). */
-export function treeHeadMessage(size: number, rootHex: string): string {
-  return canonicalize({ root: rootHex, size });
-}
+export { SignedTreeHeadSchema, TreeSizeSchema, treeHeadMessage, verifyTreeHead, type SignedTreeHead } from "../verify/head.js";
 
 export function signTreeHead(signer: Signer, size: number, root: Uint8Array): SignedTreeHead {
   if (!TreeSizeSchema.safeParse(size).success) throw new RangeError(`tree size ${size} is not a safe non-negative integer`);
@@ -42,13 +19,4 @@ export function signTreeHead(signer: Signer, size: number, root: Uint8Array): Si
     signature: toHex(signer.sign(Buffer.from(signedMessage, "utf8"))),
     signed_message: signedMessage,
   };
-}
-
-/** Verdict, never an exception: anything malformed simply does not verify. */
-export function verifyTreeHead(head: unknown, publicKey: Uint8Array | string): boolean {
-  const parsed = SignedTreeHeadSchema.safeParse(head);
-  if (!parsed.success) return false;
-  const { size, root, signature, signed_message: signedMessage } = parsed.data;
-  if (signedMessage !== treeHeadMessage(size, root)) return false;
-  return verifyEd25519(publicKey, Buffer.from(signedMessage, "utf8"), signature);
 }

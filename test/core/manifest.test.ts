@@ -128,8 +128,8 @@ test("fixture vectors: verdicts and exact signed bytes", () => {
     const verdict = verifyManifest(c.manifest);
     if (c.valid) {
       assertValid(verdict);
-      assert.equal(verdict.signedBytes.toString("utf8"), c.signed_bytes, c.name);
-      assert.equal(manifestSignedBytes(c.manifest).toString("utf8"), c.signed_bytes, c.name);
+      assert.equal(Buffer.from(verdict.signedBytes).toString("utf8"), c.signed_bytes, c.name);
+      assert.equal(Buffer.from(manifestSignedBytes(c.manifest)).toString("utf8"), c.signed_bytes, c.name);
     } else {
       assertInvalid(verdict);
     }
@@ -147,7 +147,7 @@ test("a freshly signed manifest verifies and its signed bytes are the reference 
   const m = signed(base());
   const verdict = verifyManifest(m);
   assertValid(verdict);
-  assert.equal(verdict.signedBytes.toString("utf8"), naiveSignedText(m));
+  assert.equal(Buffer.from(verdict.signedBytes).toString("utf8"), naiveSignedText(m));
   assert.equal(verdict.manifest.signature_ed25519, m.signature_ed25519);
 });
 
@@ -210,7 +210,7 @@ test("beacon items are free-form, including a __proto__ key", () => {
   const m = signed(base({ beacons: [proto] }));
   const verdict = verifyManifest(JSON.parse(JSON.stringify(m)));
   assertValid(verdict);
-  assert.match(verdict.signedBytes.toString("utf8"), /"__proto__":\{"evil":true\}/);
+  assert.match(Buffer.from(verdict.signedBytes).toString("utf8"), /"__proto__":\{"evil":true\}/);
 });
 
 test("recipient with optional keys verifies; without a required key it is refused", () => {
@@ -271,7 +271,7 @@ test("null members are dropped recursively before verification", () => {
   });
   const verdict = verifyManifest(signed(m));
   assertValid(verdict);
-  const text = verdict.signedBytes.toString("utf8");
+  const text = Buffer.from(verdict.signedBytes).toString("utf8");
   for (const dropped of ['"issuer_id"', '"content_type"', '"ed25519_pub"', '"p256_pub"', '"url"', '"gone"', '"not_after"', '"a"']) {
     assert.equal(text.includes(dropped), false, dropped);
   }
@@ -289,14 +289,14 @@ test("a null signature_ml_dsa is still signed as an empty string", () => {
   const m = signed(base({ signature_ml_dsa: "" }));
   const verdict = verifyManifest({ ...m, signature_ml_dsa: null });
   assertValid(verdict);
-  assert.match(verdict.signedBytes.toString("utf8"), /"signature_ml_dsa":""/);
+  assert.match(Buffer.from(verdict.signedBytes).toString("utf8"), /"signature_ml_dsa":""/);
 });
 
 test("recipient null is the same as no recipient", () => {
   const withNull = signed(base({ recipient: null }));
   const verdict = verifyManifest(withNull);
   assertValid(verdict);
-  assert.doesNotMatch(verdict.signedBytes.toString("utf8"), /recipient/);
+  assert.doesNotMatch(Buffer.from(verdict.signedBytes).toString("utf8"), /recipient/);
   const withoutKey = { ...withNull };
   delete withoutKey.recipient;
   assertValid(verifyManifest(withoutKey));
@@ -309,9 +309,9 @@ test("the legacy form verifies when the full form does not", () => {
   const m = signed(absent, "legacy");
   const verdict = verifyManifest(m);
   assertValid(verdict, true);
-  assert.equal(verdict.signedBytes.toString("utf8"), naiveSignedText(m, "legacy"));
-  assert.doesNotMatch(verdict.signedBytes.toString("utf8"), /canonical_content_hash|l3_policy/);
-  assert.equal(manifestSignedBytes(m, { legacy: true }).toString("utf8"), naiveSignedText(m, "legacy"));
+  assert.equal(Buffer.from(verdict.signedBytes).toString("utf8"), naiveSignedText(m, "legacy"));
+  assert.doesNotMatch(Buffer.from(verdict.signedBytes).toString("utf8"), /canonical_content_hash|l3_policy/);
+  assert.equal(Buffer.from(manifestSignedBytes(m, { legacy: true })).toString("utf8"), naiveSignedText(m, "legacy"));
 
   // Explicit "" and {} are the values the legacy form leaves out, too.
   assertValid(verifyManifest(signed(base({ canonical_content_hash: "", l3_policy: {} }), "legacy")), true);

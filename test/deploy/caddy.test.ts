@@ -15,11 +15,14 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import zlib from "node:zlib";
 import { freePort } from "./free-port.js";
+import { INSPECTOR_CSP } from "../../src/http/routes/inspector.js";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 const CADDYFILE = path.join(REPO, "Caddyfile");
 const MAIN = path.join(REPO, "dist", "main.js");
 const EDGE_MESSAGE = "no such route on this hostname";
+/** The page's hashed script, as `npm run build` wrote it beside dist/main.js. */
+const PAGE_SCRIPT = fs.existsSync(path.join(REPO, "dist", "web")) ? fs.readdirSync(path.join(REPO, "dist", "web")).find((f) => f.endsWith(".js")) : undefined;
 const OPERATOR_TOKEN = "operator-token-for-the-caddy-test-0123456789";
 const DNS_SECRET = "dns-secret-for-the-caddy-test-0123456789";
 
@@ -221,6 +224,7 @@ interface Probe {
   method?: string;
   path: string;
   body?: string;
+  headers?: Record<string, string>;
   /** The host that routes it (none: every host answers the edge 404), and what its answer must look like there. */
   on?: HostKey;
   check?: (reply: Reply) => void;
@@ -329,7 +333,35 @@ const PROBES: Probe[] = [
   { name: "metrics, upper case", path: "/METRICS" },
   { name: "metrics behind a beacon prefix", path: "/p/../metrics" },
   { name: "metrics behind an encoded dot segment", path: "/tile/%2e%2e/metrics" },
-  { name: "root", path: "/" },
+  {
+    name: "inspector page",
+    path: "/",
+    on: "registry",
+    check: (r) => {
+      assert.equal(r.status, 200);
+      assert.match(String(r.headers["content-type"]), /^text\/html/);
+      assert.equal(r.headers["cache-control"], "no-cache");
+      assert.equal(r.headers["content-security-policy"], INSPECTOR_CSP);
+    },
+  },
+  {
+    name: "root asking for JSON",
+    path: "/",
+    headers: { Accept: "application/json" },
+    on: "registry",
+    check: (r) => assertEnvelope(r, 404, "not_found", "root as JSON"),
+  },
+  {
+    name: "inspector script",
+    path: `/web/${PAGE_SCRIPT}`,
+    on: "registry",
+    check: (r) => {
+      assert.equal(r.status, 200);
+      assert.equal(r.headers["cache-control"], "public, max-age=31536000, immutable");
+      assert.match(String(r.headers["content-type"]), /^text\/javascript/);
+    },
+  },
+  { name: "unknown inspector file", path: "/web/nothing.js", on: "registry", check: (r) => assertEnvelope(r, 404, "not_found", "unknown asset") },
   { name: "unknown path", path: "/admin" },
 ];
 
@@ -350,6 +382,7 @@ test("the Caddyfile in front of the real registry", async (t) => {
     return;
   }
   assert.ok(fs.existsSync(MAIN), `${MAIN} is missing: run npm run build`);
+  assert.ok(PAGE_SCRIPT, "dist/web has no page script: run npm run build");
 
   const registry = await startRegistry(t);
   const caddy = await startCaddy(t, registry.port, {
@@ -365,7 +398,12 @@ test("the Caddyfile in front of the real registry", async (t) => {
     for (const host of Object.keys(HOSTS) as HostKey[]) {
       for (const probe of PROBES) {
         const what = `${HOSTS[host]} ${probe.method ?? "GET"} ${probe.path}`;
-        const req = { path: probe.path, method: probe.method ?? "GET", ...(probe.body === undefined ? {} : { body: probe.body }) };
+        const req = {
+          path: probe.path,
+          method: probe.method ?? "GET",
+          ...(probe.body === undefined ? {} : { body: probe.body }),
+          ...(probe.headers === undefined ? {} : { headers: probe.headers }),
+        };
         const reply = await viaEdge(host, req);
         if (probe.on === host) {
           assertRouted(reply, what);
@@ -395,6 +433,10 @@ test("the Caddyfile in front of the real registry", async (t) => {
       assert.equal(reply.headers["server"], undefined, what);
       assert.equal(reply.headers["x-powered-by"], undefined, what);
     }
+    const page = await viaEdge("registry", { path: "/" });
+    assert.equal(page.headers["content-security-policy"], INSPECTOR_CSP, "the page keeps its own policy, no 'unsafe-inline'");
+    assert.doesNotMatch(INSPECTOR_CSP, /unsafe-inline/);
+    assert.equal(page.headers["x-frame-options"], "DENY");
     const pixel = await viaEdge("beacon", { path: "/p/headers-token.png" });
     assert.equal(pixel.headers["cross-origin-resource-policy"], "cross-origin");
   });

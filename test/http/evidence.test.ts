@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { verifyEd25519 } from "../../src/core/ed25519.js";
-import { canonicalBytes } from "../../src/core/jcs.js";
+import { canonicalBytes } from "../../src/verify/jcs.js";
 import { verifyTreeHead } from "../../src/tlog/heads.js";
 import { leafHash, verifyInclusion } from "../../src/tlog/merkle.js";
 import { createIssuer } from "../issuer.js";

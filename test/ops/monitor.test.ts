@@ -4,19 +4,17 @@ import type { AddressInfo } from "node:net";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, test } from "node:test";
-import Database from "better-sqlite3";
 import { generateSeed } from "../../src/core/ed25519.js";
 import { writeIdentity } from "../../src/core/identity.js";
-import { canonicalBytes } from "../../src/core/jcs.js";
+import { canonicalBytes } from "../../src/verify/jcs.js";
 import { monitorCommand, MONITOR_EXIT } from "../../src/ops/monitor.js";
 import { fieldLine, formatState, readState, StateFileError, STATE_FORMAT, writeState, type MonitorState } from "../../src/ops/monitor-state.js";
 import { RegistryClient, RegistryHttpError, RegistryProtocolError, WellKnownSchema } from "../../src/ops/registry-client.js";
 import { signTreeHead } from "../../src/tlog/heads.js";
 import { EMPTY_ROOT, leafHash } from "../../src/tlog/merkle.js";
-import { nodeId } from "../../src/tlog/schema.js";
-import { TlogStore } from "../../src/tlog/store.js";
 import { tempDir } from "../temp.js";
-import { beaconHit, captureIo, registrySigner, startRegistry, type RegistryProcess } from "./monitor-support.js";
+import { beaconHit, captureIo, registrySigner, startRegistry } from "./monitor-support.js";
+import { rewriteHistory } from "../registry/rewrite-history.js";
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
@@ -208,33 +206,6 @@ function readEvidence(state: string): Record<string, any> {
   return JSON.parse(readFileSync(files[0]!, "utf8")) as Record<string, any>;
 }
 
-/**
- * What a malicious operator does: drop the last leaves, append different
- * ones, and overwrite the registry's record of the largest head it signed so
- * that it happily signs the forked log.
- */
-function rewriteHistory(registry: RegistryProcess, keep: number, leaves: Buffer[]): { size: number; root: string } {
-  const db = new Database(registry.dbPath);
-  try {
-    const result = db.transaction(() => {
-      db.prepare("DELETE FROM tlog_leaves WHERE idx >= ?").run(keep);
-      db.prepare("DELETE FROM tlog_nodes WHERE id >= ?").run(nodeId(0, keep));
-      const store = new TlogStore(db);
-      for (const leaf of leaves) store.append(leaf);
-      const root = store.root();
-      db.prepare("UPDATE tlog_signed SET size = ?, root = ? WHERE id = 1").run(store.size(), root);
-      return { size: store.size(), root: root.toString("hex") };
-    })();
-    writeFileSync(
-      path.join(registry.dataDir, "tlog-signed-head.json"),
-      JSON.stringify({ size: result.size, root: result.root, signed_at: 1_800_000_000 }),
-    );
-    return result;
-  } finally {
-    db.close();
-  }
-}
-
 describe("monitor against a real registry", () => {
   test("follows the log, and catches forged heads, a rewritten history and a key change", async (t) => {
     const dir = tempDir(t, "oversight-monitor-");
@@ -379,7 +350,7 @@ describe("monitor against a real registry", () => {
       const verified = readState(stateA)!.head!;
       await registry.stop();
       const forgedLeaf = (token: string) =>
-        canonicalBytes({ event: "beacon", kind: "http_img", token_id: token, file_id: null, recipient_id: null, source_ip: "10.0.0.1", user_agent: "x", timestamp: "2026-01-01T00:00:00Z" });
+        Buffer.from(canonicalBytes({ event: "beacon", kind: "http_img", token_id: token, file_id: null, recipient_id: null, source_ip: "10.0.0.1", user_agent: "x", timestamp: "2026-01-01T00:00:00Z" }));
       const forked = rewriteHistory(registry, 4, [forgedLeaf("evil-1"), forgedLeaf("evil-2"), forgedLeaf("evil-3")]);
       assert.equal(forked.size, 7);
       registry = await startRegistry(dataDir);

@@ -5,8 +5,8 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Signer } from "../../src/core/ed25519.js";
 import { toHex } from "../../src/core/hex.js";
-import { canonicalBytes } from "../../src/core/jcs.js";
-import { verifyEvidenceBundle, type Check } from "../../src/ops/verify-evidence-checks.js";
+import { canonicalBytes } from "../../src/verify/jcs.js";
+import { verifyEvidenceBundle, type Check } from "../../src/verify/evidence.js";
 import { formatCheck, verifyEvidenceCommand, VERIFY_EXIT } from "../../src/ops/verify-evidence.js";
 import { createIssuer } from "../issuer.js";
 import { beaconHit, captureIo, registrySigner, startRegistry, type RegistryProcess } from "./monitor-support.js";
@@ -121,6 +121,25 @@ describe("verify-evidence", () => {
       assert.ok(found.some((line) => expected.test(line)), `expected ${expected} among ${JSON.stringify(found)}`);
     });
   }
+
+  test("--json prints the verdict and every check as one JSON object", async () => {
+    const good = path.join(dir, "json-good.json");
+    writeFileSync(good, JSON.stringify(bundle));
+    const out = captureIo();
+    assert.equal(await verifyEvidenceCommand([good, "--json", "--registry-pub", registryKey.publicKeyHex], out.io), VERIFY_EXIT.ok);
+    const report = JSON.parse(out.stdout());
+    assert.equal(report.verified, true);
+    assert.deepEqual(report.checks, verifyEvidenceBundle(bundle, { registryPub: registryKey.publicKeyHex }));
+    assert.equal(report.counts.ok, report.checks.length);
+
+    const bad = path.join(dir, "json-bad.json");
+    writeFileSync(bad, JSON.stringify(tampered((b) => (b.tlog_head.signature = flipHex(b.tlog_head.signature)))));
+    const failed = captureIo();
+    assert.equal(await verifyEvidenceCommand([bad, "--json", "--registry-pub", registryKey.publicKeyHex], failed.io), VERIFY_EXIT.failed);
+    const badReport = JSON.parse(failed.stdout());
+    assert.equal(badReport.verified, false);
+    assert.ok(badReport.checks.some((c: Check) => c.status === "fail" && c.what === "tlog head signature"), failed.stdout());
+  });
 
   test("a bundle signed by another key fails against --registry-pub", async () => {
     const file = path.join(dir, "other-key.json");

@@ -11,7 +11,7 @@ import { test, type TestContext } from "node:test";
 import { loadOrCreateIdentity } from "../../src/core/identity.js";
 import { RegistryError } from "../../src/core/errors.js";
 import { toHex } from "../../src/core/hex.js";
-import { canonicalize } from "../../src/core/jcs.js";
+import { canonicalize } from "../../src/verify/jcs.js";
 import { checkManifest, manifestSignedBytes, verifyManifest } from "../../src/core/manifest.js";
 import { VerifyPool } from "../../src/core/verify-pool.js";
 import { openDatabase } from "../../src/registry/database.js";

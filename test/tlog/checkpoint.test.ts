@@ -14,7 +14,7 @@ const vkey = verifierKey(ORIGIN, signer.publicKey);
 test("the body is origin, decimal size and base64 root, one per line", () => {
   const body = formatCheckpointBody({ origin: ORIGIN, size: 70, root: ROOT70 });
   assert.equal(body, `${ORIGIN}\n70\n${ROOT70.toString("base64")}\n`);
-  assert.deepEqual(parseCheckpointBody(body), { origin: ORIGIN, size: 70, root: ROOT70, extensions: [] });
+  assert.deepEqual({ ...parseCheckpointBody(body), root: Buffer.from(parseCheckpointBody(body).root) }, { origin: ORIGIN, size: 70, root: ROOT70, extensions: [] });
   const empty = formatCheckpointBody({ origin: ORIGIN, size: 0, root: Buffer.from(vectors.empty_root, "hex") });
   assert.equal(empty, `${ORIGIN}\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n`);
 });
@@ -30,9 +30,10 @@ test("a signed checkpoint has the CONTRACT shape and verifies", () => {
   assert.ok(note.startsWith(`${body}\n\u2014 ${ORIGIN} `), note);
   assert.ok(note.endsWith("\n"));
   const blob = Buffer.from(note.slice(body.length + 1).split(" ")[2]!.trimEnd(), "base64");
-  assert.deepEqual(blob.subarray(0, 4), noteKeyId(ORIGIN, signer.publicKey));
+  assert.deepEqual(blob.subarray(0, 4), Buffer.from(noteKeyId(ORIGIN, signer.publicKey)));
   assert.equal(verifyEd25519(signer.publicKey, Buffer.from(body, "utf8"), blob.subarray(4)), true);
-  assert.deepEqual(verifyCheckpoint(note, vkey), { origin: ORIGIN, size: 70, root: ROOT70, extensions: [] });
+  const verified = verifyCheckpoint(note, vkey);
+  assert.deepEqual({ ...verified, root: Buffer.from(verified.root) }, { origin: ORIGIN, size: 70, root: ROOT70, extensions: [] });
 });
 
 test("every fixture root round-trips through a signed checkpoint", () => {
@@ -40,7 +41,7 @@ test("every fixture root round-trips through a signed checkpoint", () => {
     const note = signCheckpoint({ origin: ORIGIN, size, root: Buffer.from(root, "hex") }, signer);
     const cp = verifyCheckpoint(note, vkey);
     assert.equal(cp.size, size);
-    assert.equal(cp.root.toString("hex"), root);
+    assert.equal(Buffer.from(cp.root).toString("hex"), root);
   }
 });
 
@@ -77,7 +78,7 @@ test("malformed bodies are rejected", () => {
     "root of 33 bytes": `${ORIGIN}\n70\n${Buffer.concat([ROOT70, Buffer.alloc(1)]).toString("base64")}\n`,
     "unpadded root": `${ORIGIN}\n70\n${root.replace(/=+$/, "")}\n`,
     "url-safe root": `${ORIGIN}\n70\n${Buffer.alloc(32, 0xfb).toString("base64url")}=\n`,
-    "hex root": `${ORIGIN}\n70\n${ROOT70.toString("hex")}\n`,
+    "hex root": `${ORIGIN}\n70\n${Buffer.from(ROOT70).toString("hex")}\n`,
     "empty extension line": `${ORIGIN}\n70\n${root}\n\nextra\n`,
     "huge": `${ORIGIN}\n70\n${root}\n${"x".repeat(20_000)}\n`,
   };

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { signerFromSeed } from "../../src/core/ed25519.js";
-import { canonicalize } from "../../src/core/jcs.js";
+import { canonicalize } from "../../src/verify/jcs.js";
 import { SignedTreeHeadSchema, signTreeHead, treeHeadMessage, verifyTreeHead, type SignedTreeHead } from "../../src/tlog/heads.js";
 import { readFixture } from "../fixtures.js";
 

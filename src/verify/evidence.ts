@@ -4,15 +4,16 @@
  * vouches for. Pure: takes the parsed bundle, returns one verdict per check.
  * Bundles from other implementations are checked as far as their contents
  * allow, and each thing that could not be checked is reported as a skip.
+ * Browser-safe: `verify-evidence` and the inspector page run this same code.
  */
-import { z } from "zod";
-import { verifyEd25519 } from "../core/ed25519.js";
-import { parseHex } from "../core/hex.js";
-import { canonicalBytes } from "../core/jcs.js";
-import { manifestParties, verifyManifest } from "../core/manifest.js";
+import * as z from "zod";
+import { equalBytes, parseHex, toHex, utf8 } from "./bytes.js";
+import { verifyEd25519 } from "./ed25519.js";
+import { SignedTreeHeadSchema, verifyTreeHead, type SignedTreeHead } from "./head.js";
+import { canonicalBytes } from "./jcs.js";
+import { manifestParties, verifyManifest } from "./manifest.js";
+import { nobleHasher, verifyInclusion } from "./rfc6962.js";
 import { isoSeconds } from "../registry/time.js";
-import { SignedTreeHeadSchema, verifyTreeHead, type SignedTreeHead } from "../tlog/heads.js";
-import { leafHash, verifyInclusion } from "../tlog/merkle.js";
 
 export type CheckStatus = "ok" | "fail" | "skip" | "warn";
 
@@ -105,31 +106,31 @@ export function verifyEvidenceBundle(input: unknown, options: VerifyOptions = {}
   return checks;
 }
 
-function registryKey(value: unknown, options: VerifyOptions, checks: Check[]): Buffer | null {
+function registryKey(value: unknown, options: VerifyOptions, checks: Check[]): Uint8Array | null {
   const key = parseHex(value, 32);
   if (!key) {
     checks.push(fail("registry key", "registry_pub is missing or not 64 hex characters"));
     return null;
   }
   if (options.registryPub === undefined) {
-    checks.push(warn("registry key", `trusting the bundle's own registry_pub ${key.toString("hex")}; pass --registry-pub to pin the key you trust`));
+    checks.push(warn("registry key", `trusting the bundle's own registry_pub ${toHex(key)}; pass --registry-pub to pin the key you trust`));
     return key;
   }
   const trusted = parseHex(options.registryPub, 32);
-  if (!trusted || !trusted.equals(key)) {
-    checks.push(fail("registry key", `bundle registry_pub ${key.toString("hex")} is not the trusted key ${options.registryPub}`));
+  if (!trusted || !equalBytes(trusted, key)) {
+    checks.push(fail("registry key", `bundle registry_pub ${toHex(key)} is not the trusted key ${options.registryPub}`));
     return trusted;
   }
-  checks.push(ok("registry key", `bundle registry_pub is the trusted key ${key.toString("hex")}`));
+  checks.push(ok("registry key", `bundle registry_pub is the trusted key ${toHex(key)}`));
   return key;
 }
 
-function bundleSignature(bundle: Record<string, unknown>, key: Buffer | null): Check {
+function bundleSignature(bundle: Record<string, unknown>, key: Uint8Array | null): Check {
   const what = "bundle signature";
   if (!key) return skip(what, "no usable registry key");
   const { bundle_signature_ed25519: signature, ...unsigned } = bundle;
   if (typeof signature !== "string") return fail(what, "bundle_signature_ed25519 is missing");
-  let message: Buffer;
+  let message: Uint8Array;
   try {
     message = canonicalBytes(unsigned);
   } catch (error) {
@@ -138,7 +139,7 @@ function bundleSignature(bundle: Record<string, unknown>, key: Buffer | null): C
   return verifyEd25519(key, message, signature) ? ok(what) : fail(what, "Ed25519 signature over the JCS of the bundle does not verify");
 }
 
-function treeHead(value: unknown, key: Buffer | null, checks: Check[]): SignedTreeHead | null {
+function treeHead(value: unknown, key: Uint8Array | null, checks: Check[]): SignedTreeHead | null {
   const what = "tlog head signature";
   if (value === undefined || value === null) {
     checks.push(skip(what, "no tlog_head in bundle"));
@@ -217,7 +218,7 @@ function proveLeaf(label: string, inclusion: Inclusion | null, claimedIndex: num
     checks.push(fail(what, `proof is for tree size ${inclusion.tree_size}, the bundle's head is size ${head.size}`));
   } else if (inclusion.root !== undefined && inclusion.root.toLowerCase() !== head.root) {
     checks.push(fail(what, `proof root ${inclusion.root} is not the head's root ${head.root}`));
-  } else if (verifyInclusion(hash, index, head.size, path as Buffer[], Buffer.from(head.root, "hex"))) {
+  } else if (verifyInclusion(hash, index, head.size, path as Uint8Array[], parseHex(head.root, 32)!)) {
     checks.push(ok(what, `in the head of size ${head.size}`));
   } else {
     checks.push(fail(what, `proof does not lead from leaf_hash to the head's root`));
@@ -227,7 +228,7 @@ function proveLeaf(label: string, inclusion: Inclusion | null, claimedIndex: num
     checks.push(skip(`${label} leaf data`, "not in bundle (only the proven leaf hash could be checked)"));
     return done(null, index);
   }
-  if (!hash || !leafHash(Buffer.from(leafData, "utf8")).equals(hash)) {
+  if (!hash || !equalBytes(nobleHasher.leaf(utf8(leafData)), hash)) {
     checks.push(fail(`${label} leaf data`, "leaf_data does not hash to the proven leaf_hash"));
     return done(null, index);
   }
@@ -338,4 +339,16 @@ function describeRow(row: unknown): string {
   if (!parsed.success) return "";
   const parts = [parsed.data.kind, parsed.data.token_id].filter((v) => typeof v === "string");
   return parts.length ? ` (${parts.join(" ")})` : "";
+}
+
+export interface Verdict {
+  /** True when no check failed: what "VERIFIED" means in the CLI and the page. */
+  verified: boolean;
+  counts: Record<CheckStatus, number>;
+}
+
+export function verdictOf(checks: readonly Check[]): Verdict {
+  const counts: Record<CheckStatus, number> = { ok: 0, fail: 0, skip: 0, warn: 0 };
+  for (const check of checks) counts[check.status]++;
+  return { verified: counts.fail === 0, counts };
 }

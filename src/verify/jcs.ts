@@ -5,7 +5,12 @@
  * arrays and plain objects. Non-integer numbers are refused rather than
  * serialized, because the other registry v1 implementations refuse them and a
  * signature over a float would verify here and nowhere else.
+ *
+ * Browser-safe (src/verify/): the server and the inspector page sign and check
+ * the same text.
  */
+import { utf8 } from "./bytes.js";
+
 export class CanonicalJsonError extends Error {
   constructor(message: string) {
     super(message);
@@ -17,8 +22,8 @@ export function canonicalize(value: unknown): string {
   return serialize(value, "$");
 }
 
-export function canonicalBytes(value: unknown): Buffer {
-  return Buffer.from(canonicalize(value), "utf8");
+export function canonicalBytes(value: unknown): Uint8Array {
+  return utf8(canonicalize(value));
 }
 
 function serialize(value: unknown, path: string): string {

@@ -1,0 +1,70 @@
+/**
+ * GET / (the evidence inspector page, docs/INSPECTOR.md) and GET /web/<file>
+ * (its content-hashed script and stylesheet), built by web/build.mjs next to
+ * the compiled server. A request that prefers JSON over HTML gets the v1 404
+ * envelope at `/`, as before the page existed, so API clients see no change.
+ */
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Router, type Response } from "express";
+
+/** dist/http/routes → dist/web; build/src/http/routes → build/src/web. */
+export const INSPECTOR_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../web");
+
+/**
+ * The page's own policy, stricter than helmet's default for the API: only this
+ * origin's scripts, styles and fetches; no inline anything, no frames, no
+ * plugins. `upgrade-insecure-requests` is left out: the page is also served
+ * over plain HTTP on loopback (`npm start`), where it would break every fetch.
+ */
+export const INSPECTOR_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "connect-src 'self'",
+  "img-src 'self' data:",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join("; ");
+
+const IMMUTABLE = "public, max-age=31536000, immutable";
+const TYPES: Record<string, string> = { ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8" };
+
+interface Asset {
+  type: string;
+  body: Buffer;
+}
+
+/** The page's files, read once: they change only with a new build, which restarts the server. */
+function loadPage(dir: string): { index: Buffer; assets: Map<string, Asset> } | null {
+  const indexPath = path.join(dir, "index.html");
+  if (!existsSync(indexPath)) return null;
+  const assets = new Map<string, Asset>();
+  for (const name of readdirSync(dir)) {
+    const type = TYPES[path.extname(name)];
+    if (type) assets.set(name, { type, body: readFileSync(path.join(dir, name)) });
+  }
+  return { index: readFileSync(indexPath), assets };
+}
+
+export function inspectorRoutes(dir: string = INSPECTOR_DIR): Router {
+  const router = Router();
+  const page = loadPage(dir);
+  if (!page) return router;
+  const send = (res: Response, type: string, cache: string, body: Buffer) => {
+    res.set({ "Content-Type": type, "Cache-Control": cache, "Content-Security-Policy": INSPECTOR_CSP }).send(body);
+  };
+
+  router.get("/", (req, res, next) => {
+    if (req.accepts(["html", "json"]) !== "html") return next();
+    send(res, "text/html; charset=utf-8", "no-cache", page.index);
+  });
+  router.get("/web/:name", (req, res, next) => {
+    const asset = page.assets.get(req.params.name);
+    if (!asset) return next();
+    send(res, asset.type, IMMUTABLE, asset.body);
+  });
+  return router;
+}

@@ -1,0 +1,60 @@
+/**
+ * Byte helpers for code that runs in browsers as well as Node: Uint8Array,
+ * TextEncoder and atob only, never Node's Buffer; hex and base64 from outside are
+ * checked for alphabet and length before decoding, since lenient decoders
+ * silently skip or truncate at bad characters.
+ */
+const HEX = /^[0-9a-fA-F]*$/;
+const encoder = new TextEncoder();
+
+/** Decodes `value` when it is a hex string (of exactly `bytes` bytes if given), else null. */
+export function parseHex(value: unknown, bytes?: number): Uint8Array | null {
+  if (typeof value !== "string" || value.length % 2 !== 0 || !HEX.test(value)) return null;
+  if (bytes !== undefined && value.length !== bytes * 2) return null;
+  const out = new Uint8Array(value.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(value.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+/** Lowercase hex, as the wire format writes keys and hashes. */
+export function toHex(bytes: Uint8Array): string {
+  let out = "";
+  for (const b of bytes) out += b.toString(16).padStart(2, "0");
+  return out;
+}
+
+export const utf8 = (text: string): Uint8Array => encoder.encode(text);
+
+/** Byte length of a string in UTF-8, which is how identifier limits are counted. */
+export const utf8Length = (text: string): number => encoder.encode(text).length;
+
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
+  return diff === 0;
+}
+
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+export function toBase64(bytes: Uint8Array): string {
+  let binary = "";
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary);
+}
+
+/** Standard padded base64 only, and only its one canonical spelling. */
+export function decodeStrictBase64(value: string): Uint8Array | null {
+  if (value.length === 0 || value.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(value)) return null;
+  const binary = atob(value);
+  const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
+  return toBase64(bytes) === value ? bytes : null;
+}
