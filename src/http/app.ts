@@ -19,6 +19,7 @@ import { TokenBuckets, rateLimit, type BucketChoice } from "./rate-limit.js";
 import { beaconRoutes } from "./routes/beacons.js";
 import { evidenceRoutes } from "./routes/evidence.js";
 import { identityRoutes } from "./routes/identity.js";
+import { openApiRoutes } from "./routes/openapi.js";
 import { tlogRoutes } from "./routes/tlog.js";
 import { writeRoutes } from "./routes/writes.js";
 
@@ -133,6 +134,7 @@ export function createApp(options: AppOptions): express.Express {
   app.use(identityRoutes(options.service, options));
   app.use(tlogRoutes(options.service));
   app.use(evidenceRoutes(options.service));
+  app.use(openApiRoutes(options.version));
   app.use(notFoundHandler);
   app.use(errorHandler(options.logger));
   return app;
