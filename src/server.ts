@@ -61,6 +61,8 @@ export interface RunningServer {
   service: RegistryService;
   /** The routes served before Express; its `served` count tells which answered. */
   fastPath: FastPath;
+  /** The Express app behind the fast path (its route stack is what the API description is checked against). */
+  app: ReturnType<typeof createApp>;
   close(): Promise<void>;
 }
 
@@ -173,7 +175,7 @@ async function startLocked(options: ServeOptions, logger: Logger, lock: DataDirL
       registry.close();
       lock.release();
     })());
-  return { url, service, fastPath, close };
+  return { url, service, fastPath, app, close };
 }
 
 function logIdentity(logger: Logger, established: EstablishedIdentity, options: ServeOptions): void {

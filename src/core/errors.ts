@@ -3,6 +3,8 @@
  * it into the v1 envelope `{"error":{"code","message",...extra}}`.
  * The code vocabulary is closed (docs/PROTOCOL.md#errors).
  */
+import { z } from "zod";
+
 export const ERROR_STATUS = {
   missing_field: 400,
   signature_invalid: 400,
@@ -15,6 +17,16 @@ export const ERROR_STATUS = {
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
+
+/** Every answer outside 2xx. Other members may sit beside `code` and `message`; a 429 carries `retry_after`. */
+export const ErrorEnvelopeSchema = z.object({
+  error: z.looseObject({
+    code: z.enum(Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]]),
+    message: z.string().min(1),
+    retry_after: z.int().nonnegative().optional(),
+  }),
+});
+export type ErrorEnvelope = z.infer<typeof ErrorEnvelopeSchema>;
 
 export interface RegistryErrorOptions {
   /** Overrides the code's default status (413 for bodies over the limit, 503 for fail-closed). */
@@ -37,7 +49,7 @@ export class RegistryError extends Error {
     this.extra = options.extra ?? {};
   }
 
-  envelope(): { error: Record<string, unknown> } {
+  envelope(): ErrorEnvelope {
     return { error: { ...this.extra, code: this.code, message: this.message } };
   }
 }

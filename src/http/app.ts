@@ -21,6 +21,7 @@ import { beaconRoutes } from "./routes/beacons.js";
 import { evidenceRoutes } from "./routes/evidence.js";
 import { identityRoutes } from "./routes/identity.js";
 import { inspectorRoutes } from "./routes/inspector.js";
+import { openApiRoutes } from "./routes/openapi.js";
 import { tlogRoutes } from "./routes/tlog.js";
 import { writeRoutes } from "./routes/writes.js";
 
@@ -138,6 +139,7 @@ export function createApp(options: AppOptions): express.Express {
   app.use(tlogRoutes(options.service));
   app.use(evidenceRoutes(options.service));
   app.use(inspectorRoutes());
+  app.use(openApiRoutes(options.version));
   app.use(notFoundHandler);
   app.use(errorHandler(options.logger));
   return app;

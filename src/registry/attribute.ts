@@ -33,35 +33,40 @@ interface ManifestRow {
   manifest_json: string;
 }
 
-export interface Claimant {
-  file_id: string;
-  issuer_id: string;
-  issuer_pub: string;
-  tlog_index: number | null;
-}
+export const ClaimantSchema = z.object({
+  file_id: z.string(),
+  issuer_id: z.string(),
+  issuer_pub: z.string(),
+  tlog_index: z.int().nullable(),
+});
+export type Claimant = z.infer<typeof ClaimantSchema>;
 
-interface RecentEvent {
-  kind: string;
-  source_ip: string | null;
-  user_agent: string | null;
-  timestamp: number;
-  qualified_timestamp: string | null;
-  tlog_index: number | null;
-}
+const RecentEventSchema = z.object({
+  kind: z.string(),
+  source_ip: z.string().nullable(),
+  user_agent: z.string().nullable(),
+  timestamp: z.int(),
+  qualified_timestamp: z.string().nullable(),
+  tlog_index: z.int().nullable(),
+});
+type RecentEvent = z.infer<typeof RecentEventSchema>;
 
-export type Attribution =
-  | { found: false }
-  | {
-      found: true;
-      file_id: string;
-      recipient_id: string;
-      issuer_id: string;
-      manifest: unknown;
-      recent_events: RecentEvent[];
-      events: RecentEvent[];
-      /** Other files claiming the same mark or hash, earliest first; absent when there are none. */
-      other_claimants?: Claimant[];
-    };
+export const AttributionSchema = z.discriminatedUnion("found", [
+  z.object({ found: z.literal(false) }),
+  z.object({
+    found: z.literal(true),
+    file_id: z.string(),
+    recipient_id: z.string(),
+    issuer_id: z.string(),
+    manifest: z.record(z.string(), z.unknown()),
+    recent_events: z.array(RecentEventSchema).max(RECENT_EVENTS_MAX),
+    /** The same list as `recent_events`: v1 clients read either name. */
+    events: z.array(RecentEventSchema).max(RECENT_EVENTS_MAX),
+    /** Other files claiming the same mark or hash, earliest first; absent when there are none. */
+    other_claimants: z.array(ClaimantSchema).max(OTHER_CLAIMANTS_MAX).optional(),
+  }),
+]);
+export type Attribution = z.infer<typeof AttributionSchema>;
 
 /**
  * The files a claim query finds, earliest claim first: a claim's index is the

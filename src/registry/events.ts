@@ -22,6 +22,10 @@ export const DnsEventSchema = z.looseObject({
 });
 export type DnsEventRequest = z.infer<typeof DnsEventSchema>;
 
+/** What POST /dns_event answers, also for an `event_id` seen before (its original leaf). */
+export const DnsEventAnswerSchema = z.object({ ok: z.literal(true), tlog_index: z.int().nonnegative() });
+export type DnsEventAnswer = z.infer<typeof DnsEventAnswerSchema>;
+
 export interface BeaconHit {
   kind: BeaconKind;
   tokenId: string;

@@ -3,11 +3,12 @@
  * proofs that each event and the registration itself are in the log, signed
  * by the registry key. One snapshot: the head and every proof share one size.
  */
+import { z } from "zod";
 import { notFound } from "../core/errors.js";
 import { canonicalBytes } from "../verify/jcs.js";
 import { toHex } from "../core/hex.js";
-import type { SignedTreeHead } from "../tlog/heads.js";
-import type { InclusionProof, LogReads } from "./log-reads.js";
+import { SignedTreeHeadSchema, TreeSizeSchema, lowerHex, type SignedTreeHead } from "../tlog/heads.js";
+import { InclusionProofSchema, type LogReads } from "./log-reads.js";
 import type { Registry } from "./registry.js";
 import { isoSeconds } from "./time.js";
 
@@ -21,19 +22,50 @@ interface ManifestRow {
   tlog_index: number | null;
 }
 
-interface EventRow {
-  id: number;
-  tlog_index: number | null;
-  [column: string]: unknown;
-}
+/** Rows as stored: the v1 columns, and whatever columns later migrations added. */
+const BeaconRowSchema = z.looseObject({ token_id: z.string(), file_id: z.string(), recipient_id: z.string(), issuer_id: z.string(), kind: z.string(), registered_at: z.int() });
+const WatermarkRowSchema = z.looseObject({ mark_id: z.string(), layer: z.string(), file_id: z.string(), recipient_id: z.string(), issuer_id: z.string(), registered_at: z.int() });
+const EventRowSchema = z.looseObject({
+  id: z.int(),
+  token_id: z.string(),
+  file_id: z.string().nullable(),
+  recipient_id: z.string().nullable(),
+  issuer_id: z.string().nullable(),
+  kind: z.string(),
+  source_ip: z.string().nullable(),
+  user_agent: z.string().nullable(),
+  extra: z.string().nullable(),
+  timestamp: z.int(),
+  qualified_timestamp: z.string().nullable(),
+  tlog_index: z.int().nullable(),
+});
 
-interface TlogProofItem {
-  event_row: number;
-  tlog_index: number;
-  proof: InclusionProof;
-  inclusion: InclusionProof;
-  leaf_data: string;
-}
+const TlogProofItemSchema = z.object({
+  event_row: z.int().nonnegative(),
+  tlog_index: TreeSizeSchema,
+  proof: InclusionProofSchema,
+  /** The same object as `proof`: v1 clients read either name. */
+  inclusion: InclusionProofSchema,
+  leaf_data: z.string(),
+});
+type TlogProofItem = z.infer<typeof TlogProofItemSchema>;
+
+/** docs/PROTOCOL.md#evidence-bundles, with the Part 2 members `leaf_data` and `registration`. */
+export const EvidenceBundleSchema = z.object({
+  file_id: z.string(),
+  bundle_generated_at: z.iso.datetime(),
+  registry_pub: lowerHex(32),
+  manifest: z.record(z.string(), z.unknown()),
+  beacons: z.array(BeaconRowSchema),
+  watermarks: z.array(WatermarkRowSchema),
+  events: z.array(EventRowSchema),
+  tlog_head: SignedTreeHeadSchema.nullable(),
+  tlog_proofs: z.array(TlogProofItemSchema),
+  registration: z.object({ tlog_index: TreeSizeSchema, proof: InclusionProofSchema, leaf_data: z.string() }).nullable(),
+  disclaimer: z.string(),
+  bundle_signature_ed25519: lowerHex(64),
+});
+export type EvidenceBundle = z.infer<typeof EvidenceBundleSchema>;
 
 export class EvidenceBundles {
   private readonly sql;
@@ -45,15 +77,15 @@ export class EvidenceBundles {
     const db = registry.db;
     this.sql = {
       manifest: db.prepare<[string], ManifestRow>("SELECT manifest_json, tlog_index FROM manifests WHERE file_id = ?"),
-      beacons: db.prepare<[string], Record<string, unknown>>("SELECT * FROM beacons WHERE file_id = ? ORDER BY token_id"),
-      watermarks: db.prepare<[string], Record<string, unknown>>(
+      beacons: db.prepare<[string], z.infer<typeof BeaconRowSchema>>("SELECT * FROM beacons WHERE file_id = ? ORDER BY token_id"),
+      watermarks: db.prepare<[string], z.infer<typeof WatermarkRowSchema>>(
         "SELECT * FROM watermarks WHERE file_id = ? ORDER BY mark_id, layer",
       ),
-      events: db.prepare<[string], EventRow>("SELECT * FROM events WHERE file_id = ? ORDER BY timestamp, id"),
+      events: db.prepare<[string], z.infer<typeof EventRowSchema>>("SELECT * FROM events WHERE file_id = ? ORDER BY timestamp, id"),
     };
   }
 
-  bundle(fileId: string): Record<string, unknown> {
+  bundle(fileId: string): EvidenceBundle {
     const manifest = this.sql.manifest.get(fileId);
     if (!manifest) throw notFound("no registration for this file_id");
     const events = this.sql.events.all(fileId);
@@ -69,10 +101,10 @@ export class EvidenceBundles {
       proofs.push({ event_row: row, tlog_index: index, proof, inclusion: proof, leaf_data: leafData });
     });
     const registered = manifest.tlog_index;
-    const proven = registered !== null && registered < size ? this.reads.provenLeaf(registered, size, root!) : null;
-    const registration = proven && { tlog_index: registered, proof: proven.proof, leaf_data: proven.leafData };
+    const proven = registered !== null && registered < size ? { index: registered, ...this.reads.provenLeaf(registered, size, root!) } : null;
+    const registration = proven && { tlog_index: proven.index, proof: proven.proof, leaf_data: proven.leafData };
 
-    const bundle: Record<string, unknown> = {
+    const unsigned: Omit<EvidenceBundle, "bundle_signature_ed25519"> = {
       file_id: fileId,
       bundle_generated_at: isoSeconds(this.registry.clock()),
       registry_pub: this.registry.identity.publicKeyHex,
@@ -85,7 +117,6 @@ export class EvidenceBundles {
       registration,
       disclaimer: DISCLAIMER,
     };
-    bundle["bundle_signature_ed25519"] = toHex(this.registry.identity.signer.sign(canonicalBytes(bundle)));
-    return bundle;
+    return { ...unsigned, bundle_signature_ed25519: toHex(this.registry.identity.signer.sign(canonicalBytes(unsigned))) };
   }
 }

@@ -3,33 +3,40 @@
  * Every proof is checked against the root it is issued for before it leaves
  * the process; a failure is a server_error and a metric, never a wrong proof.
  */
+import { z } from "zod";
 import { RegistryError, missingField, notFound, serverError } from "../core/errors.js";
 import { toHex } from "../core/hex.js";
-import type { SignedTreeHead } from "../tlog/heads.js";
+import { TreeSizeSchema, lowerHex, type SignedTreeHead } from "../tlog/heads.js";
 import { leafHash, verifyConsistency, verifyInclusion } from "../tlog/merkle.js";
 import { TILE_WIDTH, TilePathError, parseTilePath, tileWithinSize } from "../tlog/tile-path.js";
 import type { Registry } from "./registry.js";
 
-export interface InclusionProof {
-  index: number;
-  leaf_hash: string;
-  proof: string[];
-  root: string;
-  tree_size: number;
-}
+export const InclusionProofSchema = z.object({
+  index: TreeSizeSchema,
+  leaf_hash: lowerHex(32),
+  proof: z.array(lowerHex(32)),
+  root: lowerHex(32),
+  tree_size: TreeSizeSchema,
+});
+export type InclusionProof = z.infer<typeof InclusionProofSchema>;
 
-export interface ConsistencyProof {
-  first: number;
-  second: number;
-  proof: string[];
-}
+export const ConsistencyProofSchema = z.object({
+  first: TreeSizeSchema,
+  second: TreeSizeSchema,
+  proof: z.array(lowerHex(32)),
+});
+export type ConsistencyProof = z.infer<typeof ConsistencyProofSchema>;
 
-export interface RangeEntry {
-  index: number;
-  leaf_hash: string;
-  leaf_data: string;
-  leaf_data_hex: string;
-}
+export const RangeEntrySchema = z.object({
+  index: TreeSizeSchema,
+  leaf_hash: lowerHex(32),
+  leaf_data: z.string(),
+  leaf_data_hex: z.string().regex(/^(?:[0-9a-f]{2})*$/),
+});
+export type RangeEntry = z.infer<typeof RangeEntrySchema>;
+
+export const RangePageSchema = z.object({ start: TreeSizeSchema, count: TreeSizeSchema, entries: z.array(RangeEntrySchema) });
+export type RangePage = z.infer<typeof RangePageSchema>;
 
 export const RANGE_MAX = 1000;
 
@@ -97,7 +104,7 @@ export class LogReads {
   }
 
   /** A window of leaves; a record whose bytes do not hash to its stored hash fails the whole request. */
-  range(start: number, limit: number): { start: number; count: number; entries: RangeEntry[] } {
+  range(start: number, limit: number): RangePage {
     if (start >= this.registry.store.size()) return { start, count: 0, entries: [] };
     const entries = this.registry.store.leaves(start, Math.min(Math.max(limit, 1), RANGE_MAX)).map((leaf) => {
       if (!leafHash(leaf.leafData).equals(leaf.leafHash)) {

@@ -24,13 +24,15 @@ export const RegisterRequestSchema = z.looseObject({
 });
 export type RegisterRequest = z.infer<typeof RegisterRequestSchema>;
 
-export interface RegisterResult {
-  ok: true;
-  file_id: string;
-  registered_beacons: number;
-  tlog_index: number;
-  rekor: null;
-}
+export const RegisterResultSchema = z.object({
+  ok: z.literal(true),
+  file_id: z.string(),
+  registered_beacons: z.int().nonnegative(),
+  tlog_index: z.int().nonnegative(),
+  /** Would describe a Rekor submission; this registry makes none. */
+  rekor: z.null(),
+});
+export type RegisterResult = z.infer<typeof RegisterResultSchema>;
 
 interface ManifestRow {
   issuer_ed25519_pub: string;

@@ -6,7 +6,7 @@ import type { Signer } from "../core/ed25519.js";
 import { toHex } from "../core/hex.js";
 import { TreeSizeSchema, treeHeadMessage, type SignedTreeHead } from "../verify/head.js";
 
-export { SignedTreeHeadSchema, TreeSizeSchema, treeHeadMessage, verifyTreeHead, type SignedTreeHead } from "../verify/head.js";
+export { lowerHex, SignedTreeHeadSchema, TreeSizeSchema, treeHeadMessage, verifyTreeHead, type SignedTreeHead } from "../verify/head.js";
 
 export function signTreeHead(signer: Signer, size: number, root: Uint8Array): SignedTreeHead {
   if (!TreeSizeSchema.safeParse(size).success) throw new RangeError(`tree size ${size} is not a safe non-negative integer`);

@@ -275,6 +275,15 @@ const PROBES: Probe[] = [
   },
   { name: "candidates", path: "/candidates/semantic", on: "registry", check: (r) => assert.equal(r.status, 200) },
   {
+    name: "openapi",
+    path: "/openapi.json",
+    on: "registry",
+    check: (r) => {
+      assert.equal(r.status, 200);
+      assert.equal((json(r) as { openapi?: string }).openapi, "3.1.1");
+    },
+  },
+  {
     name: "register without token",
     method: "POST",
     path: "/register",

@@ -4,6 +4,7 @@
  * so every open reaches the registry.
  */
 import { Router, type RequestHandler } from "express";
+import { z } from "zod";
 import { missingField, notFound } from "../../core/errors.js";
 import { IdentifierSchema } from "../../core/manifest.js";
 import type { BeaconKind } from "../../registry/leaves.js";
@@ -36,11 +37,15 @@ export const BEACON_ROUTES: readonly BeaconRoute[] = [
   { prefix: "/lic/v/", template: "/lic/v/:token", kind: "license", suffix: "", methods: ["GET", "HEAD"] },
 ];
 
+/** What a licence check answers. */
+export const LicenseAnswerSchema = z.object({ valid: z.literal(true) });
+const LICENSE_ANSWER: z.infer<typeof LicenseAnswerSchema> = { valid: true };
+
 /** What a hit of each kind answers: a body and its type, or an empty 200 (OCSP). */
 export const BEACON_ANSWERS: Record<BeaconKind, { type: string; body: Buffer } | null> = {
   http_img: { type: "image/png", body: PIXEL_PNG },
   ocsp: null,
-  license: { type: "application/json; charset=utf-8", body: Buffer.from(JSON.stringify({ valid: true })) },
+  license: { type: "application/json; charset=utf-8", body: Buffer.from(JSON.stringify(LICENSE_ANSWER)) },
 };
 
 export interface BeaconRouteOptions {

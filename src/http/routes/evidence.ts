@@ -6,7 +6,7 @@ import { IdentifierSchema } from "../../core/manifest.js";
 import type { RegistryService } from "../../registry/service.js";
 import { optionalInteger, optionalLimit } from "../params.js";
 
-const CandidatesQuery = z.object({ limit: optionalLimit(1000), since: optionalInteger(0) });
+export const CandidatesQuery = z.object({ limit: optionalLimit(1000), since: optionalInteger(0) });
 
 export function evidenceRoutes(service: RegistryService): Router {
   const router = Router();

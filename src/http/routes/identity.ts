@@ -1,5 +1,7 @@
 /** GET /health and GET /.well-known/oversight-registry. */
 import { Router } from "express";
+import { z } from "zod";
+import { TreeSizeSchema, lowerHex } from "../../tlog/heads.js";
 import type { RegistryService } from "../../registry/service.js";
 
 export interface IdentityOptions {
@@ -11,7 +13,29 @@ export interface IdentityOptions {
 export const SERVICE_NAME = "oversight-registry";
 
 /** The Part 2 extensions, advertised under `federation` where v1 consumers ignore them. */
-export const EXTENSIONS = ["inclusion_at_size", "consistency", "checkpoint", "tiles", "registration_proof", "leaf_data"];
+export const EXTENSIONS = ["inclusion_at_size", "consistency", "checkpoint", "tiles", "registration_proof", "leaf_data"] as const;
+
+export const HealthAnswerSchema = z.object({
+  status: z.enum(["ok", "degraded"]),
+  service: z.literal(SERVICE_NAME),
+  version: z.string(),
+  tlog_size: TreeSizeSchema,
+});
+
+export const WellKnownAnswerSchema = z.object({
+  ed25519_pub: lowerHex(32),
+  version: z.string(),
+  jurisdiction: z.string(),
+  tlog_size: TreeSizeSchema,
+  federation: z.object({
+    spec_version: z.literal("v1"),
+    canonicalization: z.literal("json-sort-keys-compact-utf8"),
+    rekor_enabled: z.literal(false),
+    checkpoint_origin: z.string(),
+    checkpoint_vkey: z.string(),
+    extensions: z.array(z.enum(EXTENSIONS)),
+  }),
+});
 
 export function identityRoutes(service: RegistryService, options: IdentityOptions): Router {
   const router = Router();
@@ -23,7 +47,7 @@ export function identityRoutes(service: RegistryService, options: IdentityOption
       service: SERVICE_NAME,
       version: options.version,
       tlog_size: registry.store.size(),
-    });
+    } satisfies z.infer<typeof HealthAnswerSchema>);
   });
 
   router.get("/.well-known/oversight-registry", (_req, res) => {
@@ -38,9 +62,9 @@ export function identityRoutes(service: RegistryService, options: IdentityOption
         rekor_enabled: false,
         checkpoint_origin: options.origin,
         checkpoint_vkey: registry.heads.verifierKey(),
-        extensions: EXTENSIONS,
+        extensions: [...EXTENSIONS],
       },
-    });
+    } satisfies z.infer<typeof WellKnownAnswerSchema>);
   });
   return router;
 }

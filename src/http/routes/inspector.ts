@@ -29,7 +29,8 @@ export const INSPECTOR_CSP = [
   "frame-ancestors 'none'",
 ].join("; ");
 
-const IMMUTABLE = "public, max-age=31536000, immutable";
+/** `Cache-Control` of the content-hashed assets: a new build gives them new names. */
+export const ASSET_CACHE_CONTROL = "public, max-age=31536000, immutable";
 const TYPES: Record<string, string> = { ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8" };
 
 interface Asset {
@@ -64,7 +65,7 @@ export function inspectorRoutes(dir: string = INSPECTOR_DIR): Router {
   router.get("/web/:name", (req, res, next) => {
     const asset = page.assets.get(req.params.name);
     if (!asset) return next();
-    send(res, asset.type, IMMUTABLE, asset.body);
+    send(res, asset.type, ASSET_CACHE_CONTROL, asset.body);
   });
   return router;
 }

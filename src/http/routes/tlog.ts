@@ -5,9 +5,9 @@ import { missingField } from "../../core/errors.js";
 import type { RegistryService } from "../../registry/service.js";
 import { IntegerParam, optionalInteger, optionalLimit } from "../params.js";
 
-const ProofQuery = z.object({ tree_size: IntegerParam.optional() });
-const ConsistencyQuery = z.object({ first: IntegerParam, second: IntegerParam.optional() });
-const RangeQuery = z.object({ start: optionalInteger(0), limit: optionalLimit(500) });
+export const ProofQuery = z.object({ tree_size: IntegerParam.optional() });
+export const ConsistencyQuery = z.object({ first: IntegerParam, second: IntegerParam.optional() });
+export const RangeQuery = z.object({ start: optionalInteger(0), limit: optionalLimit(500) });
 
 /** Partial tiles and checkpoints change as the log grows; full tiles never do. */
 const SHORT_LIVED = "public, max-age=5";

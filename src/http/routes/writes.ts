@@ -6,7 +6,7 @@
  */
 import { Router, type RequestHandler } from "express";
 import { AttributeRequestSchema } from "../../registry/attribute.js";
-import { DnsEventSchema } from "../../registry/events.js";
+import { DnsEventSchema, type DnsEventAnswer } from "../../registry/events.js";
 import { RegisterRequestSchema } from "../../registry/register.js";
 import type { Operator } from "../../registry/operator-access.js";
 import type { RegistryService } from "../../registry/service.js";
@@ -21,7 +21,7 @@ export type WriteAction = (service: RegistryService, body: unknown, address: str
 export const WRITE_ACTIONS = {
   register: (service, body, _address, operator) => service.registrations.register(RegisterRequestSchema.parse(body), operator),
   attribute: (service, body) => service.attributions.attribute(AttributeRequestSchema.parse(body)),
-  dnsEvent: async (service, body, address) => {
+  dnsEvent: async (service, body, address): Promise<DnsEventAnswer> => {
     const { tlogIndex } = await service.events.dns(DnsEventSchema.parse(body), address);
     return { ok: true, tlog_index: tlogIndex };
   },

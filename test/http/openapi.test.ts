@@ -1,0 +1,199 @@
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import { API_ROUTES } from "../../src/http/api-description.js";
+import { INSPECTOR_DIR } from "../../src/http/routes/inspector.js";
+import { OPENAPI_FILE, openApiDocument, openApiText } from "../../src/http/openapi.js";
+import { tokenCommand } from "../../src/ops/token-command.js";
+import { VERSION } from "../../src/version.js";
+import { createIssuer } from "../issuer.js";
+import { REPO_ROOT } from "../repo.js";
+import { answerChecker } from "./openapi-answers.js";
+import { startTestRegistry, type TestRegistry } from "./registry-server.js";
+
+const DNS_SECRET = "dns-secret-for-the-openapi-test-0123456789";
+const MAX_BODY = 4096;
+
+test("docs/openapi.json is the document the code generates (run `npm run openapi` after changing a route or schema)", () => {
+  assert.equal(readFileSync(path.join(REPO_ROOT, OPENAPI_FILE), "utf8"), openApiText(VERSION));
+});
+
+/** What one live request documents: the operation, and the request. */
+interface Call {
+  method: "GET" | "HEAD" | "POST";
+  path: string;
+  url: string;
+  status: number;
+  /** Sent as the raw body with `Content-Type: application/json` unless `type` says otherwise. */
+  body?: string;
+  type?: string;
+  headers?: Record<string, string>;
+}
+
+async function send(reg: TestRegistry, call: Call): Promise<{ res: Response; body: Buffer }> {
+  const headers: Record<string, string> = { ...call.headers };
+  if (call.body !== undefined) headers["content-type"] = call.type ?? "application/json";
+  const res = await fetch(reg.url + call.url, { method: call.method, headers, body: call.body ?? null });
+  return { res, body: Buffer.from(await res.arrayBuffer()) };
+}
+
+function createToken(reg: TestRegistry, name: string, scope: string): string {
+  let stdout = "";
+  const quiet = { write: () => {} };
+  const code = tokenCommand(["create", "--name", name, "--scope", scope, "--data-dir", reg.dataDir], {
+    stdout: { write: (chunk: string) => (stdout += chunk) },
+    stderr: quiet,
+    env: {},
+    cwd: process.cwd(),
+  });
+  assert.equal(code, 0);
+  return JSON.parse(stdout).secret as string;
+}
+
+const bearer = (secret: string) => ({ authorization: `Bearer ${secret}` });
+
+test("every route answers, success and error, as the document says", async (t) => {
+  const reg = await startTestRegistry(t, { dnsSecret: DNS_SECRET, maxBodyBytes: MAX_BODY });
+  const served = await fetch(`${reg.url}/openapi.json`);
+  const doc = await served.json();
+  assert.deepEqual(doc, openApiDocument(VERSION));
+  const checker = answerChecker(doc);
+  checker.check("GET", "/openapi.json", served, Buffer.from(JSON.stringify(doc)));
+
+  const operator = bearer(reg.token);
+  const dns = bearer(DNS_SECRET);
+  const registerOnly = bearer(createToken(reg, "ci", "register"));
+  const attributeOnly = bearer(createToken(reg, "analyst", "attribute"));
+  const issuer = createIssuer("acme-openapi");
+  const registration = issuer.registration();
+  const fileId = registration.manifest["file_id"] as string;
+  const [beacon] = registration.beacons as { token_id: string }[];
+  const foreign = createIssuer("other-openapi").registration({ file_id: fileId });
+  const tooLong = "a".repeat(300);
+  const oversized = JSON.stringify({ padding: "x".repeat(MAX_BODY) });
+  const latin1 = "application/json; charset=iso-8859-1";
+
+  const writes: Call[] = [
+    { method: "POST", path: "/register", url: "/register", status: 200, body: JSON.stringify(registration), headers: operator },
+    { method: "POST", path: "/register", url: "/register", status: 400, body: "{", headers: operator },
+    { method: "POST", path: "/register", url: "/register", status: 401, body: JSON.stringify(registration) },
+    { method: "POST", path: "/register", url: "/register", status: 403, body: JSON.stringify(registration), headers: attributeOnly },
+    { method: "POST", path: "/register", url: "/register", status: 409, body: JSON.stringify(foreign), headers: operator },
+    { method: "POST", path: "/register", url: "/register", status: 413, body: oversized, headers: operator },
+    { method: "POST", path: "/register", url: "/register", status: 415, body: "{}", type: latin1, headers: operator },
+    { method: "POST", path: "/attribute", url: "/attribute", status: 200, body: JSON.stringify({ token_id: beacon!.token_id }), headers: operator },
+    { method: "POST", path: "/attribute", url: "/attribute", status: 200, body: JSON.stringify({ token_id: "nobody" }), headers: operator },
+    { method: "POST", path: "/attribute", url: "/attribute", status: 400, body: "{}", headers: operator },
+    { method: "POST", path: "/attribute", url: "/attribute", status: 401, body: "{}" },
+    { method: "POST", path: "/attribute", url: "/attribute", status: 403, body: "{}", headers: registerOnly },
+    { method: "POST", path: "/attribute", url: "/attribute", status: 413, body: oversized, headers: operator },
+    { method: "POST", path: "/attribute", url: "/attribute", status: 415, body: "{}", type: latin1, headers: operator },
+    { method: "POST", path: "/dns_event", url: "/dns_event", status: 200, body: JSON.stringify({ token_id: beacon!.token_id, event_id: "e1" }), headers: dns },
+    { method: "POST", path: "/dns_event", url: "/dns_event", status: 400, body: "{}", headers: dns },
+    { method: "POST", path: "/dns_event", url: "/dns_event", status: 401, body: JSON.stringify({ token_id: "t" }) },
+    { method: "POST", path: "/dns_event", url: "/dns_event", status: 413, body: oversized, headers: dns },
+    { method: "POST", path: "/dns_event", url: "/dns_event", status: 415, body: "{}", type: latin1, headers: dns },
+  ];
+  const beacons: Call[] = API_ROUTES.filter((route) => route.bucket === "beacon").flatMap((route) => [
+    { method: route.method, path: route.path, url: route.path.replace("{token_id}", beacon!.token_id), status: 200 },
+    { method: route.method, path: route.path, url: route.path.replace("{token_id}", tooLong), status: 400 },
+  ]);
+  for (const call of [...writes, ...beacons]) {
+    const { res, body } = await send(reg, call);
+    assert.equal(res.status, call.status, `${call.method} ${call.url}: ${body.toString("utf8").slice(0, 200)}`);
+    checker.check(call.method, call.path, res, body);
+  }
+
+  // Reads after the writes, so that proofs, events and tiles have content.
+  const pageScript = readdirSync(INSPECTOR_DIR).find((name) => name.endsWith(".js"));
+  assert.ok(pageScript, `no page script in ${INSPECTOR_DIR}: run npm run build`);
+  const size = reg.service.log.size();
+  const reads: Call[] = [
+    { method: "GET", path: "/health", url: "/health", status: 200 },
+    { method: "GET", path: "/.well-known/oversight-registry", url: "/.well-known/oversight-registry", status: 200 },
+    { method: "GET", path: "/evidence/{file_id}", url: `/evidence/${fileId}`, status: 200 },
+    { method: "GET", path: "/evidence/{file_id}", url: `/evidence/${tooLong}`, status: 400 },
+    { method: "GET", path: "/evidence/{file_id}", url: "/evidence/never-registered", status: 404 },
+    { method: "GET", path: "/tlog/head", url: "/tlog/head", status: 200 },
+    { method: "GET", path: "/tlog/proof/{index}", url: "/tlog/proof/0", status: 200 },
+    { method: "GET", path: "/tlog/proof/{index}", url: "/tlog/proof/1?tree_size=2", status: 200 },
+    { method: "GET", path: "/tlog/proof/{index}", url: "/tlog/proof/-1", status: 400 },
+    { method: "GET", path: "/tlog/proof/{index}", url: `/tlog/proof/${size}`, status: 404 },
+    { method: "GET", path: "/tlog/consistency", url: `/tlog/consistency?first=1&second=${size}`, status: 200 },
+    { method: "GET", path: "/tlog/consistency", url: "/tlog/consistency?second=1", status: 400 },
+    { method: "GET", path: "/tlog/consistency", url: `/tlog/consistency?first=1&second=${size + 1}`, status: 404 },
+    { method: "GET", path: "/tlog/range", url: "/tlog/range?start=0&limit=10", status: 200 },
+    { method: "GET", path: "/tlog/range", url: "/tlog/range?start=-1", status: 400 },
+    { method: "GET", path: "/checkpoint", url: "/checkpoint", status: 200 },
+    { method: "GET", path: "/tile/{L}/{N}", url: `/tile/0/000.p/${size}`, status: 200 },
+    { method: "GET", path: "/tile/{L}/{N}", url: "/tile/0/001", status: 404 },
+    { method: "GET", path: "/tile/entries/{N}", url: `/tile/entries/000.p/${size}`, status: 200 },
+    { method: "GET", path: "/tile/entries/{N}", url: "/tile/entries/001", status: 404 },
+    { method: "GET", path: "/candidates/semantic", url: "/candidates/semantic?limit=5", status: 200 },
+    { method: "GET", path: "/candidates/semantic", url: "/candidates/semantic?since=1.5", status: 400 },
+    { method: "GET", path: "/metrics", url: "/metrics", status: 200 },
+    { method: "GET", path: "/", url: "/", status: 200, headers: { accept: "text/html" } },
+    { method: "GET", path: "/", url: "/", status: 404, headers: { accept: "application/json" } },
+    { method: "GET", path: "/web/{name}", url: `/web/${pageScript}`, status: 200 },
+    { method: "GET", path: "/web/{name}", url: "/web/missing.js", status: 404 },
+  ];
+  for (const call of reads) {
+    const { res, body } = await send(reg, call);
+    assert.equal(res.status, call.status, `${call.method} ${call.url}: ${body.toString("utf8").slice(0, 200)}`);
+    checker.check(call.method, call.path, res, body);
+  }
+
+  // Every route with a bucket, on a registry whose buckets hold one token and never refill.
+  const frozen = { perSecond: 1, burst: 1 };
+  const limited = await startTestRegistry(t, {
+    dnsSecret: DNS_SECRET,
+    rates: { write: frozen, read: frozen, token: frozen, dns: frozen },
+    rateClock: () => 0,
+  });
+  for (const route of API_ROUTES.filter((r) => r.bucket !== null)) {
+    const url = route.path.replace("{token_id}", "t").replace("{file_id}", "f").replace("{index}", "0").replace("{L}", "0").replace("{N}", "000");
+    const headers = route.auth.kind === "operator" ? operator : route.auth.kind === "dns" ? dns : {};
+    const call: Call = { method: route.method, path: route.path, url, status: 429, headers, ...(route.method === "POST" ? { body: "{}" } : {}) };
+    let last = await send(limited, call);
+    if (last.res.status !== 429) last = await send(limited, call);
+    assert.equal(last.res.status, 429, `${route.method} ${route.path} never refused`);
+    checker.check(route.method, route.path, last.res, last.body);
+    assert.ok(Number(last.res.headers.get("retry-after")) > 0);
+  }
+
+  // Each operation's success and every 4xx it documents was seen (5xx need a broken registry).
+  const missing = API_ROUTES.flatMap((route) =>
+    [200, ...route.errors.filter((status) => status < 500)]
+      .map((status) => `${route.method} ${route.path} ${status}`)
+      .filter((key) => !checker.seen.has(key)),
+  );
+  assert.deepEqual(missing, []);
+});
+
+/** The Express routes of the app: [METHOD or "ALL", template]. */
+function expressRoutes(app: { router: { stack: any[] } }): [string, string][] {
+  const found: [string, string][] = [];
+  const walk = (stack: any[]) => {
+    for (const layer of stack) {
+      if (layer.route) {
+        for (const method of Object.keys(layer.route.methods)) found.push([method === "_all" ? "ALL" : method.toUpperCase(), layer.route.path]);
+      } else if (Array.isArray(layer.handle?.stack)) walk(layer.handle.stack);
+    }
+  };
+  walk(app.router.stack);
+  return found;
+}
+
+test("the document lists every route the app serves, and serves every route it lists", async (t) => {
+  const reg = await startTestRegistry(t);
+  const served = expressRoutes(reg.app as never);
+  assert.ok(served.length > 0);
+  const documented = (method: string, template: string) =>
+    API_ROUTES.some((route) => route.express === template && (method === "ALL" || route.method === method));
+  assert.deepEqual(served.filter(([method, template]) => !documented(method, template)), [], "served but not documented");
+  // Express answers HEAD with a GET route; a route table `all` takes whatever methods it filters on.
+  const serves = (route: (typeof API_ROUTES)[number]) =>
+    served.some(([method, template]) => template === route.express && (method === "ALL" || method === route.method || (route.method === "HEAD" && method === "GET")));
+  assert.deepEqual(API_ROUTES.filter((route) => !serves(route)).map((route) => `${route.method} ${route.path}`), [], "documented but not served");
+});
