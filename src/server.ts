@@ -13,8 +13,11 @@ import type { RegistryIdentity } from "./core/identity.js";
 import { VerifyPool } from "./core/verify-pool.js";
 import { lockDataDir, type DataDirLock } from "./data-dir-lock.js";
 import { refuseForeignData } from "./foreign-data.js";
-import { createApp, createEdge, type Rates } from "./http/app.js";
+import { createApp } from "./http/app.js";
+import { createEdge, type Rates } from "./http/edge.js";
 import { FastPath } from "./http/fast-path.js";
+import { serveRoutes } from "./http/route-handlers.js";
+import { routeTable } from "./http/route-table.js";
 import { DEFAULT_HTTP_LIMITS, createHttpServer, type HttpLimits } from "./http/server-limits.js";
 import { Metrics } from "./http/metrics.js";
 import type { Logger } from "./log.js";
@@ -132,17 +135,9 @@ async function startLocked(options: ServeOptions, logger: Logger, lock: DataDirL
   const service = new RegistryService(registry, { verifier: verifyPool });
   const edge = createEdge(options.rates, { operatorToken, dnsSecret: options.dnsSecret }, options.rateClock);
   const operators = OperatorAccess.of(registry, operatorToken);
-  const app = createApp({ ...options, operators, service, logger, metrics, version: VERSION, edge });
-  const fastPath = new FastPath({
-    service,
-    logger,
-    metrics,
-    edge,
-    trustedProxy: options.trustedProxy,
-    operators,
-    dnsSecret: options.dnsSecret,
-    maxBodyBytes: options.maxBodyBytes,
-  });
+  const routes = serveRoutes(routeTable({ ...options, service, metrics, version: VERSION }), { ...options, operators, edge });
+  const app = createApp({ ...options, routes, logger, metrics, edge });
+  const fastPath = new FastPath({ routes, logger, metrics, edge });
   const server = createHttpServer(options.httpLimits ?? DEFAULT_HTTP_LIMITS, logger, (req, res) => fastPath.handle(req, res) || app(req, res));
   server.listen(options.port, options.host);
   try {

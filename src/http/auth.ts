@@ -5,13 +5,14 @@
  * timingSafeEqual, or looked up by their hash, so neither the content nor the
  * length of the expected value leaks through response timing.
  */
-import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import type { RequestHandler } from "express";
 import { digestMatches, secretDigest } from "../core/credential.js";
 import { RegistryError } from "../core/errors.js";
 import type { ScopeName } from "../core/token-scopes.js";
 import type { Operator, OperatorAccess } from "../registry/operator-access.js";
 import { clientAddress, isLoopback } from "./client-address.js";
+import { expressStep } from "./express-step.js";
 
 export const OPERATOR_TOKEN_HEADER = "x-oversight-operator-token";
 export const DNS_SECRET_HEADER = "x-oversight-dns-secret";
@@ -41,28 +42,26 @@ export function operatorOf(req: IncomingMessage): Operator | null {
   return operators.get(req) ?? null;
 }
 
-/**
- * Admits a request whose operator token has `scope`, or throws the refusal.
- * The fast path and `operatorAuth` both call it, so both paths refuse alike.
- */
-export function admitOperator(req: IncomingMessage, access: OperatorAccess, scope: ScopeName): Operator | null {
+/** Admits a request whose operator token has `scope` and remembers who sent it, or throws the refusal. */
+function admitOperator(req: IncomingMessage, access: OperatorAccess, scope: ScopeName): Operator | null {
   const operator = access.admit(presentedCredential(req.headers, OPERATOR_TOKEN_HEADER), scope);
   operators.set(req, operator);
   return operator;
 }
 
+/** Admits as `admitOperator`, or throws the refusal with its WWW-Authenticate challenge set on `res`. */
+export function requireOperator(req: IncomingMessage, res: ServerResponse, access: OperatorAccess, scope: ScopeName): Operator | null {
+  try {
+    return admitOperator(req, access, scope);
+  } catch (error) {
+    if (error instanceof RegistryError && error.status === 401) res.setHeader("WWW-Authenticate", 'Bearer realm="oversight-registry"');
+    throw error;
+  }
+}
+
 /** Requires an operator token with `scope`; with auth disabled every request passes. */
 export function operatorAuth(access: OperatorAccess, scope: ScopeName): RequestHandler {
-  return (req, res, next) => {
-    try {
-      admitOperator(req, access, scope);
-    } catch (error) {
-      if (error instanceof RegistryError && error.status === 401) res.setHeader("WWW-Authenticate", 'Bearer realm="oversight-registry"');
-      next(error);
-      return;
-    }
-    next();
-  };
+  return expressStep((req, res) => requireOperator(req, res, access, scope));
 }
 
 export interface DnsAuthOptions {
@@ -70,8 +69,8 @@ export interface DnsAuthOptions {
   trustedProxy: boolean;
 }
 
-/** The rule of `dnsAuth` below, as a yes/no for callers that answer refusals elsewhere. */
-export function dnsAdmits(req: IncomingMessage, { secret, trustedProxy }: DnsAuthOptions): boolean {
+/** The rule of `requireDns` below, as a yes/no. */
+function dnsAdmits(req: IncomingMessage, { secret, trustedProxy }: DnsAuthOptions): boolean {
   if (secret !== null) return credentialMatches(presentedCredential(req.headers, DNS_SECRET_HEADER), secret);
   const proxied = req.headers["x-forwarded-for"] !== undefined || req.headers.forwarded !== undefined;
   return isLoopback(clientAddress(req, trustedProxy)) && (trustedProxy || !proxied);
@@ -83,24 +82,19 @@ export function dnsAdmits(req: IncomingMessage, { secret, trustedProxy }: DnsAut
  * (through a proxy every caller would look like loopback); anything else is
  * refused with 503 so a missing secret fails closed and tells the operator why.
  */
+export function requireDns(req: IncomingMessage, res: ServerResponse, options: DnsAuthOptions): void {
+  if (dnsAdmits(req, options)) return;
+  if (options.secret !== null) {
+    res.setHeader("WWW-Authenticate", 'Bearer realm="oversight-registry-dns"');
+    throw unauthorized("DNS event secret missing or wrong (Authorization: Bearer <secret> or X-Oversight-DNS-Secret)");
+  }
+  throw new RegistryError(
+    "server_error",
+    "DNS events are accepted only from loopback callers because no secret is configured; set OVERSIGHT_DNS_EVENT_SECRET",
+    { status: 503 },
+  );
+}
+
 export function dnsAuth(options: DnsAuthOptions): RequestHandler {
-  const { secret } = options;
-  return (req, res, next) => {
-    if (dnsAdmits(req, options)) {
-      next();
-      return;
-    }
-    if (secret !== null) {
-      res.setHeader("WWW-Authenticate", 'Bearer realm="oversight-registry-dns"');
-      next(unauthorized("DNS event secret missing or wrong (Authorization: Bearer <secret> or X-Oversight-DNS-Secret)"));
-      return;
-    }
-    next(
-      new RegistryError(
-        "server_error",
-        "DNS events are accepted only from loopback callers because no secret is configured; set OVERSIGHT_DNS_EVENT_SECRET",
-        { status: 503 },
-      ),
-    );
-  };
+  return expressStep((req, res) => requireDns(req, res, options));
 }
