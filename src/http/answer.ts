@@ -10,25 +10,24 @@ export interface Answer {
   /** 200 unless set. */
   status?: number;
   headers?: Readonly<Record<string, string>>;
-  /** Content-Type of `body`. */
-  type?: string;
-  /** No body: an empty answer without Content-Type. */
-  body?: string | Buffer;
+  /** None: an empty answer without Content-Type. */
+  content?: { type: string; body: string | Buffer };
 }
 
 export function json(value: unknown, headers?: Readonly<Record<string, string>>): Answer {
-  return { type: JSON_TYPE, body: JSON.stringify(value), ...(headers ? { headers } : {}) };
+  return { content: { type: JSON_TYPE, body: JSON.stringify(value) }, ...(headers ? { headers } : {}) };
 }
 
 export function sendAnswer(res: ServerResponse, answer: Answer): void {
   if (answer.headers) for (const [name, value] of Object.entries(answer.headers)) res.setHeader(name, value);
   res.statusCode = answer.status ?? 200;
-  if (answer.body === undefined) {
+  if (answer.content === undefined) {
     res.end();
     return;
   }
-  res.setHeader("Content-Type", answer.type ?? "application/octet-stream");
-  res.setHeader("Content-Length", typeof answer.body === "string" ? Buffer.byteLength(answer.body) : answer.body.length);
+  const { type, body } = answer.content;
+  res.setHeader("Content-Type", type);
+  res.setHeader("Content-Length", typeof body === "string" ? Buffer.byteLength(body) : body.length);
   // Node leaves the body out of an answer to HEAD and keeps its Content-Length, as Express's res.send does.
-  res.end(answer.body);
+  res.end(body);
 }

@@ -5,14 +5,13 @@
  * timingSafeEqual, or looked up by their hash, so neither the content nor the
  * length of the expected value leaks through response timing.
  */
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import type { RequestHandler } from "express";
 import { digestMatches, secretDigest } from "../core/credential.js";
 import { RegistryError } from "../core/errors.js";
 import type { ScopeName } from "../core/token-scopes.js";
 import type { Operator, OperatorAccess } from "../registry/operator-access.js";
 import { clientAddress, isLoopback } from "./client-address.js";
-import { expressStep } from "./express-step.js";
 
 export const OPERATOR_TOKEN_HEADER = "x-oversight-operator-token";
 export const DNS_SECRET_HEADER = "x-oversight-dns-secret";
@@ -49,19 +48,18 @@ function admitOperator(req: IncomingMessage, access: OperatorAccess, scope: Scop
   return operator;
 }
 
-/** Admits as `admitOperator`, or throws the refusal with its WWW-Authenticate challenge set on `res`. */
-export function requireOperator(req: IncomingMessage, res: ServerResponse, access: OperatorAccess, scope: ScopeName): Operator | null {
-  try {
-    return admitOperator(req, access, scope);
-  } catch (error) {
-    if (error instanceof RegistryError && error.status === 401) res.setHeader("WWW-Authenticate", 'Bearer realm="oversight-registry"');
-    throw error;
-  }
-}
-
 /** Requires an operator token with `scope`; with auth disabled every request passes. */
 export function operatorAuth(access: OperatorAccess, scope: ScopeName): RequestHandler {
-  return expressStep((req, res) => requireOperator(req, res, access, scope));
+  return (req, res, next) => {
+    try {
+      admitOperator(req, access, scope);
+    } catch (error) {
+      if (error instanceof RegistryError && error.status === 401) res.setHeader("WWW-Authenticate", 'Bearer realm="oversight-registry"');
+      next(error);
+      return;
+    }
+    next();
+  };
 }
 
 export interface DnsAuthOptions {
@@ -69,7 +67,7 @@ export interface DnsAuthOptions {
   trustedProxy: boolean;
 }
 
-/** The rule of `requireDns` below, as a yes/no. */
+/** The rule of `dnsAuth` below, as a yes/no. */
 function dnsAdmits(req: IncomingMessage, { secret, trustedProxy }: DnsAuthOptions): boolean {
   if (secret !== null) return credentialMatches(presentedCredential(req.headers, DNS_SECRET_HEADER), secret);
   const proxied = req.headers["x-forwarded-for"] !== undefined || req.headers.forwarded !== undefined;
@@ -82,19 +80,24 @@ function dnsAdmits(req: IncomingMessage, { secret, trustedProxy }: DnsAuthOption
  * (through a proxy every caller would look like loopback); anything else is
  * refused with 503 so a missing secret fails closed and tells the operator why.
  */
-export function requireDns(req: IncomingMessage, res: ServerResponse, options: DnsAuthOptions): void {
-  if (dnsAdmits(req, options)) return;
-  if (options.secret !== null) {
-    res.setHeader("WWW-Authenticate", 'Bearer realm="oversight-registry-dns"');
-    throw unauthorized("DNS event secret missing or wrong (Authorization: Bearer <secret> or X-Oversight-DNS-Secret)");
-  }
-  throw new RegistryError(
-    "server_error",
-    "DNS events are accepted only from loopback callers because no secret is configured; set OVERSIGHT_DNS_EVENT_SECRET",
-    { status: 503 },
-  );
-}
-
 export function dnsAuth(options: DnsAuthOptions): RequestHandler {
-  return expressStep((req, res) => requireDns(req, res, options));
+  const { secret } = options;
+  return (req, res, next) => {
+    if (dnsAdmits(req, options)) {
+      next();
+      return;
+    }
+    if (secret !== null) {
+      res.setHeader("WWW-Authenticate", 'Bearer realm="oversight-registry-dns"');
+      next(unauthorized("DNS event secret missing or wrong (Authorization: Bearer <secret> or X-Oversight-DNS-Secret)"));
+      return;
+    }
+    next(
+      new RegistryError(
+        "server_error",
+        "DNS events are accepted only from loopback callers because no secret is configured; set OVERSIGHT_DNS_EVENT_SECRET",
+        { status: 503 },
+      ),
+    );
+  };
 }

@@ -11,9 +11,8 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:
 import express, { type RequestHandler } from "express";
 import { RegistryError } from "../core/errors.js";
 
-export type JsonBodyReader = (req: IncomingMessage, res: ServerResponse) => Promise<object>;
-
-export function jsonBodyReader(maxBytes: number): JsonBodyReader {
+/** The body, read as above, in `req.body`. */
+export function jsonBody(maxBytes: number): RequestHandler {
   const parse = express.json({
     limit: maxBytes,
     strict: true,
@@ -28,7 +27,7 @@ export function jsonBodyReader(maxBytes: number): JsonBodyReader {
       const request = req as IncomingMessage & { body?: unknown };
       parse(request as never, res as never, (error?: unknown) => (error === undefined ? resolve(request.body) : reject(error)));
     });
-  return async (req, res) => {
+  const read = async (req: IncomingMessage, res: ServerResponse): Promise<object> => {
     if (!isJsonMediaType(req.headers["content-type"])) throw new RegistryError("missing_field", "Content-Type must be application/json");
     // Refused from the header: reading (and waiting for) the whole declared body first would be the client's choice of cost.
     if (declaredLength(req.headers["content-length"]) > maxBytes) throw bodyTooLarge(maxBytes);
@@ -37,11 +36,6 @@ export function jsonBodyReader(maxBytes: number): JsonBodyReader {
     if (typeof body !== "object" || body === null || Array.isArray(body)) throw notAnObject();
     return body;
   };
-}
-
-/** Express middleware: the body, read as above, in `req.body`. */
-export function jsonBody(maxBytes: number): RequestHandler {
-  const read = jsonBodyReader(maxBytes);
   return (req, res, next) => {
     read(req, res).then((body) => {
       req.body = body;
@@ -88,11 +82,21 @@ function readBody(req: IncomingMessage, length: number): Promise<string> {
   });
 }
 
-/** As body-parser in strict mode: a UTF-8 byte order mark is dropped, malformed JSON is refused. */
-function parseJson(text: string): unknown {
+/**
+ * As body-parser in strict mode: a UTF-8 byte order mark is dropped, and a
+ * text that does not start (after JSON whitespace) with `{` or `[`, or does
+ * not parse, fails as body-parser fails, so the error handler words both alike.
+ */
+function parseJson(raw: string): unknown {
+  const text = raw.charCodeAt(0) === 0xfeff ? raw.slice(1) : raw;
+  const first = /^[ \t\n\r]*(.)/s.exec(text)?.[1];
+  if (first !== "{" && first !== "[") throw parseFailed(text);
   try {
-    return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    return JSON.parse(text);
   } catch (error) {
-    throw new RegistryError("missing_field", "malformed JSON", { cause: error });
+    throw parseFailed(text, error);
   }
 }
+
+const parseFailed = (body: string, cause?: unknown) =>
+  Object.assign(new SyntaxError("the request body is not JSON", { cause }), { type: "entity.parse.failed", body, status: 400, expose: true });

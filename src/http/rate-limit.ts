@@ -9,7 +9,6 @@
 import { performance } from "node:perf_hooks";
 import type { Request, RequestHandler } from "express";
 import { RegistryError } from "../core/errors.js";
-import { expressStep } from "./express-step.js";
 
 export interface TokenBucketOptions {
   /** Tokens added per second; 0 disables the limiter. */
@@ -102,14 +101,19 @@ export interface BucketChoice {
   key: string;
 }
 
-/** Takes a token from the chosen bucket, or throws 429 rate_limited with `retry_after` (the envelope adds Retry-After). */
-export function spend({ buckets, key }: BucketChoice): void {
-  const retryAfter = buckets.take(key);
-  if (retryAfter === 0) return;
-  throw new RegistryError("rate_limited", `too many requests; retry after ${retryAfter} s`, { extra: { retry_after: retryAfter } });
-}
-
 /** Refuses a request with 429 rate_limited (and Retry-After) when the bucket `choose` names for it is empty. */
 export function rateLimit(choose: (req: Request) => BucketChoice): RequestHandler {
-  return expressStep((req) => spend(choose(req as Request)));
+  return (req, _res, next) => {
+    const { buckets, key } = choose(req);
+    const retryAfter = buckets.take(key);
+    if (retryAfter === 0) {
+      next();
+      return;
+    }
+    next(
+      new RegistryError("rate_limited", `too many requests; retry after ${retryAfter} s`, {
+        extra: { retry_after: retryAfter },
+      }),
+    );
+  };
 }

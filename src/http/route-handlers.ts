@@ -25,7 +25,7 @@ export interface RouteEdgeOptions {
 }
 
 /** Builds each route's handlers; the body reader and auth checks are made once and shared by every route. */
-export function routeHandlers(options: RouteEdgeOptions): (route: Route) => RequestHandler[] {
+function routeHandlers(options: RouteEdgeOptions): (route: Route) => RequestHandler[] {
   const { edge, trustedProxy } = options;
   const body = jsonBody(options.maxBodyBytes);
   const dns = dnsAuth({ secret: options.dnsSecret, trustedProxy });

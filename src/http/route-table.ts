@@ -20,7 +20,7 @@ export interface RouteTableOptions extends IdentityOptions {
 export function routeTable(options: RouteTableOptions): Route[] {
   const { service, metrics } = options;
   return [
-    route({ methods: ["GET", "HEAD"], path: "/metrics", bucket: null, answer: () => ({ type: METRICS_CONTENT_TYPE, body: metrics.render() }) }),
+    route({ methods: ["GET", "HEAD"], path: "/metrics", bucket: null, answer: () => ({ content: { type: METRICS_CONTENT_TYPE, body: metrics.render() } }) }),
     ...writeRoutes(service),
     ...beaconRoutes(service),
     ...identityRoutes(service, options),

@@ -66,16 +66,8 @@ export function parseParams(route: Route, raw: Readonly<Record<string, string | 
   return parsed;
 }
 
-export interface Asked {
-  params: Record<string, unknown>;
-  /** The query as node's querystring parses it (Express's "simple" parser). */
-  query: unknown;
-  /** The JSON object read from the body, for routes with a body schema. */
-  body: unknown;
-  address: string;
-  operator: Operator | null;
-  userAgent: string;
-}
+/** A request as the handlers have read it: parameters parsed, query and body not yet checked against the route's schemas. */
+export type Asked = RouteCall<Record<string, unknown>, unknown, unknown>;
 
 /** Checks query and body against the route's schemas (zod errors become 400 in the envelope) and answers. */
 export function answerRoute(route: Route, asked: Asked): Answer | Promise<Answer> {

@@ -143,7 +143,7 @@ function callsFor(route: Route, f: Fixtures, token: string): Call[] {
         { path, method, headers: { "content-type": "application/json", "content-encoding": "gzip", ...auth }, body: gzipSync(valid!) },
         { path, method, headers: { "content-type": "application/json; charset=latin1", ...auth }, body: valid },
         { path, method, headers: { "content-type": "text/plain", ...auth }, body: valid },
-        ...["{not json", "[1,2]", '"text"', "", "{}"].map((body) => ({ path, method, headers: { ...JSON_TYPE, ...auth }, body })),
+        ...["{not json", "[1,2]", "[1,2", '"text"', "3x", "\u00a0{}", " \n{}", "", "{}"].map((body) => ({ path, method, headers: { ...JSON_TYPE, ...auth }, body })),
         { path, method, headers: JSON_TYPE, body: valid },
         { path, method, headers: { ...JSON_TYPE, authorization: "Bearer wrong-0123456789abcdef0123456789" }, body: valid },
         { path, method, headers: { ...JSON_TYPE, ...auth, "x-forwarded-for": "203.0.113.1" }, body: valid },

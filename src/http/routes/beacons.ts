@@ -7,7 +7,7 @@ import { missingField, notFound } from "../../core/errors.js";
 import { IdentifierSchema } from "../../core/manifest.js";
 import type { BeaconKind } from "../../registry/leaves.js";
 import type { RegistryService } from "../../registry/service.js";
-import type { Answer } from "../answer.js";
+import { json, type Answer } from "../answer.js";
 import { route, type ParamParser, type Route } from "../route.js";
 
 /** The smallest valid PNG: one transparent pixel. */
@@ -37,9 +37,9 @@ const NO_STORE = { "Cache-Control": "no-store" };
 
 /** What a hit of each kind answers: a pixel, an empty 200 (OCSP), or a license verdict. */
 const BEACON_ANSWERS: Record<BeaconKind, Answer> = {
-  http_img: { headers: NO_STORE, type: "image/png", body: PIXEL_PNG },
+  http_img: { headers: NO_STORE, content: { type: "image/png", body: PIXEL_PNG } },
   ocsp: { headers: NO_STORE },
-  license: { headers: NO_STORE, type: "application/json; charset=utf-8", body: Buffer.from(JSON.stringify({ valid: true })) },
+  license: { ...json({ valid: true }), headers: NO_STORE },
 };
 
 /** The token in the last path segment, which must end in `suffix`. */

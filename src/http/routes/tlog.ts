@@ -36,7 +36,7 @@ export function tlogRoutes(service: RegistryService): Route[] {
     route({
       ...READ,
       path: "/checkpoint",
-      answer: () => ({ headers: { "Cache-Control": SHORT_LIVED }, type: "text/plain; charset=utf-8", body: log.checkpoint() }),
+      answer: () => ({ headers: { "Cache-Control": SHORT_LIVED }, content: { type: "text/plain; charset=utf-8", body: log.checkpoint() } }),
     }),
     route({
       ...READ,
@@ -44,7 +44,7 @@ export function tlogRoutes(service: RegistryService): Route[] {
       params: { path: (segments: string | string[]) => ["tile", ...[segments].flat()].join("/") },
       answer: ({ params }) => {
         const { bytes, immutable } = log.tile(params.path);
-        return { headers: { "Cache-Control": immutable ? IMMUTABLE : SHORT_LIVED }, type: "application/octet-stream", body: bytes };
+        return { headers: { "Cache-Control": immutable ? IMMUTABLE : SHORT_LIVED }, content: { type: "application/octet-stream", body: bytes } };
       },
     }),
   ];
