@@ -19,7 +19,7 @@ import type { HttpEdge } from "./edge.js";
 import { answerError } from "./error-handler.js";
 import type { Metrics } from "./metrics.js";
 import { compileTemplate, pathSegments, type PathMatcher, type PathParams } from "./path-match.js";
-import { parseParams, type Route } from "./route.js";
+import { keepParsedParams, parseParams, type Route } from "./route.js";
 import type { ServedRoute } from "./route-handlers.js";
 
 export interface FastPathOptions {
@@ -76,30 +76,31 @@ export class FastPath {
     edge.securityHeaders(req, res, noop);
     varyOnOrigin(res);
     const request = req as RouteRequest;
-    request.params = taken.params;
+    request.params = taken.raw;
     request.query = {};
+    keepParsedParams(req, taken.params);
     run(taken.handlers, request, res, (error) => answerError(logger, error, req, res));
     return true;
   }
 
-  private find(method: string, segments: string[]): (ServedRoute & { params: PathParams }) | null {
+  private find(method: string, segments: string[]): (ServedRoute & { raw: PathParams; params: Record<string, unknown> }) | null {
     for (const candidate of this.byFirstSegment.get(segments[0] ?? "") ?? []) {
       if (!candidate.route.methods.includes(method)) continue;
-      const params = candidate.match(segments);
-      if (params === null) continue;
+      const raw = candidate.match(segments);
+      if (raw === null) continue;
       // A parameter the route refuses is Express's to answer, after its own rate limit.
-      return accepts(candidate.route, params) ? { ...candidate, params } : null;
+      const params = accepted(candidate.route, raw);
+      return params === null ? null : { ...candidate, raw, params };
     }
     return null;
   }
 }
 
-function accepts(route: Route, params: PathParams): boolean {
+function accepted(route: Route, raw: PathParams): Record<string, unknown> | null {
   try {
-    parseParams(route, params);
-    return true;
+    return parseParams(route, raw);
   } catch {
-    return false;
+    return null;
   }
 }
 

@@ -13,7 +13,7 @@ import { clientAddress } from "./client-address.js";
 import type { HttpEdge } from "./edge.js";
 import { jsonBody } from "./json-body.js";
 import { rateLimit } from "./rate-limit.js";
-import { answerRoute, parseParams, type Route } from "./route.js";
+import { answerRoute, paramsOf, type Route } from "./route.js";
 
 export interface RouteEdgeOptions {
   edge: HttpEdge;
@@ -38,7 +38,7 @@ function routeHandlers(options: RouteEdgeOptions): (route: Route) => RequestHand
     if (route.body) handlers.push(body);
     handlers.push(async (req, res) => {
       const asked = {
-        params: parseParams(route, req.params),
+        params: paramsOf(route, req),
         query: req.query,
         body: req.body,
         address: clientAddress(req, trustedProxy),

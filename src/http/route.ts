@@ -66,6 +66,18 @@ export function parseParams(route: Route, raw: Readonly<Record<string, string | 
   return parsed;
 }
 
+/** Parameters a dispatcher already parsed to choose the route (the fast path), so the answer does not parse them again. */
+const parsedParams = new WeakMap<object, Record<string, unknown>>();
+
+export function keepParsedParams(req: object, params: Record<string, unknown>): void {
+  parsedParams.set(req, params);
+}
+
+/** The request's parameters for `route`: as kept by the dispatcher, or parsed from the raw values. */
+export function paramsOf(route: Route, req: { params: Readonly<Record<string, string | string[] | undefined>> }): Record<string, unknown> {
+  return parsedParams.get(req) ?? parseParams(route, req.params);
+}
+
 /** A request as the handlers have read it: parameters parsed, query and body not yet checked against the route's schemas. */
 export type Asked = RouteCall<Record<string, unknown>, unknown, unknown>;
 
@@ -73,7 +85,21 @@ export type Asked = RouteCall<Record<string, unknown>, unknown, unknown>;
 export function answerRoute(route: Route, asked: Asked): Answer | Promise<Answer> {
   return route.answer({
     ...asked,
-    query: route.query ? route.query.parse(asked.query) : undefined,
+    query: route.query ? parseQuery(route, route.query, asked.query) : undefined,
     body: route.body ? route.body.parse(asked.body) : undefined,
   });
+}
+
+/** A route's parsed empty query: the same object for every request without one, the common case, and never changed by an answer. */
+const emptyQueries = new WeakMap<Route, unknown>();
+
+function parseQuery(route: Route, schema: z.ZodType, query: unknown): unknown {
+  if (!isEmpty(query)) return schema.parse(query);
+  if (!emptyQueries.has(route)) emptyQueries.set(route, schema.parse({}));
+  return emptyQueries.get(route);
+}
+
+function isEmpty(query: unknown): boolean {
+  for (const _key in query as object) return false;
+  return true;
 }
