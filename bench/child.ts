@@ -8,11 +8,11 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { log } from "./output.js";
 
 /** dist/main.js: build/src is a link to dist/ (npm run build:all). */
 export const MAIN_JS = fileURLToPath(new URL("../src/main.js", import.meta.url));
 
-const log = (message: string) => process.stderr.write(`${message}\n`);
 
 export interface BenchChild {
   /** The log record that said the process is ready. */
@@ -23,7 +23,9 @@ export interface BenchChild {
 
 export interface ChildOptions {
   label: string;
-  /** Arguments of main.js. */
+  /** The script to run (default: the registry's main.js). */
+  script?: string;
+  /** Arguments of the script. */
   args: string[];
   env: Record<string, string>;
   /** The `msg` of the log line that means ready. */
@@ -32,9 +34,9 @@ export interface ChildOptions {
   nodeArgs?: string[];
 }
 
-export async function startChild({ label, args, env, readyMsg, nodeArgs = [] }: ChildOptions): Promise<BenchChild> {
+export async function startChild({ label, script = MAIN_JS, args, env, readyMsg, nodeArgs = [] }: ChildOptions): Promise<BenchChild> {
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("OVERSIGHT_") && name !== "TRUSTED_PROXY"));
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, MAIN_JS, ...args], {
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, script, ...args], {
     env: { ...inherited, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -2,22 +2,30 @@
  * HTTP benchmark: `npm run bench:http -- [--duration S] [--connections N] [--leaves N]
  * [--warmup S] [--scenarios a,b,...] [--client raw|agent] [--profile DIR] [--keep]`.
  *
- * Starts the registry as its own process on 127.0.0.1 (ephemeral port, temp
- * data dir, rate limits off, synchronous=FULL) and drives it over loopback
- * with a closed-loop keep-alive client. Phase 1 on an empty log: register,
- * beacon, dns, proof, evidence. Phase 2 preloads `--leaves` leaves straight
- * into a fresh SQLite file, starts a second server on it and measures
- * proof_at_N and evidence_at_N. Each scenario prints one JSON line on stdout;
- * progress and error details go to stderr. bench/README.md explains the figures.
+ * First the two ceilings (ceilings.ts): a bare node:http hello-world server
+ * through the same client, and one core's Ed25519 verify rate. Then the
+ * registry as its own process on 127.0.0.1 (ephemeral port, temp data dir,
+ * rate limits off, synchronous=FULL), driven over loopback with a
+ * closed-loop keep-alive client. Phase 1 on an empty log: register, beacon,
+ * dns, proof, evidence, and health_under_bundles (/health while 4
+ * connections pull a 5,000-event bundle). Phase 2 preloads `--leaves` leaves
+ * straight into a fresh SQLite file (http-preload.ts), starts a second server
+ * on it and measures proof_at_N and evidence_at_N. Each ceiling and scenario
+ * prints one JSON line on stdout, every scenario with its share of its
+ * ceiling; progress and error details go to stderr. bench/README.md explains
+ * the figures.
  */
-import { randomBytes, randomInt } from "node:crypto";
+import { randomInt } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { startChild } from "./child.js";
-import { runLoad, type ClientKind, type LoadRequest, type LoadResult } from "./load.js";
-import { DB_FILE, preload, PRELOAD_EVENTS_PER_FILE, signedManifest } from "./preload.js";
+import { measureCeilings } from "./ceilings.js";
 import { flagValue, integerFlag } from "./flags.js";
+import { DB_FILE, OPERATOR_TOKEN, loadOf, measure, measureLoad, startRegistry, type MeasureFlags, type Measurement, type RegistryProcess } from "./http-measure.js";
+import { checkBundle, preload } from "./http-preload.js";
+import { cycle, jsonHeaders, prepareRegistrations, treeSize, type Registration } from "./http-requests.js";
+import { runLoad, type LoadRequest } from "./load.js";
+import { log, round } from "./output.js";
 
 const SCENARIOS = [
   "register",
@@ -25,6 +33,7 @@ const SCENARIOS = [
   "dns",
   "proof",
   "evidence",
+  "health_under_bundles",
   "proof_at_N",
   "evidence_at_N",
   "proof_at_N_serial",
@@ -32,21 +41,17 @@ const SCENARIOS = [
 ] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
-const OPERATOR_TOKEN = `bench-${randomBytes(16).toString("hex")}`;
 /** Upper bound on the register rate we prepare signed manifests for; running dry ends the scenario early (reported). */
 const REGISTER_BUDGET_PER_S = 8000;
 /** Registrations made untimed when `register` is not among the scenarios but later ones need files. */
 const SEED_REGISTRATIONS = 2000;
-const CLOCK_TICKS_PER_S = 100;
+/** health_under_bundles: the events of the pulled file (issue #9: four clients on a 5,000-event bundle stall /health for seconds). */
+const BUNDLE_EVENTS = 5000;
+const BUNDLE_CONNECTIONS = 4;
 
-interface Flags {
-  durationS: number;
-  warmupS: number;
-  connections: number;
+interface Flags extends MeasureFlags {
   leaves: number;
   scenarios: Set<Scenario>;
-  profileDir: string | null;
-  client: ClientKind;
   /** Keep the temp data directories (for profiling or inspection) instead of removing them. */
   keep: boolean;
 }
@@ -70,190 +75,20 @@ function parseFlags(argv: string[]): Flags {
     profileDir: profile === undefined ? null : path.resolve(profile),
     client,
     keep: argv.includes("--keep"),
+    ceilings: null,
   };
 }
-
-const log = (message: string) => process.stderr.write(`${message}\n`);
 
 function removeDataDir(dir: string, flags: Flags): void {
   if (flags.keep) log(`kept ${dir}`);
   else fs.rmSync(dir, { recursive: true, force: true });
 }
 
-const round = (x: number, digits: number) => Number(x.toFixed(digits));
-
-// ---------------------------------------------------------------- the server process
-
-interface RegistryProcess {
-  url: string;
-  pid: number;
-  stop(): Promise<void>;
-}
-
-interface CpuSample {
-  wall: number;
-  /** CPU seconds (user + system, all threads) of the server process; null without /proc. */
-  server: number | null;
-  client: NodeJS.CpuUsage;
-  /** Busy and total CPU seconds of the whole machine (all CPUs); null without /proc. */
-  machine: { busy: number; total: number } | null;
-}
-
-function readProc(file: string): string | null {
-  try {
-    return fs.readFileSync(file, "utf8");
-  } catch {
-    return null;
-  }
-}
-
-function cpuSample(pid: number): CpuSample {
-  const stat = readProc(`/proc/${pid}/stat`);
-  // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-  const fields = stat?.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const server = fields ? (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S : null;
-  // First line of /proc/stat: user nice system idle iowait irq softirq steal …
-  const ticks = readProc("/proc/stat")?.split("\n", 1)[0]?.trim().split(/\s+/).slice(1, 9).map(Number);
-  const machine = ticks
-    ? {
-        busy: (ticks.reduce((a, b) => a + b, 0) - ticks[3]! - ticks[4]!) / CLOCK_TICKS_PER_S,
-        total: ticks.reduce((a, b) => a + b, 0) / CLOCK_TICKS_PER_S,
-      }
-    : null;
-  return { wall: performance.now() / 1000, server, client: process.cpuUsage(), machine };
-}
-
-/** Cores' worth of CPU used between two samples: by the server, by this client, and by the whole machine. */
-function cpuShares(before: CpuSample, after: CpuSample): { server: number | null; client: number; machine: number | null } {
-  const wall = after.wall - before.wall;
-  const client = process.cpuUsage(before.client);
-  const cores = os.availableParallelism();
-  return {
-    server: before.server === null || after.server === null ? null : (after.server - before.server) / wall,
-    client: (client.user + client.system) / 1e6 / wall,
-    machine:
-      before.machine === null || after.machine === null
-        ? null
-        : (cores * (after.machine.busy - before.machine.busy)) / (after.machine.total - before.machine.total),
-  };
-}
-
-async function startRegistry(dataDir: string, flags: Flags, label: string): Promise<RegistryProcess> {
-  const server = await startChild({
-    label: "server",
-    nodeArgs: flags.profileDir ? ["--cpu-prof", "--cpu-prof-dir", flags.profileDir, "--cpu-prof-name", `server-${label}.cpuprofile`] : [],
-    args: ["--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir, "--db", path.join(dataDir, DB_FILE)],
-    env: {
-      OVERSIGHT_OPERATOR_TOKEN: OPERATOR_TOKEN,
-      OVERSIGHT_RATE_WRITE_PER_S: "0",
-      OVERSIGHT_RATE_READ_PER_S: "0",
-      OVERSIGHT_RATE_TOKEN_PER_S: "0",
-      OVERSIGHT_SQLITE_SYNCHRONOUS: "FULL",
-      OVERSIGHT_LOG_ORIGIN: "bench.invalid/oversight-registry",
-      OVERSIGHT_LOG_LEVEL: "info",
-    },
-    readyMsg: "listening",
-  });
-  return { url: String(server.ready["url"]), pid: server.pid, stop: () => server.stop() };
-}
-
-// ---------------------------------------------------------------- requests
-
-interface Registration {
-  fileId: string;
-  httpToken: string;
-  dnsToken: string;
-  body: Buffer;
-}
-
-function prepareRegistrations(count: number): Registration[] {
-  const run = randomBytes(4).toString("hex");
-  return Array.from({ length: count }, (_, i) => {
-    const manifest = signedManifest(run, i);
-    const body = Buffer.from(JSON.stringify({ manifest, beacons: manifest["beacons"], watermarks: manifest["watermarks"] }));
-    return { fileId: manifest["file_id"] as string, httpToken: `${run}h${i}`, dnsToken: `${run}d${i}`, body };
-  });
-}
-
-function jsonHeaders(extra: Record<string, string> = {}): Record<string, string> {
-  return { "content-type": "application/json", ...extra };
-}
-
-/** Cycles through prepared requests. */
-function cycle(requests: LoadRequest[]): () => LoadRequest {
-  let next = 0;
-  return () => requests[next++ % requests.length]!;
-}
-
-async function treeSize(url: string): Promise<number> {
-  const res = await fetch(`${url}/tlog/head`);
-  if (!res.ok) throw new Error(`GET /tlog/head answered ${res.status}: ${await res.text()}`);
-  return ((await res.json()) as { size: number }).size;
-}
-
-// ---------------------------------------------------------------- measuring
-
-interface Measurement {
-  scenario: string;
-  connections: number;
-  result: LoadResult;
-  cpu: ReturnType<typeof cpuShares>;
-  extra?: Record<string, unknown>;
-}
-
-async function measure(
-  scenario: string,
-  server: RegistryProcess,
-  flags: Flags,
-  next: () => LoadRequest | null,
-  extra?: Record<string, unknown>,
-  connections = flags.connections,
-): Promise<Measurement> {
-  log(`${scenario}: ${flags.warmupS} s warm-up, ${flags.durationS} s measured, ${connections} connections`);
-  const warmupMs = flags.warmupS * 1000;
-  let before = cpuSample(server.pid);
-  // CPU is sampled over the measured window only, once the warm-up is over.
-  const sampler = setTimeout(() => (before = cpuSample(server.pid)), warmupMs);
-  const result = await runLoad({ url: server.url, connections, durationMs: flags.durationS * 1000, warmupMs, next, client: flags.client });
-  clearTimeout(sampler);
-  const measurement: Measurement = { scenario, connections, result, cpu: cpuShares(before, cpuSample(server.pid)), ...(extra ? { extra } : {}) };
-  report(measurement);
-  return measurement;
-}
-
-const share = (x: number | null) => (x === null ? null : round(x, 2));
-
-function report({ scenario, connections, result, cpu, extra }: Measurement): void {
-  const line: Record<string, unknown> = {
-    scenario,
-    rps: Math.round(result.rps),
-    p50_ms: round(result.p50Ms, 3),
-    p99_ms: round(result.p99Ms, 3),
-    errors: result.errors,
-    requests: result.requests,
-    cores: os.availableParallelism(),
-    connections,
-    server_cpu: share(cpu.server),
-    client_cpu: share(cpu.client),
-    machine_cpu: share(cpu.machine),
-    other_cpu: cpu.server === null || cpu.machine === null ? null : share(Math.max(0, cpu.machine - cpu.server - cpu.client)),
-    ...extra,
-  };
-  if (result.exhausted) line["exhausted"] = true;
-  if (result.warmupErrors > 0) line["warmup_errors"] = result.warmupErrors;
-  if (result.errors + result.warmupErrors > 0) {
-    line["error_kinds"] = Object.fromEntries(Object.entries(result.errorKinds).map(([kind, { count }]) => [kind, count]));
-    for (const [kind, { count, sample }] of Object.entries(result.errorKinds)) log(`${scenario}: ${count} × ${kind}: ${sample}`);
-  }
-  if (result.exhausted) log(`${scenario}: ran out of prepared requests before the end; the rate is over ${round(result.elapsedMs / 1000, 1)} s`);
-  console.log(JSON.stringify(line));
-}
-
 // ---------------------------------------------------------------- phase 1: an empty log
 
 async function phaseOne(flags: Flags, results: Measurement[]): Promise<void> {
   const wanted = (s: Scenario) => flags.scenarios.has(s);
-  if (!["register", "beacon", "dns", "proof", "evidence"].some((s) => wanted(s as Scenario))) return;
+  if (!SCENARIOS.some((s) => !s.includes("_at_N") && wanted(s))) return;
 
   const registerCount = wanted("register") ? (flags.durationS + flags.warmupS) * REGISTER_BUDGET_PER_S : SEED_REGISTRATIONS;
   const signStart = performance.now();
@@ -305,23 +140,38 @@ async function phaseOne(flags: Flags, results: Measurement[]): Promise<void> {
       const paths = registered.map((r) => `/evidence/${encodeURIComponent(r.fileId)}`);
       results.push(await measure("evidence", server, flags, () => ({ method: "GET", path: paths[randomInt(paths.length)]! }), { leaves: size }));
     }
+    if (wanted("health_under_bundles")) results.push(await healthUnderBundles(server, flags, registered[0]!));
   } finally {
     await server.stop();
     removeDataDir(dataDir, flags);
   }
 }
 
-// ---------------------------------------------------------------- phase 2: a large log
-
-/** The preloaded rows must make real bundles: one proof per event, plus the registration's. */
-async function checkBundle(url: string, fileId: string): Promise<void> {
-  const res = await fetch(`${url}/evidence/${encodeURIComponent(fileId)}`);
-  if (!res.ok) throw new Error(`GET /evidence answered ${res.status}: ${await res.text()}`);
-  const bundle = (await res.json()) as { tlog_proofs?: unknown[]; registration?: unknown };
-  if (bundle.tlog_proofs?.length !== PRELOAD_EVENTS_PER_FILE || !bundle.registration) {
-    throw new Error(`a preloaded file's bundle lacks proofs: ${JSON.stringify(bundle).slice(0, 500)}`);
-  }
+/**
+ * /health from one connection while BUNDLE_CONNECTIONS connections pull the
+ * evidence bundle of one file with BUNDLE_EVENTS events: how long a cheap
+ * request waits behind the heaviest read. The line's rps and latencies are
+ * /health's; the bundle pulls are in `bundle_*`.
+ */
+async function healthUnderBundles(server: RegistryProcess, flags: Flags, file: Registration): Promise<Measurement> {
+  let sent = 0;
+  const hit: LoadRequest = { method: "GET", path: `/p/${file.httpToken}.png`, headers: { "user-agent": "bench-http" } };
+  const next = () => (sent++ < BUNDLE_EVENTS ? hit : null);
+  const seeded = await runLoad({ url: server.url, connections: flags.connections, durationMs: 600_000, warmupMs: 0, next, client: flags.client });
+  if (seeded.errors > 0) throw new Error(`adding ${BUNDLE_EVENTS} events to ${file.fileId} failed ${seeded.errors} times`);
+  const bundle: LoadRequest = { method: "GET", path: `/evidence/${encodeURIComponent(file.fileId)}` };
+  const health = loadOf(server, flags, () => ({ method: "GET", path: "/health" }), 1);
+  const bundles = loadOf(server, flags, () => bundle, BUNDLE_CONNECTIONS);
+  const extra: Record<string, unknown> = { bundle_events: BUNDLE_EVENTS, bundle_connections: BUNDLE_CONNECTIONS };
+  const both = async () => {
+    const [healthResult, bundleResult] = await Promise.all([health(), bundles()]);
+    Object.assign(extra, { bundle_rps: round(bundleResult.rps, 2), bundle_p50_ms: round(bundleResult.p50Ms, 1), bundle_errors: bundleResult.errors });
+    return healthResult;
+  };
+  return measureLoad("health_under_bundles", server, flags, both, 1, extra);
 }
+
+// ---------------------------------------------------------------- phase 2: a large log
 
 async function phaseTwo(flags: Flags, results: Measurement[]): Promise<void> {
   const wanted = (s: Scenario) => flags.scenarios.has(s);
@@ -359,6 +209,7 @@ async function main(): Promise<number> {
   const flags = parseFlags(process.argv.slice(2));
   if (flags.profileDir) fs.mkdirSync(flags.profileDir, { recursive: true });
   const results: Measurement[] = [];
+  flags.ceilings = await measureCeilings(flags);
   await phaseOne(flags, results);
   await phaseTwo(flags, results);
   const failed = results.filter((m) => m.result.errors + m.result.warmupErrors > 0).map((m) => m.scenario);

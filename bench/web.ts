@@ -19,7 +19,8 @@ import { chromium } from "playwright-core";
 import { CHROMIUM, CHROMIUM_ARGS } from "../test/web/browser.js";
 import { startChild } from "./child.js";
 import { integerFlag } from "./flags.js";
-import { DB_FILE, preload } from "./preload.js";
+import { DB_FILE } from "./http-measure.js";
+import { preload } from "./http-preload.js";
 
 const log = (message: string) => process.stderr.write(`${message}\n`);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

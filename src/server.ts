@@ -13,8 +13,11 @@ import type { RegistryIdentity } from "./core/identity.js";
 import { VerifyPool } from "./core/verify-pool.js";
 import { lockDataDir, type DataDirLock } from "./data-dir-lock.js";
 import { refuseForeignData } from "./foreign-data.js";
-import { createApp, createEdge, type Rates } from "./http/app.js";
+import { createApp } from "./http/app.js";
+import { createEdge, type Rates } from "./http/edge.js";
 import { FastPath } from "./http/fast-path.js";
+import { serveRoutes } from "./http/route-handlers.js";
+import { routeTable } from "./http/route-table.js";
 import { DEFAULT_HTTP_LIMITS, createHttpServer, type HttpLimits } from "./http/server-limits.js";
 import { observeRequests } from "./http/request-observer.js";
 import type { Logger } from "./log.js";
@@ -136,16 +139,9 @@ async function startLocked(options: ServeOptions, logger: Logger, lock: DataDirL
   const service = new RegistryService(registry, { verifier: metrics.timed(verifyPool) });
   const edge = createEdge(options.rates, { operatorToken, dnsSecret: options.dnsSecret }, options.rateClock);
   const operators = OperatorAccess.of(registry, operatorToken);
-  const app = createApp({ ...options, operators, service, logger, metrics, version: VERSION, edge });
-  const fastPath = new FastPath({
-    service,
-    logger,
-    edge,
-    trustedProxy: options.trustedProxy,
-    operators,
-    dnsSecret: options.dnsSecret,
-    maxBodyBytes: options.maxBodyBytes,
-  });
+  const routes = serveRoutes(routeTable({ ...options, service, metrics, version: VERSION }), { ...options, operators, edge, rateLimited: (bucket) => metrics.rateLimited(bucket) });
+  const app = createApp({ ...options, routes, logger, metrics, edge });
+  const fastPath = new FastPath({ routes, logger, edge });
   const server = createHttpServer(
     options.httpLimits ?? DEFAULT_HTTP_LIMITS,
     logger,

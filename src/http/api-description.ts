@@ -15,7 +15,7 @@ import type { BeaconKind } from "../registry/leaves.js";
 import { ConsistencyProofSchema, InclusionProofSchema, RangePageSchema } from "../registry/log-reads.js";
 import { RegisterRequestSchema, RegisterResultSchema } from "../registry/register.js";
 import { SignedTreeHeadSchema } from "../tlog/heads.js";
-import type { Spender } from "./app.js";
+import type { Spender } from "./edge.js";
 import { METRICS_CONTENT_TYPE } from "../metrics/exposition.js";
 import { ASSET_CACHE_CONTROL } from "./routes/inspector.js";
 import { IntegerParam } from "./params.js";
@@ -81,8 +81,8 @@ const beaconRoutes = (): ApiRoute[] =>
     route.methods.map(
       (method): ApiRoute => ({
         method: method as Method,
-        path: `${route.prefix}{token_id}${route.suffix}`,
-        express: route.template,
+        path: `${route.path.slice(0, route.path.lastIndexOf("/") + 1)}{token_id}${route.suffix}`,
+        express: route.path,
         summary: `Beacon hit (${route.kind}): records an event and a log leaf for any token of 1..256 bytes`,
         auth: { kind: "public" },
         bucket: "beacon",

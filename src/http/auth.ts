@@ -41,11 +41,8 @@ export function operatorOf(req: IncomingMessage): Operator | null {
   return operators.get(req) ?? null;
 }
 
-/**
- * Admits a request whose operator token has `scope`, or throws the refusal.
- * The fast path and `operatorAuth` both call it, so both paths refuse alike.
- */
-export function admitOperator(req: IncomingMessage, access: OperatorAccess, scope: ScopeName): Operator | null {
+/** Admits a request whose operator token has `scope` and remembers who sent it, or throws the refusal. */
+function admitOperator(req: IncomingMessage, access: OperatorAccess, scope: ScopeName): Operator | null {
   const operator = access.admit(presentedCredential(req.headers, OPERATOR_TOKEN_HEADER), scope);
   operators.set(req, operator);
   return operator;
@@ -70,8 +67,8 @@ export interface DnsAuthOptions {
   trustedProxy: boolean;
 }
 
-/** The rule of `dnsAuth` below, as a yes/no for callers that answer refusals elsewhere. */
-export function dnsAdmits(req: IncomingMessage, { secret, trustedProxy }: DnsAuthOptions): boolean {
+/** The rule of `dnsAuth` below, as a yes/no. */
+function dnsAdmits(req: IncomingMessage, { secret, trustedProxy }: DnsAuthOptions): boolean {
   if (secret !== null) return credentialMatches(presentedCredential(req.headers, DNS_SECRET_HEADER), secret);
   const proxied = req.headers["x-forwarded-for"] !== undefined || req.headers.forwarded !== undefined;
   return isLoopback(clientAddress(req, trustedProxy)) && (trustedProxy || !proxied);

@@ -1,53 +1,60 @@
 /**
- * A fast path in front of Express for the hot routes: beacon hits, inclusion
- * proofs and evidence bundles. Express costs about 110 µs per request before
- * any registry work (bench/README.md); on these routes that is most of it.
+ * A lean dispatcher in front of Express, built from the same route table and
+ * running the same handlers (route-handlers.ts). Express costs about 110 µs a
+ * request before any registry work (bench/README.md); most of that is its
+ * router and request decoration, which the plain case does not need.
  *
- * It serves only the plain case — GET, no query, no Origin, a path parameter
- * that decodes to what the route accepts, a healthy registry, a token in the
- * bucket — and returns false for anything else, so Express answers exactly as
- * before. What it applies comes from where Express takes it: the shared
- * buckets and helmet instance (HttpEdge), clientAddress, IdentifierSchema,
- * IntegerParam, the use-cases, and the error handler's envelope for failures
- * after it has taken a request. Its requests are counted where every request
- * is (request-observer.ts).
+ * It takes only the plain case, for any route of the table: no query, no
+ * Origin (CORS), the plain spelling of the path (path-match.ts), a method the
+ * route serves and parameters the route accepts. Anything else it leaves to
+ * Express untouched. Once it takes a request it applies what Express would
+ * before the route (security headers, Vary) and runs the route's handlers;
+ * failures get the same envelope (answerError). Its requests are counted where
+ * every request is (request-observer.ts).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { IdentifierSchema } from "../core/manifest.js";
+import type { RequestHandler } from "express";
 import type { Logger } from "../log.js";
-import type { Spender } from "./app.js";
-import { clientAddress } from "./client-address.js";
 import { varyOnOrigin } from "./cors.js";
+import type { HttpEdge } from "./edge.js";
 import { answerError } from "./error-handler.js";
-import { planWrite, type FastWriteOptions } from "./fast-writes.js";
-import { IntegerParam } from "./params.js";
-import type { TokenBuckets } from "./rate-limit.js";
-import { BEACON_ANSWERS, BEACON_ROUTES, type BeaconRoute } from "./routes/beacons.js";
+import { compileTemplate, pathSegments, type PathMatcher, type PathParams } from "./path-match.js";
+import { keepParsedParams, parseParams, type Route } from "./route.js";
+import type { ServedRoute } from "./route-handlers.js";
 
-export interface FastPathOptions extends FastWriteOptions {
+export interface FastPathOptions {
+  routes: readonly ServedRoute[];
+  edge: HttpEdge;
   logger: Logger;
 }
 
-/** What a route does once the request is taken: given the client address, answer on `res`. */
-type Job = (address: string) => Promise<void> | void;
-
-interface Route {
-  spender: Spender;
-  /** The job for this decoded path parameter, or null when the Express handler would refuse it. */
-  plan(param: string, req: IncomingMessage, res: ServerResponse): Job | null;
+interface Candidate extends ServedRoute {
+  match: PathMatcher;
 }
 
-/** RFC 3986 path-segment characters: anything else (`/`, `?`, `#`, spaces, non-ASCII) goes to Express. */
-const PLAIN_SEGMENT = /^[A-Za-z0-9._~!$&'()*+,;=:@%-]+$/;
-const JSON_TYPE = "application/json; charset=utf-8";
+/** The request as the route handlers read it (Express sets these on its own requests). */
+type RouteRequest = IncomingMessage & { params: PathParams; query: Record<string, never> };
+
 const noop = () => {};
 
 export class FastPath {
-  private readonly routes: Map<string, Route>;
+  /** Candidates by the first segment of their template, in table order. */
+  private readonly byFirstSegment = new Map<string, Candidate[]>();
   private servedCount = 0;
 
   constructor(private readonly options: FastPathOptions) {
-    this.routes = buildRoutes(options);
+    for (const served of options.routes) {
+      const first = pathSegments(served.route.path)[0] ?? "";
+      if (first.startsWith(":") || first.startsWith("*")) throw new Error(`${served.route.path}: the fast path needs a literal first segment`);
+      const list = this.byFirstSegment.get(first) ?? [];
+      list.push({ ...served, match: compileTemplate(served.route.path) });
+      this.byFirstSegment.set(first, list);
+    }
+  }
+
+  /** The routes it serves: the whole table, as Express does. */
+  get table(): Route[] {
+    return this.options.routes.map((served) => served.route);
   }
 
   /** Requests this path took (and answered or failed with the envelope) instead of Express. */
@@ -55,106 +62,62 @@ export class FastPath {
     return this.servedCount;
   }
 
-  /** Takes the request and returns true, or returns false having changed nothing (not even a bucket). */
+  /** Takes the request and returns true, or returns false having changed nothing. */
   handle(req: IncomingMessage, res: ServerResponse): boolean {
-    if (req.headers.origin !== undefined || this.options.service.registry.fork) return false;
-    const address = clientAddress(req, this.options.trustedProxy);
-    const taken = req.method === "GET" ? this.planRead(req, res, address) : req.method === "POST" ? this.planPost(req, res, address) : null;
-    if (taken === null || taken.buckets.take(taken.key) !== 0) return false;
+    const url = req.url ?? "";
+    if (req.headers.origin !== undefined || !url.startsWith("/") || url.includes("?")) return false;
+    const taken = this.find(req.method ?? "", pathSegments(url));
+    if (taken === null) return false;
 
     this.servedCount++;
     const { logger, edge } = this.options;
     edge.securityHeaders(req, res, noop);
     varyOnOrigin(res);
-    const fail = (error: unknown) => answerError(logger, error, req, res);
-    try {
-      taken.job(address)?.catch(fail);
-    } catch (error) {
-      fail(error);
-    }
+    const request = req as RouteRequest;
+    request.params = taken.raw;
+    request.query = {};
+    keepParsedParams(req, taken.params);
+    run(taken.handlers, request, res, (error) => answerError(logger, error, req, res));
     return true;
   }
 
-  private planRead(req: IncomingMessage, res: ServerResponse, address: string): Taken | null {
-    const url = req.url ?? "";
-    const slash = url.lastIndexOf("/");
-    const route = this.routes.get(url.slice(0, slash + 1));
-    const raw = url.slice(slash + 1);
-    if (route === undefined || !PLAIN_SEGMENT.test(raw)) return null;
-    const param = decodeSegment(raw);
-    const job = param === null ? null : route.plan(param, req, res);
-    return job === null ? null : { ...this.options.edge.bucketFor(route.spender, address), job };
-  }
-
-  private planPost(req: IncomingMessage, res: ServerResponse, address: string): Taken | null {
-    const plan = planWrite(req, address, this.options);
-    if (plan === null) return null;
-    return { ...plan, job: async (from) => json(res, await plan.run(from)) };
+  private find(method: string, segments: string[]): (ServedRoute & { raw: PathParams; params: Record<string, unknown> }) | null {
+    for (const candidate of this.byFirstSegment.get(segments[0] ?? "") ?? []) {
+      if (!candidate.route.methods.includes(method)) continue;
+      const raw = candidate.match(segments);
+      if (raw === null) continue;
+      // A parameter the route refuses is Express's to answer, after its own rate limit.
+      const params = accepted(candidate.route, raw);
+      return params === null ? null : { ...candidate, raw, params };
+    }
+    return null;
   }
 }
 
-/** A request the fast path takes: the bucket and key it spends, and what answers it. */
-interface Taken {
-  buckets: TokenBuckets;
-  key: string;
-  job: Job;
-}
-
-/** Keyed by everything up to the parameter, which never contains a `/`. */
-function buildRoutes({ service }: FastPathOptions): Map<string, Route> {
-  const beacon = ({ kind, suffix }: BeaconRoute): Route => ({
-    spender: "beacon",
-    plan: (name, req, res) => {
-      const tokenId = name.endsWith(suffix) ? identifier(name.slice(0, name.length - suffix.length)) : null;
-      if (tokenId === null) return null;
-      return async (sourceIp) => {
-        await service.events.beacon({ kind, tokenId, sourceIp, userAgent: req.headers["user-agent"] ?? "" });
-        res.setHeader("Cache-Control", "no-store");
-        const answer = BEACON_ANSWERS[kind];
-        if (answer) send(res, answer.type, answer.body);
-        else res.end();
-      };
-    },
-  });
-  const read = (plan: (param: string, res: ServerResponse) => Job | null): Route => ({
-    spender: "read",
-    plan: (param, _req, res) => plan(param, res),
-  });
-  const routes: Record<string, Route> = {
-    ...Object.fromEntries(BEACON_ROUTES.map((route) => [route.prefix, beacon(route)])),
-    "/tlog/proof/": read((param, res) => {
-      const index = IntegerParam.safeParse(param);
-      return index.success ? () => json(res, service.log.inclusion(index.data)) : null;
-    }),
-    "/evidence/": read((param, res) => {
-      const fileId = identifier(param);
-      return fileId === null ? null : () => json(res, service.evidence.bundle(fileId));
-    }),
-  };
-  return new Map(Object.entries(routes));
-}
-
-function identifier(value: string): string | null {
-  const parsed = IdentifierSchema.safeParse(value);
-  return parsed.success ? parsed.data : null;
-}
-
-/** Express decodes path parameters with decodeURIComponent and answers 400 when that fails; leave those to it. */
-function decodeSegment(raw: string): string | null {
-  if (!raw.includes("%")) return raw;
+function accepted(route: Route, raw: PathParams): Record<string, unknown> | null {
   try {
-    return decodeURIComponent(raw);
+    return parseParams(route, raw);
   } catch {
     return null;
   }
 }
 
-function json(res: ServerResponse, body: unknown): void {
-  send(res, JSON_TYPE, JSON.stringify(body));
-}
-
-function send(res: ServerResponse, type: string, body: string | Buffer): void {
-  res.setHeader("Content-Type", type);
-  res.setHeader("Content-Length", typeof body === "string" ? Buffer.byteLength(body) : body.length);
-  res.end(body);
+/** Runs handlers in order as Express would: each calls next() to go on, or next(error) (or throws, or rejects) to fail. */
+function run(handlers: readonly RequestHandler[], req: RouteRequest, res: ServerResponse, fail: (error: unknown) => void): void {
+  let at = 0;
+  const next = (error?: unknown): void => {
+    if (error !== undefined) {
+      fail(error);
+      return;
+    }
+    const handler = handlers[at++];
+    if (handler === undefined) return;
+    try {
+      const result: unknown = handler(req as never, res as never, next);
+      if (result instanceof Promise) result.catch(fail);
+    } catch (thrown) {
+      fail(thrown);
+    }
+  };
+  next();
 }

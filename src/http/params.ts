@@ -6,6 +6,8 @@
  * integer, negative ones too, is taken and clamped by the route.
  */
 import { z } from "zod";
+import { missingField } from "../core/errors.js";
+import type { ParamParser } from "./route.js";
 
 export const IntegerParam = z
   .string()
@@ -23,3 +25,12 @@ const SignedIntegerParam = z
 
 /** A `limit` the route clamps to its range, as other registry v1 implementations do. */
 export const optionalLimit = (fallback: number) => SignedIntegerParam.optional().transform((value) => value ?? fallback);
+
+/** A path parameter parsed by `schema`, refused as 400 missing_field with `message`. */
+export function pathParam<S extends z.ZodType>(schema: S, message: string): ParamParser<z.output<S>> {
+  return (raw) => {
+    const parsed = schema.safeParse(raw);
+    if (!parsed.success) throw missingField(message);
+    return parsed.data;
+  };
+}

@@ -24,7 +24,7 @@ const EXACT = [
 
 /** Paths with a parameter after a fixed prefix, labelled by their template. */
 const PREFIXES: readonly (readonly [prefix: string, family: string])[] = [
-  ...BEACON_ROUTES.map((route) => [route.prefix, route.template] as const),
+  ...BEACON_ROUTES.map((route) => [route.path.slice(0, route.path.lastIndexOf("/") + 1), route.path] as const),
   ["/tlog/proof/", "/tlog/proof/:index"],
   ["/evidence/", "/evidence/:file_id"],
   ["/tile/", "/tile/*"],

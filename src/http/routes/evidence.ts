@@ -1,25 +1,29 @@
 /** GET /evidence/{file_id} and GET /candidates/semantic. */
-import { Router } from "express";
 import { z } from "zod";
-import { missingField } from "../../core/errors.js";
 import { IdentifierSchema } from "../../core/manifest.js";
 import type { RegistryService } from "../../registry/service.js";
-import { optionalInteger, optionalLimit } from "../params.js";
+import { json } from "../answer.js";
+import { optionalInteger, optionalLimit, pathParam } from "../params.js";
+import { route, type Route } from "../route.js";
 
+const FileId = pathParam(IdentifierSchema, "file_id must be 1..256 bytes");
 export const CandidatesQuery = z.object({ limit: optionalLimit(1000), since: optionalInteger(0) });
 
-export function evidenceRoutes(service: RegistryService): Router {
-  const router = Router();
-
-  router.get("/evidence/:file_id", (req, res) => {
-    const fileId = IdentifierSchema.safeParse(req.params["file_id"]);
-    if (!fileId.success) throw missingField("file_id must be 1..256 bytes");
-    res.json(service.evidence.bundle(fileId.data));
-  });
-
-  router.get("/candidates/semantic", (req, res) => {
-    const { limit, since } = CandidatesQuery.parse(req.query);
-    res.json(service.candidates.semantic(limit, since));
-  });
-  return router;
+export function evidenceRoutes(service: RegistryService): Route[] {
+  return [
+    route({
+      methods: ["GET", "HEAD"],
+      path: "/evidence/:file_id",
+      bucket: "read",
+      params: { file_id: FileId },
+      answer: ({ params }) => json(service.evidence.bundle(params.file_id)),
+    }),
+    route({
+      methods: ["GET", "HEAD"],
+      path: "/candidates/semantic",
+      bucket: "read",
+      query: CandidatesQuery,
+      answer: ({ query }) => json(service.candidates.semantic(query.limit, query.since)),
+    }),
+  ];
 }

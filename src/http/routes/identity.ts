@@ -1,8 +1,9 @@
 /** GET /health and GET /.well-known/oversight-registry. */
-import { Router } from "express";
 import { z } from "zod";
-import { TreeSizeSchema, lowerHex } from "../../tlog/heads.js";
 import type { RegistryService } from "../../registry/service.js";
+import { TreeSizeSchema, lowerHex } from "../../tlog/heads.js";
+import { json } from "../answer.js";
+import { route, type Route } from "../route.js";
 
 export interface IdentityOptions {
   version: string;
@@ -37,34 +38,40 @@ export const WellKnownAnswerSchema = z.object({
   }),
 });
 
-export function identityRoutes(service: RegistryService, options: IdentityOptions): Router {
-  const router = Router();
+export function identityRoutes(service: RegistryService, options: IdentityOptions): Route[] {
   const registry = service.registry;
-
-  router.get("/health", (_req, res) => {
-    res.json({
-      status: registry.fork ? "degraded" : "ok",
-      service: SERVICE_NAME,
-      version: options.version,
-      tlog_size: registry.store.size(),
-    } satisfies z.infer<typeof HealthAnswerSchema>);
-  });
-
-  router.get("/.well-known/oversight-registry", (_req, res) => {
-    res.json({
-      ed25519_pub: registry.identity.publicKeyHex,
-      version: options.version,
-      jurisdiction: options.jurisdiction,
-      tlog_size: registry.store.size(),
-      federation: {
-        spec_version: "v1",
-        canonicalization: "json-sort-keys-compact-utf8",
-        rekor_enabled: false,
-        checkpoint_origin: options.origin,
-        checkpoint_vkey: registry.heads.verifierKey(),
-        extensions: [...EXTENSIONS],
-      },
-    } satisfies z.infer<typeof WellKnownAnswerSchema>);
-  });
-  return router;
+  return [
+    route({
+      methods: ["GET", "HEAD"],
+      path: "/health",
+      bucket: "read",
+      answer: () =>
+        json({
+          status: registry.fork ? "degraded" : "ok",
+          service: SERVICE_NAME,
+          version: options.version,
+          tlog_size: registry.store.size(),
+        } satisfies z.infer<typeof HealthAnswerSchema>),
+    }),
+    route({
+      methods: ["GET", "HEAD"],
+      path: "/.well-known/oversight-registry",
+      bucket: "read",
+      answer: () =>
+        json({
+          ed25519_pub: registry.identity.publicKeyHex,
+          version: options.version,
+          jurisdiction: options.jurisdiction,
+          tlog_size: registry.store.size(),
+          federation: {
+            spec_version: "v1",
+            canonicalization: "json-sort-keys-compact-utf8",
+            rekor_enabled: false,
+            checkpoint_origin: options.origin,
+            checkpoint_vkey: registry.heads.verifierKey(),
+            extensions: [...EXTENSIONS],
+          },
+        } satisfies z.infer<typeof WellKnownAnswerSchema>),
+    }),
+  ];
 }

@@ -1,10 +1,11 @@
 /** The log's read routes: v1 head, proofs and ranges; Part 2 consistency, checkpoint and tiles. */
-import { Router } from "express";
 import { z } from "zod";
-import { missingField } from "../../core/errors.js";
 import type { RegistryService } from "../../registry/service.js";
-import { IntegerParam, optionalInteger, optionalLimit } from "../params.js";
+import { json } from "../answer.js";
+import { IntegerParam, optionalInteger, optionalLimit, pathParam } from "../params.js";
+import { route, type Route } from "../route.js";
 
+const Index = pathParam(IntegerParam, "index must be a non-negative decimal integer");
 export const ProofQuery = z.object({ tree_size: IntegerParam.optional() });
 export const ConsistencyQuery = z.object({ first: IntegerParam, second: IntegerParam.optional() });
 export const RangeQuery = z.object({ start: optionalInteger(0), limit: optionalLimit(500) });
@@ -12,40 +13,39 @@ export const RangeQuery = z.object({ start: optionalInteger(0), limit: optionalL
 /** Partial tiles and checkpoints change as the log grows; full tiles never do. */
 const SHORT_LIVED = "public, max-age=5";
 const IMMUTABLE = "public, max-age=31536000, immutable";
+const READ = { methods: ["GET", "HEAD"], bucket: "read" } as const;
 
-export function tlogRoutes(service: RegistryService): Router {
-  const router = Router();
+export function tlogRoutes(service: RegistryService): Route[] {
   const log = service.log;
-
-  router.get("/tlog/head", (_req, res) => {
-    res.set("Cache-Control", "no-cache").json(log.head());
-  });
-
-  router.get("/tlog/proof/:index", (req, res) => {
-    const index = IntegerParam.safeParse(req.params["index"]);
-    if (!index.success) throw missingField("index must be a non-negative decimal integer");
-    const { tree_size } = ProofQuery.parse(req.query);
-    res.json(log.inclusion(index.data, tree_size));
-  });
-
-  router.get("/tlog/consistency", (req, res) => {
-    const { first, second } = ConsistencyQuery.parse(req.query);
-    res.json(log.consistency(first, second));
-  });
-
-  router.get("/tlog/range", (req, res) => {
-    const { start, limit } = RangeQuery.parse(req.query);
-    res.json(log.range(start, limit));
-  });
-
-  router.get("/checkpoint", (_req, res) => {
-    res.set("Cache-Control", SHORT_LIVED).type("text/plain; charset=utf-8").send(log.checkpoint());
-  });
-
-  router.get("/tile/*path", (req, res) => {
-    const segments = req.params["path"] as unknown as string[];
-    const { bytes, immutable } = log.tile(["tile", ...segments].join("/"));
-    res.set("Cache-Control", immutable ? IMMUTABLE : SHORT_LIVED).type("application/octet-stream").send(bytes);
-  });
-  return router;
+  return [
+    route({ ...READ, path: "/tlog/head", answer: () => json(log.head(), { "Cache-Control": "no-cache" }) }),
+    route({
+      ...READ,
+      path: "/tlog/proof/:index",
+      params: { index: Index },
+      query: ProofQuery,
+      answer: ({ params, query }) => json(log.inclusion(params.index, query.tree_size)),
+    }),
+    route({
+      ...READ,
+      path: "/tlog/consistency",
+      query: ConsistencyQuery,
+      answer: ({ query }) => json(log.consistency(query.first, query.second)),
+    }),
+    route({ ...READ, path: "/tlog/range", query: RangeQuery, answer: ({ query }) => json(log.range(query.start, query.limit)) }),
+    route({
+      ...READ,
+      path: "/checkpoint",
+      answer: () => ({ headers: { "Cache-Control": SHORT_LIVED }, content: { type: "text/plain; charset=utf-8", body: log.checkpoint() } }),
+    }),
+    route({
+      ...READ,
+      path: "/tile/*path",
+      params: { path: (segments: string | string[]) => ["tile", ...[segments].flat()].join("/") },
+      answer: ({ params }) => {
+        const { bytes, immutable } = log.tile(params.path);
+        return { headers: { "Cache-Control": immutable ? IMMUTABLE : SHORT_LIVED }, content: { type: "application/octet-stream", body: bytes } };
+      },
+    }),
+  ];
 }

@@ -1,59 +1,22 @@
 /**
- * A large registry log written straight into a fresh SQLite file, as the
- * server would have written it, without HTTP: shared by bench:http's
- * large-log phase and bench:web's first render.
+ * bench:http's large log: leaves, manifests and events written straight into
+ * a fresh SQLite file, as the server would have written them, without HTTP.
  */
 import { randomBytes, randomInt } from "node:crypto";
 import path from "node:path";
-import { generateSeed, signerFromSeed, type Signer } from "../src/core/ed25519.js";
 import { loadOrCreateIdentity } from "../src/core/identity.js";
-import { toHex } from "../src/core/hex.js";
-import { manifestParties, manifestSignedBytes } from "../src/core/manifest.js";
+import { canonicalize } from "../src/verify/jcs.js";
+import { manifestParties } from "../src/core/manifest.js";
 import { openDatabase } from "../src/registry/database.js";
 import { beaconLeaf, registerLeaf } from "../src/registry/leaves.js";
 import { isoSeconds } from "../src/registry/time.js";
 import { TlogStore } from "../src/tlog/store.js";
-import { canonicalize } from "../src/verify/jcs.js";
+import { log, round } from "./output.js";
+import { signedManifest } from "./http-requests.js";
 
-export const DB_FILE = "oversight-registry.sqlite";
-const ISSUERS = 4;
 const PRELOAD_BATCH = 10_000;
 const PRELOAD_MAX_FILES = 10_000;
-export const PRELOAD_EVENTS_PER_FILE = 3;
-
-const log = (message: string) => process.stderr.write(`${message}\n`);
-const round = (x: number, digits: number) => Number(x.toFixed(digits));
-
-interface Issuer {
-  id: string;
-  signer: Signer;
-}
-
-const issuers: Issuer[] = Array.from({ length: ISSUERS }, (_, i) => ({ id: `bench-issuer-${i}`, signer: signerFromSeed(generateSeed()) }));
-
-/** A signed manifest with 2 beacons and 2 watermarks, signed the way test/issuer.ts signs. */
-export function signedManifest(run: string, i: number): Record<string, unknown> {
-  const issuer = issuers[i % issuers.length]!;
-  const manifest: Record<string, unknown> = {
-    file_id: `${run}-file-${i}`,
-    issued_at: 1795395279,
-    issuer_id: issuer.id,
-    issuer_ed25519_pub: issuer.signer.publicKeyHex,
-    recipient: { recipient_id: `${run}-recipient-${i % 997}`, x25519_pub: "00".repeat(32) },
-    beacons: [
-      { token_id: `${run}h${i}`, kind: "http" },
-      { token_id: `${run}d${i}`, kind: "dns" },
-    ],
-    watermarks: [
-      { mark_id: `${run}z${i}`, layer: "L1_zero_width" },
-      { mark_id: `${run}s${i}`, layer: "L3_semantic" },
-    ],
-  };
-  manifest["signature_ed25519"] = toHex(issuer.signer.sign(manifestSignedBytes(manifest)));
-  return manifest;
-}
-
-// ---------------------------------------------------------------- a large log
+const PRELOAD_EVENTS_PER_FILE = 3;
 
 type PlanItem = { kind: "register"; file: number } | { kind: "event"; file: number } | { kind: "filler" };
 
@@ -172,3 +135,12 @@ export function preload(dbPath: string, leaves: number): { files: PreloadedFile[
   return { files, size };
 }
 
+/** The preloaded rows must make real bundles: one proof per event, plus the registration's. */
+export async function checkBundle(url: string, fileId: string): Promise<void> {
+  const res = await fetch(`${url}/evidence/${encodeURIComponent(fileId)}`);
+  if (!res.ok) throw new Error(`GET /evidence answered ${res.status}: ${await res.text()}`);
+  const bundle = (await res.json()) as { tlog_proofs?: unknown[]; registration?: unknown };
+  if (bundle.tlog_proofs?.length !== PRELOAD_EVENTS_PER_FILE || !bundle.registration) {
+    throw new Error(`a preloaded file's bundle lacks proofs: ${JSON.stringify(bundle).slice(0, 500)}`);
+  }
+}
