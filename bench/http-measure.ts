@@ -56,7 +56,7 @@ export function cpuSample(pid: number): CpuSample {
   const fields = stat?.slice(stat.lastIndexOf(")") + 2).split(" ");
   const server = fields ? (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S : null;
   // First line of /proc/stat: user nice system idle iowait irq softirq steal …
-  const ticks = readProc("/proc/stat")?.split("\n", 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+  const ticks = readProc("/proc/stat")?.split("\n", 1)[0]?.trim().split(/\s+/).slice(1, 9).map(Number);
   const machine = ticks
     ? {
         busy: (ticks.reduce((a, b) => a + b, 0) - ticks[3]! - ticks[4]!) / CLOCK_TICKS_PER_S,

@@ -51,6 +51,7 @@ export interface RouteSpec<P extends Parsers, Q, B> {
   answer(call: RouteCall<Parsed<P>, Q, B>): Answer | Promise<Answer>;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: the table holds routes of every parameter, query and body type; route() checks each one's parts against each other
 export type Route = RouteSpec<any, any, any>;
 
 /** Declares a route with its parts' types checked against each other. */

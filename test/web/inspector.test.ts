@@ -104,6 +104,7 @@ test("the inspector page lists, finds and verifies evidence in a real browser, a
     await page.fill("#q", "3");
     await page.press("#q", "Enter");
     await page.locator('[data-fact="In the signed head"].good').waitFor();
+    // biome-ignore lint/performance/useDomNodeTextContent: the text as the visitor sees it
     assert.match(await page.locator("pre.leaf").innerText(), new RegExp(`"token_id":"${dnsToken}"`));
     await shot(page, "entry");
 
@@ -174,6 +175,7 @@ test("the inspector page lists, finds and verifies evidence in a real browser, a
     await page.reload();
     const alarm = page.locator('[data-alarm="fork"]');
     await alarm.waitFor();
+    // biome-ignore lint/performance/useDomNodeTextContent: the text as the visitor sees it, after CSS
     assert.match(await alarm.innerText(), /LOG FORKED/);
     await shot(page, "forked");
   });

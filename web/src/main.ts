@@ -321,7 +321,7 @@ async function route(): Promise<void> {
   const params = new URLSearchParams(location.search);
   const input = document.getElementById("q") as HTMLInputElement;
   input.value = params.get("file") ?? params.get("index") ?? params.get("q") ?? "";
-  document.querySelectorAll("header nav a").forEach((a) => a.removeAttribute("aria-current"));
+  for (const a of document.querySelectorAll("header nav a")) a.removeAttribute("aria-current");
   main.setAttribute("aria-busy", "true");
   try {
     if (params.has("offline")) {
