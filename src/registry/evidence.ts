@@ -2,11 +2,16 @@
  * GET /evidence/{file_id}: everything the registry knows about a file, with
  * proofs that each event and the registration itself are in the log, signed
  * by the registry key. One snapshot: the head and every proof share one size.
+ *
+ * Anyone can add events to a file, so a bundle holds at most one page of
+ * them and the work of a request stays bounded: the first page is the v1
+ * bundle, and `next_cursor` asks for the next page of the same snapshot.
  */
 import { notFound } from "../core/errors.js";
 import { canonicalBytes } from "../core/jcs.js";
 import { toHex } from "../core/hex.js";
-import type { SignedTreeHead } from "../tlog/heads.js";
+import { signTreeHead, type SignedTreeHead } from "../tlog/heads.js";
+import { formatCursor, parseCursor, type EvidenceCursor } from "./evidence-cursor.js";
 import type { InclusionProof, LogReads } from "./log-reads.js";
 import type { Registry } from "./registry.js";
 import { isoSeconds } from "./time.js";
@@ -16,6 +21,9 @@ export const DISCLAIMER =
   "A beacon event shows that a token was fetched from an address, not who opened the document. " +
   "Verify the signatures and proofs yourself; do not rely on the operator's word.";
 
+/** Events a bundle page holds: each costs an inclusion proof and ~2.7 KB of JSON. */
+export const EVIDENCE_PAGE_EVENTS = 100;
+
 interface ManifestRow {
   manifest_json: string;
   tlog_index: number | null;
@@ -23,6 +31,7 @@ interface ManifestRow {
 
 interface EventRow {
   id: number;
+  timestamp: number;
   tlog_index: number | null;
   [column: string]: unknown;
 }
@@ -49,28 +58,39 @@ export class EvidenceBundles {
       watermarks: db.prepare<[string], Record<string, unknown>>(
         "SELECT * FROM watermarks WHERE file_id = ? ORDER BY mark_id, layer",
       ),
-      events: db.prepare<[string], EventRow>("SELECT * FROM events WHERE file_id = ? ORDER BY timestamp, id"),
+      // Events in the snapshot (a leaf below its size, or none: migrated rows), after the cursor.
+      events: db.prepare<[string, number, number, number, number], EventRow>(
+        `SELECT * FROM events WHERE file_id = ? AND (tlog_index IS NULL OR tlog_index < ?)
+           AND (timestamp, id) > (?, ?) ORDER BY timestamp, id LIMIT ?`,
+      ),
     };
   }
 
-  bundle(fileId: string): Record<string, unknown> {
+  /** The first page (the v1 bundle) at the current head, or the page `cursor` names. */
+  bundle(fileId: string, cursor?: string): Record<string, unknown> {
     const manifest = this.sql.manifest.get(fileId);
     if (!manifest) throw notFound("no registration for this file_id");
-    const events = this.sql.events.all(fileId);
-    const head: SignedTreeHead | null = this.reads.size() > 0 ? this.reads.head() : null;
+    const at = cursor === undefined ? null : parseCursor(cursor, this.reads.size());
+    const head = this.headAt(at?.treeSize);
     const size = head?.size ?? 0;
     const root = head ? Buffer.from(head.root, "hex") : undefined;
 
-    const proofs: TlogProofItem[] = [];
-    events.forEach((event, row) => {
-      const index = event.tlog_index;
-      if (index === null || index < 0 || index >= size) return;
-      const { proof, leafData } = this.reads.provenLeaf(index, size, root!);
-      proofs.push({ event_row: row, tlog_index: index, proof, inclusion: proof, leaf_data: leafData });
-    });
+    const rows = this.sql.events.all(fileId, size, at?.timestamp ?? Number.MIN_SAFE_INTEGER, at?.id ?? 0, EVIDENCE_PAGE_EVENTS + 1);
+    const events = rows.slice(0, EVIDENCE_PAGE_EVENTS);
+    const last = events[events.length - 1];
+    const next: EvidenceCursor | null = rows.length > events.length && last ? { treeSize: size, timestamp: last.timestamp, id: last.id } : null;
+
+    const logged = events.flatMap((event, row) => (event.tlog_index === null ? [] : [{ row, index: event.tlog_index }]));
     const registered = manifest.tlog_index;
-    const proven = registered !== null && registered < size ? this.reads.provenLeaf(registered, size, root!) : null;
-    const registration = proven && { tlog_index: registered, proof: proven.proof, leaf_data: proven.leafData };
+    const registeredInSnapshot = registered !== null && registered < size;
+    const indexes = logged.map((e) => e.index);
+    if (registeredInSnapshot) indexes.push(registered);
+    const proven = indexes.length > 0 ? this.reads.provenLeaves(indexes, size, root!) : [];
+    const proofs: TlogProofItem[] = logged.map(({ row, index }, i) => {
+      const { proof, leafData } = proven[i]!;
+      return { event_row: row, tlog_index: index, proof, inclusion: proof, leaf_data: leafData };
+    });
+    const registration = registeredInSnapshot ? { tlog_index: registered, proof: proven[logged.length]!.proof, leaf_data: proven[logged.length]!.leafData } : null;
 
     const bundle: Record<string, unknown> = {
       file_id: fileId,
@@ -85,7 +105,20 @@ export class EvidenceBundles {
       registration,
       disclaimer: DISCLAIMER,
     };
+    if (next) bundle["next_cursor"] = formatCursor(next);
     bundle["bundle_signature_ed25519"] = toHex(this.registry.identity.signer.sign(canonicalBytes(bundle)));
     return bundle;
+  }
+
+  /**
+   * The current signed head, or for a later page a head of the size its
+   * cursor holds: a true statement about a prefix of the log, signed here
+   * without being stored.
+   */
+  private headAt(treeSize: number | undefined): SignedTreeHead | null {
+    if (this.reads.size() === 0) return null;
+    const current = this.reads.head();
+    if (treeSize === undefined || treeSize === current.size) return current;
+    return signTreeHead(this.registry.identity.signer, treeSize, this.registry.store.root(treeSize));
   }
 }

@@ -18,6 +18,11 @@ export interface InclusionProof {
   tree_size: number;
 }
 
+export interface ProvenLeaf {
+  proof: InclusionProof;
+  leafData: string;
+}
+
 export interface ConsistencyProof {
   first: number;
   second: number;
@@ -50,22 +55,28 @@ export class LogReads {
     return this.registry.heads.checkpoint();
   }
 
-  /** Inclusion of `index` in the tree of `treeSize` leaves (default: current); pass `root` when the caller already has it. */
-  inclusion(index: number, treeSize?: number, root?: Buffer): InclusionProof {
+  /** Inclusion of `index` in the tree of `treeSize` leaves (default: current), from one read of the nodes it needs. */
+  inclusion(index: number, treeSize?: number): InclusionProof {
     const size = this.checkedSize(index, treeSize);
-    return this.prove(index, size, this.registry.store.leafHashAt(index), root);
+    const { leafHash: hash, path, root } = this.registry.store.inclusion(index, size);
+    return this.checked(index, size, hash, path, root);
   }
 
   /**
-   * An inclusion proof with the proven leaf's text, for evidence bundles. The
-   * leaf is read once and its hash recomputed from the text, so the proof
-   * verified here binds the very bytes handed out beside it.
+   * Inclusion proofs with the proven leaves' text, for evidence bundles: one
+   * read for every node of every proof, one for the leaves. Each leaf's hash
+   * is recomputed from its text, so the proof verified here binds the very
+   * bytes handed out beside it.
    */
-  provenLeaf(index: number, treeSize: number, root: Buffer): { proof: InclusionProof; leafData: string } {
-    const size = this.checkedSize(index, treeSize);
-    const [leaf] = this.registry.store.leaves(index, 1);
-    if (!leaf || leaf.index !== index) throw notFound(`no leaf ${index}`);
-    return { proof: this.prove(index, size, leafHash(leaf.leafData), root), leafData: leaf.leafData.toString("utf8") };
+  provenLeaves(indexes: readonly number[], treeSize: number, root: Buffer): ProvenLeaf[] {
+    for (const index of indexes) this.checkedSize(index, treeSize);
+    const store = this.registry.store;
+    const datas = store.leafData(indexes);
+    const paths = store.inclusionProofs(indexes, treeSize);
+    return indexes.map((index, i) => {
+      const data = datas.get(index)!;
+      return { proof: this.checked(index, treeSize, leafHash(data), paths[i]!, root), leafData: data.toString("utf8") };
+    });
   }
 
   private checkedSize(index: number, treeSize?: number): number {
@@ -76,12 +87,9 @@ export class LogReads {
     return size;
   }
 
-  private prove(index: number, size: number, hash: Buffer, root?: Buffer): InclusionProof {
-    const store = this.registry.store;
-    const path = store.inclusionProof(index, size);
-    const treeRoot = root ?? store.root(size);
-    if (!verifyInclusion(hash, index, size, path, treeRoot)) this.proofFailed(`inclusion proof for leaf ${index} at size ${size}`);
-    return { index, leaf_hash: toHex(hash), proof: path.map(toHex), root: toHex(treeRoot), tree_size: size };
+  private checked(index: number, size: number, hash: Buffer, path: Buffer[], root: Buffer): InclusionProof {
+    if (!verifyInclusion(hash, index, size, path, root)) this.proofFailed(`inclusion proof for leaf ${index} at size ${size}`);
+    return { index, leaf_hash: toHex(hash), proof: path.map(toHex), root: toHex(root), tree_size: size };
   }
 
   consistency(first: number, second?: number): ConsistencyProof {

@@ -6,6 +6,7 @@ import { IdentifierSchema } from "../../core/manifest.js";
 import type { RegistryService } from "../../registry/service.js";
 import { optionalInteger, optionalLimit } from "../params.js";
 
+const EvidenceQuery = z.object({ cursor: z.string().optional() });
 const CandidatesQuery = z.object({ limit: optionalLimit(1000), since: optionalInteger(0) });
 
 export function evidenceRoutes(service: RegistryService): Router {
@@ -14,7 +15,8 @@ export function evidenceRoutes(service: RegistryService): Router {
   router.get("/evidence/:file_id", (req, res) => {
     const fileId = IdentifierSchema.safeParse(req.params["file_id"]);
     if (!fileId.success) throw missingField("file_id must be 1..256 bytes");
-    res.json(service.evidence.bundle(fileId.data));
+    const { cursor } = EvidenceQuery.parse(req.query);
+    res.json(service.evidence.bundle(fileId.data, cursor));
   });
 
   router.get("/candidates/semantic", (req, res) => {
