@@ -136,7 +136,7 @@ function buildRoutes({ service }: FastPathOptions): Map<string, Route> {
     }),
     "/evidence/": read("/evidence/:file_id", (param, res) => {
       const fileId = identifier(param);
-      return fileId === null ? null : () => json(res, service.evidence.bundle(fileId));
+      return fileId === null ? null : async () => json(res, await service.evidence.bundle(fileId));
     }),
   };
   return new Map(Object.entries(routes));

@@ -12,7 +12,7 @@ import { canonicalBytes } from "../core/jcs.js";
 import { toHex } from "../core/hex.js";
 import { signTreeHead, type SignedTreeHead } from "../tlog/heads.js";
 import { formatCursor, parseCursor, type EvidenceCursor } from "./evidence-cursor.js";
-import type { InclusionProof, LogReads } from "./log-reads.js";
+import type { InclusionProof, LogReads, ProvenLeaf } from "./log-reads.js";
 import type { Registry } from "./registry.js";
 import { isoSeconds } from "./time.js";
 
@@ -23,6 +23,13 @@ export const DISCLAIMER =
 
 /** Events a bundle page holds: each costs an inclusion proof and ~2.7 KB of JSON. */
 export const EVIDENCE_PAGE_EVENTS = 100;
+/**
+ * Proofs built between two turns of the event loop (~0.5 ms of work), so
+ * that other requests are answered while a page is built.
+ */
+const PROOFS_PER_TURN = 25;
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 interface ManifestRow {
   manifest_json: string;
@@ -67,7 +74,7 @@ export class EvidenceBundles {
   }
 
   /** The first page (the v1 bundle) at the current head, or the page `cursor` names. */
-  bundle(fileId: string, cursor?: string): Record<string, unknown> {
+  async bundle(fileId: string, cursor?: string): Promise<Record<string, unknown>> {
     const manifest = this.sql.manifest.get(fileId);
     if (!manifest) throw notFound("no registration for this file_id");
     const at = cursor === undefined ? null : parseCursor(cursor, this.reads.size());
@@ -79,26 +86,30 @@ export class EvidenceBundles {
     const events = rows.slice(0, EVIDENCE_PAGE_EVENTS);
     const last = events[events.length - 1];
     const next: EvidenceCursor | null = rows.length > events.length && last ? { treeSize: size, timestamp: last.timestamp, id: last.id } : null;
+    const beacons = this.sql.beacons.all(fileId);
+    const watermarks = this.sql.watermarks.all(fileId);
 
-    const logged = events.flatMap((event, row) => (event.tlog_index === null ? [] : [{ row, index: event.tlog_index }]));
     const registered = manifest.tlog_index;
-    const registeredInSnapshot = registered !== null && registered < size;
-    const indexes = logged.map((e) => e.index);
-    if (registeredInSnapshot) indexes.push(registered);
-    const proven = indexes.length > 0 ? this.reads.provenLeaves(indexes, size, root!) : [];
-    const proofs: TlogProofItem[] = logged.map(({ row, index }, i) => {
-      const { proof, leafData } = proven[i]!;
-      return { event_row: row, tlog_index: index, proof, inclusion: proof, leaf_data: leafData };
-    });
-    const registration = registeredInSnapshot ? { tlog_index: registered, proof: proven[logged.length]!.proof, leaf_data: proven[logged.length]!.leafData } : null;
+    const registration = registered !== null && registered < size ? this.registrationProof(registered, size, root!) : null;
+    const logged = events.flatMap((event, row) => (event.tlog_index === null ? [] : [{ row, index: event.tlog_index }]));
+    const proofs: TlogProofItem[] = [];
+    for (let from = 0; from < logged.length; from += PROOFS_PER_TURN) {
+      if (from > 0) await nextTurn();
+      const slice = logged.slice(from, from + PROOFS_PER_TURN);
+      const proven = this.reads.provenLeaves(slice.map((e) => e.index), size, root!);
+      slice.forEach(({ row, index }, i) => {
+        const { proof, leafData } = proven[i]!;
+        proofs.push({ event_row: row, tlog_index: index, proof, inclusion: proof, leaf_data: leafData });
+      });
+    }
 
     const bundle: Record<string, unknown> = {
       file_id: fileId,
       bundle_generated_at: isoSeconds(this.registry.clock()),
       registry_pub: this.registry.identity.publicKeyHex,
       manifest: JSON.parse(manifest.manifest_json),
-      beacons: this.sql.beacons.all(fileId),
-      watermarks: this.sql.watermarks.all(fileId),
+      beacons,
+      watermarks,
       events,
       tlog_head: head,
       tlog_proofs: proofs,
@@ -108,6 +119,11 @@ export class EvidenceBundles {
     if (next) bundle["next_cursor"] = formatCursor(next);
     bundle["bundle_signature_ed25519"] = toHex(this.registry.identity.signer.sign(canonicalBytes(bundle)));
     return bundle;
+  }
+
+  private registrationProof(index: number, size: number, root: Buffer): Record<string, unknown> {
+    const [{ proof, leafData }] = this.reads.provenLeaves([index], size, root) as [ProvenLeaf];
+    return { tlog_index: index, proof, leaf_data: leafData };
   }
 
   /**

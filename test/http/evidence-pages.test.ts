@@ -17,7 +17,7 @@ async function hits(reg: TestRegistry, tokenId: string, count: number): Promise<
   await Promise.all(Array.from({ length: count }, (_, i) => events.beacon({ kind: "http_img", tokenId, sourceIp: "192.0.2.9", userAgent: `reader ${i}` })));
 }
 
-test("evidence pages: chain to exactly the snapshot's events, each verifies, the cursor ignores newer events, bad cursors are 400", async (t) => {
+test("evidence pages: chain to exactly the snapshot's events, each verifies, the cursor ignores newer events, a page is built in slices, bad cursors are 400", async (t) => {
   const reg = await startTestRegistry(t);
   const issuer = createIssuer();
   const body = issuer.registration({ file_id: "paged-file" });
@@ -54,6 +54,12 @@ test("evidence pages: chain to exactly the snapshot's events, each verifies, the
     const failed = verifyEvidenceBundle(page, { registryPub: reg.service.registry.identity.publicKeyHex }).filter((c) => c.status !== "ok");
     assert.deepEqual(failed, []);
   }
+
+  let turned = false;
+  const building = reg.service.evidence.bundle("paged-file");
+  setImmediate(() => (turned = true));
+  assert.equal(((await building)["events"] as unknown[]).length, EVIDENCE_PAGE_EVENTS);
+  assert.ok(turned, "the event loop turned while the page was built");
 
   const now = await (await reg.call("/evidence/paged-file")).json();
   assert.equal(now.tlog_head.size, size + 20);

@@ -12,11 +12,11 @@ const CandidatesQuery = z.object({ limit: optionalLimit(1000), since: optionalIn
 export function evidenceRoutes(service: RegistryService): Router {
   const router = Router();
 
-  router.get("/evidence/:file_id", (req, res) => {
+  router.get("/evidence/:file_id", async (req, res) => {
     const fileId = IdentifierSchema.safeParse(req.params["file_id"]);
     if (!fileId.success) throw missingField("file_id must be 1..256 bytes");
     const { cursor } = EvidenceQuery.parse(req.query);
-    res.json(service.evidence.bundle(fileId.data, cursor));
+    res.json(await service.evidence.bundle(fileId.data, cursor));
   });
 
   router.get("/candidates/semantic", (req, res) => {
