@@ -6,7 +6,7 @@
 import { RegistryError, missingField, notFound, serverError } from "../core/errors.js";
 import { toHex } from "../core/hex.js";
 import type { SignedTreeHead } from "../tlog/heads.js";
-import { leafHash, verifyConsistency, verifyInclusion } from "../tlog/merkle.js";
+import { HASH_SIZE, leafHash, verifyConsistency, verifyInclusion } from "../tlog/merkle.js";
 import { TILE_WIDTH, TilePathError, parseTilePath, tileWithinSize } from "../tlog/tile-path.js";
 import type { Registry } from "./registry.js";
 
@@ -39,7 +39,24 @@ export interface RangeEntry {
 export const RANGE_MAX = 1000;
 
 export class LogReads {
-  constructor(private readonly registry: Registry) {}
+  private readonly rangeSql;
+
+  constructor(private readonly registry: Registry) {
+    // One statement, one row: the leaf hashes and the leaves (as a C2SP
+    // entry bundle) as two blobs, and the leaves' JSON string literals
+    // (SQLite's json_quote) split by \x01, which json_quote always escapes.
+    // A window of 1,000 leaves then costs two hex conversions and string
+    // slices here, not an array, two Buffers and an object per leaf.
+    this.rangeSql = registry.db
+      .prepare(
+        `SELECT CAST(group_concat(leaf_hash, '') AS BLOB),
+                CAST(group_concat(unhex(printf('%04x', length(leaf_data))) || leaf_data, '') AS BLOB),
+                group_concat(json_quote(CAST(leaf_data AS TEXT)), char(1)),
+                count(*)
+           FROM (SELECT leaf_hash, leaf_data FROM tlog_leaves WHERE idx >= ? AND idx < ? ORDER BY idx)`,
+      )
+      .raw();
+  }
 
   size(): number {
     return this.registry.store.size();
@@ -104,21 +121,37 @@ export class LogReads {
     return { first, second: to, proof: path.map(toHex) };
   }
 
-  /** A window of leaves; a record whose bytes do not hash to its stored hash fails the whole request. */
+  /** `/tlog/range`'s answer, parsed, for callers in this process. */
   range(start: number, limit: number): { start: number; count: number; entries: RangeEntry[] } {
-    if (start >= this.registry.store.size()) return { start, count: 0, entries: [] };
-    const entries = this.registry.store.leaves(start, Math.min(Math.max(limit, 1), RANGE_MAX)).map((leaf) => {
-      if (!leafHash(leaf.leafData).equals(leaf.leafHash)) {
-        throw serverError(`leaf ${leaf.index} does not match its stored hash`);
+    return JSON.parse(this.rangeJson(start, limit)) as { start: number; count: number; entries: RangeEntry[] };
+  }
+
+  /**
+   * `/tlog/range`'s answer as JSON text: a window of leaves; a record whose
+   * bytes do not hash to its stored hash fails the whole request.
+   */
+  rangeJson(start: number, limit: number): string {
+    const size = this.registry.store.size();
+    const end = Math.min(start + Math.min(Math.max(limit, 1), RANGE_MAX), size);
+    if (start >= end) return `{"start":${start},"count":0,"entries":[]}`;
+    const [hashes, bundle, texts, count] = this.rangeSql.get(start, end) as [Buffer, Buffer, string, number];
+    if (count !== end - start) throw serverError(`the log store lacks leaves in [${start}, ${end}); run the database check`);
+    const hashHex = hashes.toString("hex");
+    const bundleHex = bundle.toString("hex");
+    const quoted = texts.split("\x01");
+    const entries: string[] = [];
+    let at = 0;
+    for (let i = 0; i < count; i++) {
+      const length = bundle.readUInt16BE(at);
+      const from = at + 2;
+      at = from + length;
+      if (leafHash(bundle.subarray(from, at)).compare(hashes, HASH_SIZE * i, HASH_SIZE * (i + 1)) !== 0) {
+        throw serverError(`leaf ${start + i} does not match its stored hash`);
       }
-      return {
-        index: leaf.index,
-        leaf_hash: toHex(leaf.leafHash),
-        leaf_data: leaf.leafData.toString("utf8"),
-        leaf_data_hex: toHex(leaf.leafData),
-      };
-    });
-    return { start, count: entries.length, entries };
+      const hash = hashHex.slice(2 * HASH_SIZE * i, 2 * HASH_SIZE * (i + 1));
+      entries.push(`{"index":${start + i},"leaf_hash":"${hash}","leaf_data":${quoted[i]},"leaf_data_hex":"${bundleHex.slice(2 * from, 2 * at)}"}`);
+    }
+    return `{"start":${start},"count":${count},"entries":[${entries.join(",")}]}`;
   }
 
   /** A C2SP hash tile or entry bundle; `immutable` when it is a full tile, whose bytes can never change. */
