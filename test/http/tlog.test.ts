@@ -101,7 +101,7 @@ test("checkpoint and tiles agree with the head and the leaves", async (t) => {
   }
 });
 
-test("range: SQLite's JSON of each leaf is the leaf's exact text, hash and hex, for any characters; a leaf that does not match its hash fails the request", async (t) => {
+test("range: SQLite's JSON of each leaf is the leaf's exact text, hash and hex, for any characters; a leaf that does not match its hash or is not UTF-8 fails the request", async (t) => {
   const reg = await startTestRegistry(t);
   const agents = ['quote " backslash \\ slash /', "control \u0001\u001f tab\t newline\n", "non-ASCII é € 😀 \u2028\u2029", "", "x".repeat(1024)];
   for (const userAgent of agents) await reg.service.events.beacon({ kind: "http_img", tokenId: "tok", sourceIp: "192.0.2.1", userAgent });
@@ -127,4 +127,10 @@ test("range: SQLite's JSON of each leaf is the leaf's exact text, hash and hex, 
   assert.equal(broken.status, 500);
   assert.equal((await envelope(broken)).code, "server_error");
   assert.equal((await (await reg.call("/tlog/range?start=4&limit=1")).json()).count, 1);
+
+  const notText = Buffer.from([0x7b, 0xff, 0x7d]);
+  reg.service.registry.db.prepare("UPDATE tlog_leaves SET leaf_data = ?, leaf_hash = ? WHERE idx = 4").run(notText, leafHash(notText));
+  const lossy = await reg.call("/tlog/range?start=4&limit=1");
+  assert.equal(lossy.status, 500, "a leaf that is not UTF-8 has no exact text to answer");
+  assert.equal((await envelope(lossy)).code, "server_error");
 });

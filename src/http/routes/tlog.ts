@@ -35,7 +35,7 @@ export function tlogRoutes(service: RegistryService): Router {
 
   router.get("/tlog/range", (req, res) => {
     const { start, limit } = RangeQuery.parse(req.query);
-    res.type("application/json; charset=utf-8").send(log.rangeJson(start, limit));
+    res.set("Content-Type", "application/json; charset=utf-8").send(log.rangeJson(start, limit));
   });
 
   router.get("/checkpoint", (_req, res) => {
