@@ -10,7 +10,7 @@
  * - `health_under_bundle`: `/health` on one connection while 4 connections pull
  *   every page of the largest bundle over and over;
  * - `rss`: the server's resident memory idle, then after 20,000 proofs and
- *   300 ranges (`/proc`, Linux only).
+ *   300 ranges, and `rss_end` after everything (`/proc`, Linux only).
  * Progress goes to stderr. bench/README.md explains the figures.
  */
 import { randomBytes, randomInt } from "node:crypto";
@@ -22,7 +22,7 @@ import { openDatabase } from "../src/registry/database.js";
 import { beaconLeaf } from "../src/registry/leaves.js";
 import { TlogStore } from "../src/tlog/store.js";
 import { createIssuer } from "../test/issuer.js";
-import { startChild } from "./child.js";
+import { startBenchRegistry } from "./child.js";
 import { integerFlag } from "./flags.js";
 import { runLoad, type LoadRequest, type LoadResult } from "./load.js";
 
@@ -85,23 +85,11 @@ async function main(): Promise<void> {
     const began = performance.now();
     buildLog(dataDir);
     log(`built ${leaves} leaves in ${round((performance.now() - began) / 1000)} s`);
-    const server = await startChild({
-      label: "server",
-      args: ["--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir, "--db", path.join(dataDir, DB_FILE)],
-      env: {
-        OVERSIGHT_OPERATOR_TOKEN: OPERATOR_TOKEN,
-        OVERSIGHT_RATE_WRITE_PER_S: "0",
-        OVERSIGHT_RATE_READ_PER_S: "0",
-        OVERSIGHT_RATE_TOKEN_PER_S: "0",
-        OVERSIGHT_SQLITE_SYNCHRONOUS: "FULL",
-        OVERSIGHT_LOG_ORIGIN: "bench.invalid/oversight-registry",
-        OVERSIGHT_LOG_LEVEL: "info",
-      },
-      readyMsg: "listening",
-    });
+    const server = await startBenchRegistry(dataDir, DB_FILE, OPERATOR_TOKEN);
     const url = String(server.ready["url"]);
     try {
       const idle = rssMiB(server.pid);
+      const size = leaves + 1 + events;
       const registration = createIssuer("bench-reads").registration({ file_id: "largest-bundle" });
       const registered = await fetch(`${url}/register`, {
         method: "POST",
@@ -112,6 +100,10 @@ async function main(): Promise<void> {
       const token = (registration.beacons[0] as { token_id: string }).token_id;
       await runLoad({ url, connections: 16, durationMs: 3_600_000, warmupMs: 0, next: counted(events, () => ({ method: "GET", path: `/p/${token}.png` })) });
 
+      const range = (): LoadRequest => ({ method: "GET", path: `/tlog/range?start=${randomInt(size - RANGE)}&limit=${RANGE}` });
+      const proofs = await runLoad({ url, connections: 32, durationMs: 3_600_000, warmupMs: 0, next: counted(PROOFS, () => ({ method: "GET", path: `/tlog/proof/${randomInt(size)}` })) });
+      await runLoad({ url, connections: 4, durationMs: 3_600_000, warmupMs: 0, next: counted(RANGES, range) });
+      console.log(JSON.stringify({ scenario: "rss", idle_mib: idle, after_mib: rssMiB(server.pid), proofs: PROOFS, ranges: RANGES, proof_rps: Math.round(proofs.rps), cores: os.availableParallelism(), leaves }));
       const pages = ["/evidence/largest-bundle"];
       for (;;) {
         const page = (await (await fetch(url + pages.at(-1)!)).json()) as { next_cursor?: string; events: unknown[] };
@@ -119,9 +111,7 @@ async function main(): Promise<void> {
         pages.push(`/evidence/largest-bundle?cursor=${encodeURIComponent(page.next_cursor)}`);
       }
       log(`the largest bundle: ${events} events in ${pages.length} page(s)`);
-      const size = leaves + 1 + events;
 
-      const range = (): LoadRequest => ({ method: "GET", path: `/tlog/range?start=${randomInt(size - RANGE)}&limit=${RANGE}` });
       line("range_serial", await runLoad({ url, connections: 1, durationMs, warmupMs, next: range }), { limit: RANGE });
       line("evidence_page_serial", await runLoad({ url, connections: 1, durationMs, warmupMs, next: () => ({ method: "GET", path: pages[0]! }) }), { events });
 
@@ -133,9 +123,7 @@ async function main(): Promise<void> {
       ]);
       line("health_under_bundle", health, { pullers: BUNDLE_PULLERS, pages: pages.length, page_rps: Math.round(bundles.rps), page_p99_ms: round(bundles.p99Ms), page_errors: bundles.errors });
 
-      const proofs = await runLoad({ url, connections: 32, durationMs: 3_600_000, warmupMs: 0, next: counted(PROOFS, () => ({ method: "GET", path: `/tlog/proof/${randomInt(size)}` })) });
-      await runLoad({ url, connections: 4, durationMs: 3_600_000, warmupMs: 0, next: counted(RANGES, range) });
-      console.log(JSON.stringify({ scenario: "rss", idle_mib: idle, after_mib: rssMiB(server.pid), proofs: PROOFS, ranges: RANGES, proof_rps: Math.round(proofs.rps), cores: os.availableParallelism(), leaves }));
+      console.log(JSON.stringify({ scenario: "rss_end", rss_mib: rssMiB(server.pid), cores: os.availableParallelism(), leaves }));
     } finally {
       await server.stop();
     }
