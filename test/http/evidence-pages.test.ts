@@ -23,7 +23,7 @@ test("evidence pages: chain to exactly the snapshot's events, each verifies, the
   const body = issuer.registration({ file_id: "paged-file" });
   await reg.call("/register", { json: body });
   const token = (body.beacons[0] as { token_id: string }).token_id;
-  const total = 2 * EVIDENCE_PAGE_EVENTS + EVIDENCE_PAGE_EVENTS / 2;
+  const total = 2 * EVIDENCE_PAGE_EVENTS + 7;
   await hits(reg, token, total);
 
   const firstRes = await reg.call("/evidence/paged-file");
