@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
+import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { log } from "./output.js";
@@ -68,4 +69,23 @@ export async function startChild({ label, script = MAIN_JS, args, env, readyMsg,
       clearTimeout(timer);
     },
   };
+}
+
+/** A registry serving `dataDir`'s database on an ephemeral loopback port: rate limits off, synchronous=FULL, a throwaway origin. */
+export function startBenchRegistry(dataDir: string, dbFile: string, operatorToken: string, nodeArgs: string[] = []): Promise<BenchChild> {
+  return startChild({
+    label: "server",
+    nodeArgs,
+    args: ["--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir, "--db", path.join(dataDir, dbFile)],
+    env: {
+      OVERSIGHT_OPERATOR_TOKEN: operatorToken,
+      OVERSIGHT_RATE_WRITE_PER_S: "0",
+      OVERSIGHT_RATE_READ_PER_S: "0",
+      OVERSIGHT_RATE_TOKEN_PER_S: "0",
+      OVERSIGHT_SQLITE_SYNCHRONOUS: "FULL",
+      OVERSIGHT_LOG_ORIGIN: "bench.invalid/oversight-registry",
+      OVERSIGHT_LOG_LEVEL: "info",
+    },
+    readyMsg: "listening",
+  });
 }

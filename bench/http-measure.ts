@@ -6,9 +6,8 @@
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
-import path from "node:path";
 import { shareOfCeiling, type Ceilings } from "./ceilings.js";
-import { startChild } from "./child.js";
+import { startBenchRegistry } from "./child.js";
 import { log, round } from "./output.js";
 import { runLoad, type ClientKind, type LoadRequest, type LoadResult } from "./load.js";
 
@@ -82,21 +81,8 @@ export function cpuShares(before: CpuSample, after: CpuSample): { server: number
 }
 
 export async function startRegistry(dataDir: string, flags: MeasureFlags, label: string): Promise<RegistryProcess> {
-  const server = await startChild({
-    label: "server",
-    nodeArgs: flags.profileDir ? ["--cpu-prof", "--cpu-prof-dir", flags.profileDir, "--cpu-prof-name", `server-${label}.cpuprofile`] : [],
-    args: ["--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir, "--db", path.join(dataDir, DB_FILE)],
-    env: {
-      OVERSIGHT_OPERATOR_TOKEN: OPERATOR_TOKEN,
-      OVERSIGHT_RATE_WRITE_PER_S: "0",
-      OVERSIGHT_RATE_READ_PER_S: "0",
-      OVERSIGHT_RATE_TOKEN_PER_S: "0",
-      OVERSIGHT_SQLITE_SYNCHRONOUS: "FULL",
-      OVERSIGHT_LOG_ORIGIN: "bench.invalid/oversight-registry",
-      OVERSIGHT_LOG_LEVEL: "info",
-    },
-    readyMsg: "listening",
-  });
+  const nodeArgs = flags.profileDir ? ["--cpu-prof", "--cpu-prof-dir", flags.profileDir, "--cpu-prof-name", `server-${label}.cpuprofile`] : [];
+  const server = await startBenchRegistry(dataDir, DB_FILE, OPERATOR_TOKEN, nodeArgs);
   return { url: String(server.ready["url"]), pid: server.pid, stop: () => server.stop() };
 }
 

@@ -31,7 +31,7 @@ function open(file: string): Database.Database {
   db.pragma(`page_size = ${pageSize}`);
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = FULL");
-  db.pragma("cache_size = -32000");
+  db.pragma("cache_size = -8000");
   return db;
 }
 

@@ -17,9 +17,9 @@ import path from "node:path";
 import zlib from "node:zlib";
 import { chromium } from "playwright-core";
 import { CHROMIUM, CHROMIUM_ARGS } from "../test/web/browser.js";
-import { startChild } from "./child.js";
+import { startBenchRegistry } from "./child.js";
 import { integerFlag } from "./flags.js";
-import { DB_FILE } from "./http-measure.js";
+import { DB_FILE, OPERATOR_TOKEN } from "./http-measure.js";
 import { preload } from "./http-preload.js";
 
 const log = (message: string) => process.stderr.write(`${message}\n`);
@@ -47,12 +47,7 @@ async function main(): Promise<void> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-web-"));
   try {
     const { size } = preload(path.join(dataDir, DB_FILE), leaves);
-    const server = await startChild({
-      label: "server",
-      args: ["--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir, "--db", path.join(dataDir, DB_FILE)],
-      env: { OVERSIGHT_RATE_READ_PER_S: "0", OVERSIGHT_LOG_ORIGIN: "bench.invalid/oversight-registry", OVERSIGHT_LOG_LEVEL: "info" },
-      readyMsg: "listening",
-    });
+    const server = await startBenchRegistry(dataDir, DB_FILE, OPERATOR_TOKEN);
     try {
       const url = String(server.ready["url"]);
       const cold: Marks[] = [];

@@ -20,7 +20,7 @@ import { METRICS_CONTENT_TYPE } from "../metrics/exposition.js";
 import { ASSET_CACHE_CONTROL } from "./routes/inspector.js";
 import { IntegerParam } from "./params.js";
 import { BEACON_ROUTES, LicenseAnswerSchema } from "./routes/beacons.js";
-import { CandidatesQuery } from "./routes/evidence.js";
+import { CandidatesQuery, EvidenceQuery } from "./routes/evidence.js";
 import { HealthAnswerSchema, WellKnownAnswerSchema } from "./routes/identity.js";
 import { ConsistencyQuery, ProofQuery, RangeQuery } from "./routes/tlog.js";
 
@@ -154,10 +154,11 @@ export const API_ROUTES: readonly ApiRoute[] = [
     method: "GET",
     path: "/evidence/{file_id}",
     express: "/evidence/:file_id",
-    summary: "The signed evidence bundle of a file",
+    summary: "The signed evidence bundle of a file: its first page of events, or with `cursor` the page a previous page's `next_cursor` names (same snapshot)",
     auth: { kind: "public" },
     bucket: "read",
     params: z.object({ file_id: IdentifierSchema }),
+    query: EvidenceQuery,
     ok: JSON_ANSWER(EvidenceBundleSchema),
     errors: [400, 404, 429, 503],
   },

@@ -4,6 +4,8 @@
  * Checks an evidence bundle offline (a URL is only fetched, never trusted)
  * and prints one line per check: `ok …`, `FAIL …`, `skip … (why)`, `warn …`;
  * with --json, one JSON object `{verified, counts, checks}` for programs.
+ * From a URL every page of a paged bundle is fetched and checked; a file is
+ * the one page it holds.
  * Exit 0 when nothing failed, 1 when something did.
  */
 import { readFileSync } from "node:fs";
@@ -11,7 +13,8 @@ import { parseArgs } from "node:util";
 import { z } from "zod";
 import type { CommandIo } from "./monitor.js";
 import { fetchJson } from "./registry-client.js";
-import { verdictOf, verifyEvidenceBundle, type Check } from "../verify/evidence.js";
+import { verdictOf, type Check } from "../verify/evidence.js";
+import { nextCursor, verifyEvidencePages } from "../verify/evidence-pages.js";
 
 export const VERIFY_EXIT = { ok: 0, failed: 1, unreadable: 2, usage: 64 } as const;
 
@@ -51,14 +54,14 @@ export async function verifyEvidenceCommand(
     return VERIFY_EXIT.usage;
   }
 
-  let bundle: unknown;
+  let pages: unknown[];
   try {
-    bundle = await loadBundle(source);
+    pages = await loadPages(source);
   } catch (error) {
     io.stderr.write(`verify-evidence: cannot read ${source}: ${(error as Error).message}\n`);
     return VERIFY_EXIT.unreadable;
   }
-  const checks = verifyEvidenceBundle(bundle, registryPub === undefined ? {} : { registryPub: registryPub.toLowerCase() });
+  const checks = verifyEvidencePages(pages, registryPub === undefined ? {} : { registryPub: registryPub.toLowerCase() });
   const verdict = verdictOf(checks);
   if (json) {
     io.stdout.write(`${JSON.stringify({ ...verdict, checks })}\n`);
@@ -70,7 +73,16 @@ export async function verifyEvidenceCommand(
   return verdict.verified ? VERIFY_EXIT.ok : VERIFY_EXIT.failed;
 }
 
-async function loadBundle(source: string): Promise<unknown> {
-  if (/^https?:\/\//i.test(source)) return fetchJson(source, z.unknown(), { maxAttempts: 3 });
-  return JSON.parse(readFileSync(source, "utf8")) as unknown;
+/** A bound on the pages followed, so that a registry answering cursors forever cannot keep the command running. */
+const MAX_PAGES = 100_000;
+
+async function loadPages(source: string): Promise<unknown[]> {
+  if (!/^https?:\/\//i.test(source)) return [JSON.parse(readFileSync(source, "utf8")) as unknown];
+  const pages = [await fetchJson(source, z.unknown(), { maxAttempts: 3 })];
+  for (let cursor = nextCursor(pages[0]); cursor !== undefined && pages.length < MAX_PAGES; cursor = nextCursor(pages.at(-1))) {
+    const url = new URL(source);
+    url.searchParams.set("cursor", cursor);
+    pages.push(await fetchJson(url.href, z.unknown(), { maxAttempts: 3 }));
+  }
+  return pages;
 }

@@ -38,7 +38,10 @@ export function openDatabase(file: string, options: OpenOptions = {}): Database.
       db.pragma("journal_mode = WAL");
       db.pragma(`synchronous = ${options.synchronous ?? "FULL"}`);
     }
-    db.pragma("cache_size = -32000");
+    // 8 MiB of SQLite page cache: proofs and ranges read all over a large log
+    // and filled 32 MiB per connection (RSS +28 MiB at 300k leaves under
+    // proofs), while the OS page cache holds the same pages anyway.
+    db.pragma("cache_size = -8000");
     db.pragma("foreign_keys = OFF");
     const migrations = options.migrations ?? MIGRATIONS;
     if (!options.readonly) migrate(db, migrations);

@@ -2,13 +2,18 @@
  * GET /evidence/{file_id}: everything the registry knows about a file, with
  * proofs that each event and the registration itself are in the log, signed
  * by the registry key. One snapshot: the head and every proof share one size.
+ *
+ * Anyone can add events to a file, so a bundle holds at most one page of
+ * them and the work of a request stays bounded: the first page is the v1
+ * bundle, and `next_cursor` asks for the next page of the same snapshot.
  */
 import { z } from "zod";
 import { notFound } from "../core/errors.js";
-import { canonicalBytes } from "../verify/jcs.js";
 import { toHex } from "../core/hex.js";
-import { SignedTreeHeadSchema, TreeSizeSchema, lowerHex, type SignedTreeHead } from "../tlog/heads.js";
-import { InclusionProofSchema, type LogReads } from "./log-reads.js";
+import { SignedTreeHeadSchema, TreeSizeSchema, lowerHex, signTreeHead, type SignedTreeHead } from "../tlog/heads.js";
+import { canonicalBytes } from "../verify/jcs.js";
+import { formatCursor, parseCursor, type EvidenceCursor } from "./evidence-cursor.js";
+import { InclusionProofSchema, type LogReads, type ProvenLeaf } from "./log-reads.js";
 import type { Registry } from "./registry.js";
 import { isoSeconds } from "./time.js";
 
@@ -16,6 +21,16 @@ export const DISCLAIMER =
   "This bundle records what the registry observed: registrations signed by issuers and beacon events reported to it. " +
   "A beacon event shows that a token was fetched from an address, not who opened the document. " +
   "Verify the signatures and proofs yourself; do not rely on the operator's word.";
+
+/** Events a bundle page holds: each costs an inclusion proof and ~2.7 KB of JSON. */
+export const EVIDENCE_PAGE_EVENTS = 25;
+/**
+ * Proofs built between two turns of the event loop (~1 ms at 1,000,000 leaves), so
+ * that other requests are answered while a page is built.
+ */
+const PROOFS_PER_TURN = 10;
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 interface ManifestRow {
   manifest_json: string;
@@ -39,6 +54,7 @@ const EventRowSchema = z.looseObject({
   qualified_timestamp: z.string().nullable(),
   tlog_index: z.int().nullable(),
 });
+type EventRow = z.infer<typeof EventRowSchema>;
 
 const TlogProofItemSchema = z.object({
   event_row: z.int().nonnegative(),
@@ -50,7 +66,7 @@ const TlogProofItemSchema = z.object({
 });
 type TlogProofItem = z.infer<typeof TlogProofItemSchema>;
 
-/** docs/PROTOCOL.md#evidence-bundles, with the Part 2 members `leaf_data` and `registration`. */
+/** docs/PROTOCOL.md#evidence-bundles, with the Part 2 members `leaf_data`, `registration` and `next_cursor`. */
 export const EvidenceBundleSchema = z.object({
   file_id: z.string(),
   bundle_generated_at: z.iso.datetime(),
@@ -63,6 +79,8 @@ export const EvidenceBundleSchema = z.object({
   tlog_proofs: z.array(TlogProofItemSchema),
   registration: z.object({ tlog_index: TreeSizeSchema, proof: InclusionProofSchema, leaf_data: z.string() }).nullable(),
   disclaimer: z.string(),
+  /** Present when more events of this snapshot follow: ask for them with `?cursor=`. */
+  next_cursor: z.string().optional(),
   bundle_signature_ed25519: lowerHex(64),
 });
 export type EvidenceBundle = z.infer<typeof EvidenceBundleSchema>;
@@ -81,42 +99,75 @@ export class EvidenceBundles {
       watermarks: db.prepare<[string], z.infer<typeof WatermarkRowSchema>>(
         "SELECT * FROM watermarks WHERE file_id = ? ORDER BY mark_id, layer",
       ),
-      events: db.prepare<[string], z.infer<typeof EventRowSchema>>("SELECT * FROM events WHERE file_id = ? ORDER BY timestamp, id"),
+      // Events in the snapshot (a leaf below its size, or none: migrated rows), after the cursor.
+      events: db.prepare<[string, number, number, number, number], EventRow>(
+        `SELECT * FROM events WHERE file_id = ? AND (tlog_index IS NULL OR tlog_index < ?)
+           AND (timestamp, id) > (?, ?) ORDER BY timestamp, id LIMIT ?`,
+      ),
     };
   }
 
-  bundle(fileId: string): EvidenceBundle {
+  /** The first page (the v1 bundle) at the current head, or the page `cursor` names. */
+  async bundle(fileId: string, cursor?: string): Promise<EvidenceBundle> {
     const manifest = this.sql.manifest.get(fileId);
     if (!manifest) throw notFound("no registration for this file_id");
-    const events = this.sql.events.all(fileId);
-    const head: SignedTreeHead | null = this.reads.size() > 0 ? this.reads.head() : null;
+    const at = cursor === undefined ? null : parseCursor(cursor, this.reads.size());
+    const head = this.headAt(at?.treeSize);
     const size = head?.size ?? 0;
     const root = head ? Buffer.from(head.root, "hex") : undefined;
 
-    const proofs: TlogProofItem[] = [];
-    events.forEach((event, row) => {
-      const index = event.tlog_index;
-      if (index === null || index < 0 || index >= size) return;
-      const { proof, leafData } = this.reads.provenLeaf(index, size, root!);
-      proofs.push({ event_row: row, tlog_index: index, proof, inclusion: proof, leaf_data: leafData });
-    });
+    const rows = this.sql.events.all(fileId, size, at?.timestamp ?? Number.MIN_SAFE_INTEGER, at?.id ?? 0, EVIDENCE_PAGE_EVENTS + 1);
+    const events = rows.slice(0, EVIDENCE_PAGE_EVENTS);
+    const last = events[events.length - 1];
+    const next: EvidenceCursor | null = rows.length > events.length && last ? { treeSize: size, timestamp: last.timestamp, id: last.id } : null;
+    const beacons = this.sql.beacons.all(fileId);
+    const watermarks = this.sql.watermarks.all(fileId);
+
     const registered = manifest.tlog_index;
-    const proven = registered !== null && registered < size ? { index: registered, ...this.reads.provenLeaf(registered, size, root!) } : null;
-    const registration = proven && { tlog_index: proven.index, proof: proven.proof, leaf_data: proven.leafData };
+    const registration = registered !== null && registered < size ? this.registrationProof(registered, size, root!) : null;
+    const logged = events.flatMap((event, row) => (event.tlog_index === null ? [] : [{ row, index: event.tlog_index }]));
+    const proofs: TlogProofItem[] = [];
+    for (let from = 0; from < logged.length; from += PROOFS_PER_TURN) {
+      if (from > 0) await nextTurn();
+      const slice = logged.slice(from, from + PROOFS_PER_TURN);
+      const proven = this.reads.provenLeaves(slice.map((e) => e.index), size, root!);
+      slice.forEach(({ row, index }, i) => {
+        const { proof, leafData } = proven[i]!;
+        proofs.push({ event_row: row, tlog_index: index, proof, inclusion: proof, leaf_data: leafData });
+      });
+    }
 
     const unsigned: Omit<EvidenceBundle, "bundle_signature_ed25519"> = {
       file_id: fileId,
       bundle_generated_at: isoSeconds(this.registry.clock()),
       registry_pub: this.registry.identity.publicKeyHex,
       manifest: JSON.parse(manifest.manifest_json),
-      beacons: this.sql.beacons.all(fileId),
-      watermarks: this.sql.watermarks.all(fileId),
+      beacons,
+      watermarks,
       events,
       tlog_head: head,
       tlog_proofs: proofs,
       registration,
       disclaimer: DISCLAIMER,
+      ...(next ? { next_cursor: formatCursor(next) } : {}),
     };
     return { ...unsigned, bundle_signature_ed25519: toHex(this.registry.identity.signer.sign(canonicalBytes(unsigned))) };
+  }
+
+  private registrationProof(index: number, size: number, root: Buffer): EvidenceBundle["registration"] {
+    const [{ proof, leafData }] = this.reads.provenLeaves([index], size, root) as [ProvenLeaf];
+    return { tlog_index: index, proof, leaf_data: leafData };
+  }
+
+  /**
+   * The current signed head, or for a later page a head of the size its
+   * cursor holds: a true statement about a prefix of the log, signed here
+   * without being stored.
+   */
+  private headAt(treeSize: number | undefined): SignedTreeHead | null {
+    if (this.reads.size() === 0) return null;
+    const current = this.reads.head();
+    if (treeSize === undefined || treeSize === current.size) return current;
+    return signTreeHead(this.registry.identity.signer, treeSize, this.registry.store.root(treeSize));
   }
 }

@@ -3,11 +3,12 @@
  * Every proof is checked against the root it is issued for before it leaves
  * the process; a failure is a server_error and a metric, never a wrong proof.
  */
+import { isUtf8 } from "node:buffer";
 import { z } from "zod";
 import { RegistryError, missingField, notFound, serverError } from "../core/errors.js";
 import { toHex } from "../core/hex.js";
 import { TreeSizeSchema, lowerHex, type SignedTreeHead } from "../tlog/heads.js";
-import { leafHash, verifyConsistency, verifyInclusion } from "../tlog/merkle.js";
+import { HASH_SIZE, leafHash, verifyConsistency, verifyInclusion } from "../tlog/merkle.js";
 import { TILE_WIDTH, TilePathError, parseTilePath, tileWithinSize } from "../tlog/tile-path.js";
 import type { Registry } from "./registry.js";
 
@@ -27,6 +28,11 @@ export const ConsistencyProofSchema = z.object({
 });
 export type ConsistencyProof = z.infer<typeof ConsistencyProofSchema>;
 
+export interface ProvenLeaf {
+  proof: InclusionProof;
+  leafData: string;
+}
+
 export const RangeEntrySchema = z.object({
   index: TreeSizeSchema,
   leaf_hash: lowerHex(32),
@@ -41,7 +47,25 @@ export type RangePage = z.infer<typeof RangePageSchema>;
 export const RANGE_MAX = 1000;
 
 export class LogReads {
-  constructor(private readonly registry: Registry) {}
+  private readonly rangeSql;
+
+  constructor(private readonly registry: Registry) {
+    // One statement, one row: SQLite writes the entries' JSON (hex and text
+    // included) as one blob, and hands over the leaf hashes and the leaves
+    // (as a C2SP entry bundle) as two more to check them against. A window of
+    // 1,000 leaves then makes no JavaScript object or string per leaf, and
+    // leaves no garbage on the heap to grow it.
+    this.rangeSql = registry.db
+      .prepare(
+        `SELECT CAST(group_concat(json_object('index', idx, 'leaf_hash', lower(hex(leaf_hash)),
+                  'leaf_data', CAST(leaf_data AS TEXT), 'leaf_data_hex', lower(hex(leaf_data))), ',') AS BLOB),
+                CAST(group_concat(leaf_hash, '') AS BLOB),
+                CAST(group_concat(unhex(printf('%04x', length(leaf_data))) || leaf_data, '') AS BLOB),
+                count(*)
+           FROM (SELECT idx, leaf_hash, leaf_data FROM tlog_leaves WHERE idx >= ? AND idx < ? ORDER BY idx)`,
+      )
+      .raw();
+  }
 
   size(): number {
     return this.registry.store.size();
@@ -57,22 +81,28 @@ export class LogReads {
     return this.registry.heads.checkpoint();
   }
 
-  /** Inclusion of `index` in the tree of `treeSize` leaves (default: current); pass `root` when the caller already has it. */
-  inclusion(index: number, treeSize?: number, root?: Buffer): InclusionProof {
+  /** Inclusion of `index` in the tree of `treeSize` leaves (default: current), from one read of the nodes it needs. */
+  inclusion(index: number, treeSize?: number): InclusionProof {
     const size = this.checkedSize(index, treeSize);
-    return this.prove(index, size, this.registry.store.leafHashAt(index), root);
+    const { leafHash: hash, path, root } = this.registry.store.inclusion(index, size);
+    return this.checked(index, size, hash, path, root);
   }
 
   /**
-   * An inclusion proof with the proven leaf's text, for evidence bundles. The
-   * leaf is read once and its hash recomputed from the text, so the proof
-   * verified here binds the very bytes handed out beside it.
+   * Inclusion proofs with the proven leaves' text, for evidence bundles: one
+   * read for every node of every proof, one for the leaves. Each leaf's hash
+   * is recomputed from its text, so the proof verified here binds the very
+   * bytes handed out beside it.
    */
-  provenLeaf(index: number, treeSize: number, root: Buffer): { proof: InclusionProof; leafData: string } {
-    const size = this.checkedSize(index, treeSize);
-    const [leaf] = this.registry.store.leaves(index, 1);
-    if (!leaf || leaf.index !== index) throw notFound(`no leaf ${index}`);
-    return { proof: this.prove(index, size, leafHash(leaf.leafData), root), leafData: leaf.leafData.toString("utf8") };
+  provenLeaves(indexes: readonly number[], treeSize: number, root: Buffer): ProvenLeaf[] {
+    for (const index of indexes) this.checkedSize(index, treeSize);
+    const store = this.registry.store;
+    const datas = store.leafData(indexes);
+    const paths = store.inclusionProofs(indexes, treeSize);
+    return indexes.map((index, i) => {
+      const data = datas.get(index)!;
+      return { proof: this.checked(index, treeSize, leafHash(data), paths[i]!, root), leafData: data.toString("utf8") };
+    });
   }
 
   private checkedSize(index: number, treeSize?: number): number {
@@ -83,12 +113,9 @@ export class LogReads {
     return size;
   }
 
-  private prove(index: number, size: number, hash: Buffer, root?: Buffer): InclusionProof {
-    const store = this.registry.store;
-    const path = store.inclusionProof(index, size);
-    const treeRoot = root ?? store.root(size);
-    if (!verifyInclusion(hash, index, size, path, treeRoot)) this.proofFailed(`inclusion proof for leaf ${index} at size ${size}`);
-    return { index, leaf_hash: toHex(hash), proof: path.map(toHex), root: toHex(treeRoot), tree_size: size };
+  private checked(index: number, size: number, hash: Buffer, path: Buffer[], root: Buffer): InclusionProof {
+    if (!verifyInclusion(hash, index, size, path, root)) this.proofFailed(`inclusion proof for leaf ${index} at size ${size}`);
+    return { index, leaf_hash: toHex(hash), proof: path.map(toHex), root: toHex(root), tree_size: size };
   }
 
   consistency(first: number, second?: number): ConsistencyProof {
@@ -103,21 +130,33 @@ export class LogReads {
     return { first, second: to, proof: path.map(toHex) };
   }
 
-  /** A window of leaves; a record whose bytes do not hash to its stored hash fails the whole request. */
+  /** `/tlog/range`'s answer, parsed, for callers in this process. */
   range(start: number, limit: number): RangePage {
-    if (start >= this.registry.store.size()) return { start, count: 0, entries: [] };
-    const entries = this.registry.store.leaves(start, Math.min(Math.max(limit, 1), RANGE_MAX)).map((leaf) => {
-      if (!leafHash(leaf.leafData).equals(leaf.leafHash)) {
-        throw serverError(`leaf ${leaf.index} does not match its stored hash`);
+    return JSON.parse(this.rangeJson(start, limit).toString("utf8")) as RangePage;
+  }
+
+  /**
+   * `/tlog/range`'s answer as UTF-8 JSON: a window of leaves; a record whose
+   * bytes do not hash to its stored hash, or are not UTF-8 text, fails the
+   * whole request.
+   */
+  rangeJson(start: number, limit: number): Buffer {
+    const size = this.registry.store.size();
+    const end = Math.min(start + Math.min(Math.max(limit, 1), RANGE_MAX), size);
+    if (start >= end) return Buffer.from(`{"start":${start},"count":0,"entries":[]}`);
+    const [entries, hashes, bundle, count] = this.rangeSql.get(start, end) as [Buffer, Buffer, Buffer, number];
+    if (count !== end - start) throw serverError(`the log store lacks leaves in [${start}, ${end}); run the database check`);
+    let at = 0;
+    for (let i = 0; i < count; i++) {
+      const from = at + 2;
+      at = from + bundle.readUInt16BE(at);
+      const data = bundle.subarray(from, at);
+      if (leafHash(data).compare(hashes, HASH_SIZE * i, HASH_SIZE * (i + 1)) !== 0) {
+        throw serverError(`leaf ${start + i} does not match its stored hash`);
       }
-      return {
-        index: leaf.index,
-        leaf_hash: toHex(leaf.leafHash),
-        leaf_data: leaf.leafData.toString("utf8"),
-        leaf_data_hex: toHex(leaf.leafData),
-      };
-    });
-    return { start, count: entries.length, entries };
+      if (!isUtf8(data)) throw serverError(`leaf ${start + i} is not UTF-8 text; run the database check`);
+    }
+    return Buffer.concat([Buffer.from(`{"start":${start},"count":${count},"entries":[`), entries, Buffer.from("]}")]);
   }
 
   /** A C2SP hash tile or entry bundle; `immutable` when it is a full tile, whose bytes can never change. */

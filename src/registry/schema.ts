@@ -101,6 +101,16 @@ CREATE TABLE dns_event_ids (
 ) WITHOUT ROWID;
 `;
 
+/**
+ * Evidence bundles page a file's events in (timestamp, id) order from a
+ * cursor: this index makes each page a seek and a short walk, not a sort of
+ * every event of the file. It leads with file_id, so the old index goes.
+ */
+const EVENTS_BY_FILE_TIME_SQL = `
+DROP INDEX idx_events_file;
+CREATE INDEX idx_events_file_time ON events(file_id, timestamp);
+`;
+
 /** Numbered schema migrations; `PRAGMA user_version` is the count applied. */
 export const MIGRATIONS: readonly string[] = [
   V1_TABLES_SQL + TLOG_SCHEMA_SQL,
@@ -108,4 +118,5 @@ export const MIGRATIONS: readonly string[] = [
   KEY_RECORD_SQL,
   DNS_EVENT_IDS_SQL,
   OPERATOR_TOKENS_SQL,
+  EVENTS_BY_FILE_TIME_SQL,
 ];

@@ -73,22 +73,32 @@ function splitPoint(n: number): number {
   return 2 ** floorLog2(n - 1);
 }
 
+/** A complete subtree: 2^level leaves from leaf index × 2^level (level 0 is a leaf). */
+export interface NodeKey {
+  level: number;
+  index: number;
+}
+
 /**
- * MTH(D[start:end]) from complete subtrees. Every range RFC 6962 recursion
- * produces starts at a multiple of the power of two above its length, so it
- * splits into at most log2 perfect subtrees, largest first.
+ * The perfect subtrees MTH(D[start:end]) is made of, largest first. Every
+ * range RFC 6962 recursion produces starts at a multiple of the power of two
+ * above its length, so there are at most log2 of them.
  */
-export function rangeHash(src: NodeSource, start: number, end: number): Buffer {
-  if (end <= start) return EMPTY_ROOT;
-  const peaks: Buffer[] = [];
+export function rangeNodes(start: number, end: number, into: NodeKey[] = []): NodeKey[] {
   let at = start;
   while (at < end) {
     let level = floorLog2(end - at);
     while (at % 2 ** level !== 0) level--;
-    peaks.push(src.node(level, at / 2 ** level));
+    into.push({ level, index: at / 2 ** level });
     at += 2 ** level;
   }
-  return rootOfPeaks(peaks);
+  return into;
+}
+
+/** MTH(D[start:end]) from complete subtrees. */
+export function rangeHash(src: NodeSource, start: number, end: number): Buffer {
+  if (end <= start) return EMPTY_ROOT;
+  return rootOfPeaks(rangeNodes(start, end).map(({ level, index }) => src.node(level, index)));
 }
 
 /** Root of a tree from the roots of its perfect subtrees, largest (leftmost) first. */
@@ -104,30 +114,32 @@ export function treeRoot(src: NodeSource, size: number): Buffer {
   return rangeHash(src, 0, size);
 }
 
-/** RFC 6962 PATH(index, D[0:size]), siblings from the leaf up. Requires index < size. */
-export function inclusionProof(src: NodeSource, index: number, size: number): Buffer[] {
+type Span = [start: number, end: number];
+
+/** The leaf ranges whose hashes make PATH(index, D[0:size]), from the leaf up. */
+function inclusionSpans(index: number, size: number): Span[] {
   if (!isSize(size) || !isSize(index) || index >= size) throw new RangeError(`no leaf ${index} in a tree of size ${size}`);
-  const topDown: Buffer[] = [];
+  const topDown: Span[] = [];
   let start = 0;
   let end = size;
   while (end - start > 1) {
     const mid = start + splitPoint(end - start);
     if (index < mid) {
-      topDown.push(rangeHash(src, mid, end));
+      topDown.push([mid, end]);
       end = mid;
     } else {
-      topDown.push(rangeHash(src, start, mid));
+      topDown.push([start, mid]);
       start = mid;
     }
   }
   return topDown.reverse();
 }
 
-/** RFC 6962 PROOF(first, D[0:second]); empty when first is 0 or equals second. Requires first ≤ second. */
-export function consistencyProof(src: NodeSource, first: number, second: number): Buffer[] {
+/** The leaf ranges whose hashes make PROOF(first, D[0:second]), bottom-up; none when first is 0 or equals second. */
+function consistencySpans(first: number, second: number): Span[] {
   if (!isSize(first) || !isSize(second) || first > second) throw new RangeError(`no consistency proof from ${first} to ${second}`);
   if (first === 0 || first === second) return [];
-  const topDown: Buffer[] = [];
+  const topDown: Span[] = [];
   let start = 0;
   let end = second;
   // SUBPROOF's flag: true while the subtree is a prefix the verifier already has the root of.
@@ -135,16 +147,45 @@ export function consistencyProof(src: NodeSource, first: number, second: number)
   while (end !== first) {
     const mid = start + splitPoint(end - start);
     if (first <= mid) {
-      topDown.push(rangeHash(src, mid, end));
+      topDown.push([mid, end]);
       end = mid;
     } else {
-      topDown.push(rangeHash(src, start, mid));
+      topDown.push([start, mid]);
       start = mid;
       known = false;
     }
   }
-  if (!known) topDown.push(rangeHash(src, start, end));
+  if (!known) topDown.push([start, end]);
   return topDown.reverse();
+}
+
+const spanNodes = (spans: readonly Span[], into: NodeKey[]): NodeKey[] => {
+  for (const [start, end] of spans) rangeNodes(start, end, into);
+  return into;
+};
+
+/**
+ * Every node inclusionProof(src, index, size) reads: index math first, so a
+ * store can fetch them all in one read (as golang.org/x/mod/sumdb/tlog's
+ * ProveRecord does) and then build the proof from what it read.
+ */
+export function inclusionProofNodes(index: number, size: number, into: NodeKey[] = []): NodeKey[] {
+  return spanNodes(inclusionSpans(index, size), into);
+}
+
+/** Every node consistencyProof(src, first, second) reads. */
+export function consistencyProofNodes(first: number, second: number, into: NodeKey[] = []): NodeKey[] {
+  return spanNodes(consistencySpans(first, second), into);
+}
+
+/** RFC 6962 PATH(index, D[0:size]), siblings from the leaf up. Requires index < size. */
+export function inclusionProof(src: NodeSource, index: number, size: number): Buffer[] {
+  return inclusionSpans(index, size).map(([start, end]) => rangeHash(src, start, end));
+}
+
+/** RFC 6962 PROOF(first, D[0:second]); empty when first is 0 or equals second. Requires first ≤ second. */
+export function consistencyProof(src: NodeSource, first: number, second: number): Buffer[] {
+  return consistencySpans(first, second).map(([start, end]) => rangeHash(src, start, end));
 }
 
 /** RFC 9162 §2.1.3.2 with this module's hashing; never throws. */

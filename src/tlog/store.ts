@@ -12,14 +12,17 @@ import type Database from "better-sqlite3";
 import { missingField, notFound, serverError } from "../core/errors.js";
 import {
   consistencyProof,
-  floorLog2,
+  consistencyProofNodes,
   HASH_SIZE,
   inclusionProof,
+  inclusionProofNodes,
   leafHash,
   nodeHash,
   popcount,
   rangeHash,
+  rangeNodes,
   rootOfPeaks,
+  type NodeKey,
   type NodeSource,
 } from "./merkle.js";
 import { prepareLogSize } from "./log-size.js";
@@ -69,20 +72,25 @@ export class TlogStore {
   private readonly upper = new Map<number, Buffer>();
 
   private readonly storedSize: () => number;
-  private readonly leafHashStmt: Statement;
-  private readonly nodeStmt: Statement;
+  private readonly nodesStmt: Statement;
   private readonly insertLeaf: Statement;
   private readonly insertNode: Statement;
   private readonly leafRange: Statement;
   private readonly leafHashTile: Statement;
   private readonly nodeTile: Statement;
   private readonly leafDataRange: Statement;
-  private readonly source: NodeSource;
+  private readonly leafDataAt: Statement;
 
   constructor(private readonly db: Database.Database) {
     this.storedSize = prepareLogSize(db);
-    this.leafHashStmt = db.prepare("SELECT leaf_hash FROM tlog_leaves WHERE idx = ?").pluck();
-    this.nodeStmt = db.prepare("SELECT hash FROM tlog_nodes WHERE id = ?").pluck();
+    // Every node a proof needs in one statement (leaves keyed -1 - idx beside
+    // the node ids): one read per proof instead of one per hash.
+    this.nodesStmt = db
+      .prepare(
+        "SELECT id, hash FROM tlog_nodes WHERE id IN (SELECT value FROM json_each(?)) " +
+          "UNION ALL SELECT -1 - idx, leaf_hash FROM tlog_leaves WHERE idx IN (SELECT value FROM json_each(?))",
+      )
+      .raw();
     this.insertLeaf = db.prepare("INSERT INTO tlog_leaves (idx, leaf_data, leaf_hash) VALUES (?, ?, ?)");
     this.insertNode = db.prepare("INSERT INTO tlog_nodes (id, hash) VALUES (?, ?)");
     this.leafRange = db
@@ -99,26 +107,19 @@ export class TlogStore {
       .prepare("SELECT CAST(group_concat(hash, '') AS BLOB) FROM (SELECT hash FROM tlog_nodes WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id)")
       .pluck();
     this.leafDataRange = db.prepare("SELECT leaf_data FROM tlog_leaves WHERE idx >= ? AND idx < ? ORDER BY idx").pluck();
-    this.source = { node: (level, index) => this.readNode(level, index) };
+    this.leafDataAt = db.prepare("SELECT idx, leaf_data FROM tlog_leaves WHERE idx IN (SELECT value FROM json_each(?))").raw();
     this.reload();
   }
 
   /** Re-reads the size and the right edge; call after rolling back an append. */
   reload(): void {
     const size = this.storedSize();
-    const peaks: Buffer[] = [];
-    let start = 0;
-    for (let level = size > 0 ? floorLog2(size) : -1; level >= 0; level--) {
-      const width = 2 ** level;
-      if (Math.floor(size / width) % 2 === 1) {
-        peaks.push(this.readNode(level, start / width));
-        start += width;
-      }
-    }
-    this.count = size;
-    this.peaks = peaks;
-    this.currentRoot = null;
     this.upper.clear();
+    const edge = rangeNodes(0, size);
+    const src = this.read(edge);
+    this.peaks = edge.map(({ level, index }) => src.node(level, index));
+    this.count = size;
+    this.currentRoot = null;
   }
 
   size(): number {
@@ -147,21 +148,40 @@ export class TlogStore {
       this.currentRoot ??= rootOfPeaks(this.peaks);
       return this.currentRoot;
     }
-    return rangeHash(this.source, 0, n);
+    return rangeHash(this.read(rangeNodes(0, n)), 0, n);
   }
 
   leafHashAt(index: number): Buffer {
     const i = requireCount("leaf index", index);
     if (i >= this.count) throw notFound(`no leaf ${i} in a log of size ${this.count}`);
-    return this.readNode(0, i);
+    return this.read([{ level: 0, index: i }]).node(0, i);
   }
 
   /** Siblings from the leaf up, for the tree of `size` leaves (default: current). */
   inclusionProof(index: number, size?: number): Buffer[] {
-    const i = requireCount("leaf index", index);
+    return this.inclusionProofs([index], size)[0]!;
+  }
+
+  /**
+   * Inclusion proofs of many leaves in the tree of `size` leaves (default:
+   * current), from one read of every node they need.
+   */
+  inclusionProofs(indexes: readonly number[], size?: number): Buffer[][] {
     const n = this.requireSize("tree size", size);
-    if (i >= n) throw notFound(`no leaf ${i} in a tree of size ${n}`);
-    return inclusionProof(this.source, i, n);
+    const keys: NodeKey[] = [];
+    for (const index of indexes) inclusionProofNodes(this.requireLeafIn(index, n), n, keys);
+    const src = this.read(keys);
+    return indexes.map((index) => inclusionProof(src, index, n));
+  }
+
+  /** One leaf's hash, its inclusion proof and the root of `size` (default: current), from one read. */
+  inclusion(index: number, size?: number): { leafHash: Buffer; path: Buffer[]; root: Buffer } {
+    const n = this.requireSize("tree size", size);
+    const i = this.requireLeafIn(index, n);
+    const keys = inclusionProofNodes(i, n, [{ level: 0, index: i }]);
+    if (n !== this.count) rangeNodes(0, n, keys);
+    const src = this.read(keys);
+    return { leafHash: src.node(0, i), path: inclusionProof(src, i, n), root: n === this.count ? this.root() : rangeHash(src, 0, n) };
   }
 
   /** RFC 6962 consistency proof; 0 ≤ first ≤ second ≤ size, empty when first is 0 or equals second. */
@@ -169,7 +189,16 @@ export class TlogStore {
     const m = requireCount("first tree size", first);
     const n = this.requireSize("second tree size", second);
     if (m > n) throw missingField(`first tree size ${m} is larger than second tree size ${n}`);
-    return consistencyProof(this.source, m, n);
+    return consistencyProof(this.read(consistencyProofNodes(m, n)), m, n);
+  }
+
+  /** The bytes of the given leaves, by index, from one read; every index must be below the size. */
+  leafData(indexes: readonly number[]): Map<number, Buffer> {
+    for (const index of indexes) this.requireLeafIn(index, this.count);
+    const rows = this.leafDataAt.all(JSON.stringify(indexes)) as [number | bigint, Buffer][];
+    const datas = new Map(rows.map(([index, data]) => [Number(index), data]));
+    if (datas.size !== new Set(indexes).size) throw serverError("the log store lacks leaves it counts; run the database check");
+    return datas;
   }
 
   /** Up to `limit` leaves from `start`, in index order; empty at the end of the log. */
@@ -244,17 +273,39 @@ export class TlogStore {
     return index;
   }
 
-  private readNode(level: number, index: number): Buffer {
-    if (level === 0) return this.checked(this.leafHashStmt.get(index), level, index);
-    const id = nodeId(level, index);
-    if (level < CACHED_LEVEL) return this.checked(this.nodeStmt.get(id), level, index);
-    let hash = this.upper.get(id);
-    if (hash === undefined) {
-      hash = this.checked(this.nodeStmt.get(id), level, index);
-      if (this.upper.size >= CACHE_ENTRIES) this.upper.delete(this.upper.keys().next().value!);
-      this.upper.set(id, hash);
+  /**
+   * A NodeSource over `keys`, read in one statement. Upper levels come from
+   * the cache when they can, and the ones read join it.
+   */
+  private read(keys: readonly NodeKey[]): NodeSource {
+    const ids: number[] = [];
+    const leaves: number[] = [];
+    const found = new Map<number, Buffer>();
+    for (const { level, index } of keys) {
+      if (level === 0) {
+        leaves.push(index);
+        continue;
+      }
+      const id = nodeId(level, index);
+      const cached = level >= CACHED_LEVEL ? this.upper.get(id) : undefined;
+      if (cached === undefined) ids.push(id);
+      else found.set(id, cached);
     }
-    return hash;
+    if (ids.length + leaves.length > 0) {
+      const rows = this.nodesStmt.all(JSON.stringify(ids), JSON.stringify(leaves)) as [number | bigint, Buffer][];
+      for (const [id, hash] of rows) found.set(Number(id), hash);
+    }
+    return {
+      node: (level, index) => {
+        const id = level === 0 ? -1 - index : nodeId(level, index);
+        const hash = this.checked(found.get(id), level, index);
+        if (level >= CACHED_LEVEL && !this.upper.has(id)) {
+          if (this.upper.size >= CACHE_ENTRIES) this.upper.delete(this.upper.keys().next().value!);
+          this.upper.set(id, hash);
+        }
+        return hash;
+      },
+    };
   }
 
   private checked(hash: unknown, level: number, index: number): Buffer {
@@ -269,6 +320,12 @@ export class TlogStore {
     const n = requireCount(name, size);
     if (n > this.count) throw notFound(`${name} ${n} is larger than the log (size ${this.count})`);
     return n;
+  }
+
+  private requireLeafIn(index: number, size: number): number {
+    const i = requireCount("leaf index", index);
+    if (i >= size) throw notFound(`no leaf ${i} in a tree of size ${size}`);
+    return i;
   }
 
   private tileSpan(index: number, width: number, merkleLevel: number): { first: number; end: number } {

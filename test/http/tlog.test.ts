@@ -100,3 +100,37 @@ test("checkpoint and tiles agree with the head and the leaves", async (t) => {
     assert.equal((await envelope(res)).code, "not_found");
   }
 });
+
+test("range: SQLite's JSON of each leaf is the leaf's exact text, hash and hex, for any characters; a leaf that does not match its hash or is not UTF-8 fails the request", async (t) => {
+  const reg = await startTestRegistry(t);
+  const agents = ['quote " backslash \\ slash /', "control \u0001\u001f tab\t newline\n", "non-ASCII é € 😀 \u2028\u2029", "", "x".repeat(1024)];
+  for (const userAgent of agents) await reg.service.events.beacon({ kind: "http_img", tokenId: "tok", sourceIp: "192.0.2.1", userAgent });
+  const res = await reg.call("/tlog/range?start=0&limit=10");
+  assert.equal(res.headers.get("content-type"), "application/json; charset=utf-8");
+  const range = await res.json();
+  const stored = reg.service.registry.store.leaves(0, agents.length);
+  assert.deepEqual(range, {
+    start: 0,
+    count: agents.length,
+    entries: stored.map((leaf) => ({
+      index: leaf.index,
+      leaf_hash: leafHash(leaf.leafData).toString("hex"),
+      leaf_data: leaf.leafData.toString("utf8"),
+      leaf_data_hex: leaf.leafData.toString("hex"),
+    })),
+  });
+  assert.deepEqual(range.entries.map((e: { leaf_data: string }) => JSON.parse(e.leaf_data).user_agent), agents);
+  assert.deepEqual(await (await reg.call("/tlog/range?start=5")).json(), { start: 5, count: 0, entries: [] });
+
+  reg.service.registry.db.prepare("UPDATE tlog_leaves SET leaf_data = CAST('{}' AS BLOB) WHERE idx = 3").run();
+  const broken = await reg.call("/tlog/range?start=0&limit=10");
+  assert.equal(broken.status, 500);
+  assert.equal((await envelope(broken)).code, "server_error");
+  assert.equal((await (await reg.call("/tlog/range?start=4&limit=1")).json()).count, 1);
+
+  const notText = Buffer.from([0x7b, 0xff, 0x7d]);
+  reg.service.registry.db.prepare("UPDATE tlog_leaves SET leaf_data = ?, leaf_hash = ? WHERE idx = 4").run(notText, leafHash(notText));
+  const lossy = await reg.call("/tlog/range?start=4&limit=1");
+  assert.equal(lossy.status, 500, "a leaf that is not UTF-8 has no exact text to answer");
+  assert.equal((await envelope(lossy)).code, "server_error");
+});

@@ -26,3 +26,9 @@ test("a database opened by openDatabase (migration targets too) is created 0600 
   assert.equal(mode(path.dirname(target)).toString(8), "700");
   db.close();
 });
+
+test("a connection's SQLite page cache is capped at 8 MiB, so reads all over a large log do not grow the process by 32 MiB", (t) => {
+  const db = openDatabase(path.join(tempDir(t), "cache.sqlite"));
+  t.after(() => db.close());
+  assert.equal(db.pragma("cache_size", { simple: true }), -8000);
+});

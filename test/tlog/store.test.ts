@@ -323,3 +323,40 @@ test("hash tiles hold the subtree hashes of levels 0, 8 and 16", (t) => {
   assert.deepEqual(store.hashTile(2, 0, 1), store.root(65_536));
   assert.throws(() => store.hashTile(2, 0, 2), codeOf("not_found"));
 });
+
+test("batched reads: every proof, root and tile of many sizes matches the naive RFC 6962 one and costs one statement", (t) => {
+  const statements: string[] = [];
+  const db = new Database(tempFile(t), { verbose: (sql) => statements.push(String(sql)) });
+  t.after(() => db.close());
+  db.exec(TLOG_SCHEMA_SQL);
+  const store = new TlogStore(db);
+  const datas = dataOf(1100, 11);
+  const hashes = datas.map(naiveLeafHash);
+  appendAll(db, store, datas);
+  const counted = <T>(what: string, read: () => T): T => {
+    statements.length = 0;
+    const value = read();
+    assert.ok(statements.length <= 1, `${what} ran ${statements.length} statements: ${statements.join(" | ")}`);
+    return value;
+  };
+  const rand = prng(12);
+  for (let n = 1; n <= 1100; n += n < 300 ? 1 : 1 + rand(40)) {
+    const prefix = hashes.slice(0, n);
+    const i = rand(n);
+    const m = rand(n + 1);
+    const inclusion = counted(`inclusion ${i}/${n}`, () => store.inclusion(i, n));
+    assert.deepEqual(inclusion, { leafHash: hashes[i], path: naivePath(i, prefix), root: naiveRoot(prefix) }, `inclusion ${i}/${n}`);
+    assert.deepEqual(counted(`root ${n}`, () => store.root(n)), naiveRoot(prefix));
+    const expected = m === 0 || m === n ? [] : naiveConsistency(m, prefix);
+    assert.deepEqual(counted(`consistency ${m}->${n}`, () => store.consistencyProof(m, n)), expected, `consistency ${m}->${n}`);
+    const many = Array.from({ length: 1 + rand(30) }, () => rand(n));
+    const paths = counted(`${many.length} proofs at ${n}`, () => store.inclusionProofs(many, n));
+    assert.deepEqual(paths, many.map((index) => naivePath(index, prefix)), `proofs of ${many.join(",")} at ${n}`);
+    const datasAt = counted(`leaf data of ${many.length} leaves`, () => store.leafData(many));
+    for (const index of many) assert.deepEqual(datasAt.get(index), Buffer.from(datas[index]!));
+  }
+  for (const [level, width] of [[0, 256], [1, 4]] as const) {
+    const tile = counted(`tile ${level}`, () => store.hashTile(level, 0, width));
+    assert.equal(tile.length, width * 32);
+  }
+});

@@ -7,6 +7,8 @@ import { optionalInteger, optionalLimit, pathParam } from "../params.js";
 import { route, type Route } from "../route.js";
 
 const FileId = pathParam(IdentifierSchema, "file_id must be 1..256 bytes");
+/** `cursor`: the `next_cursor` of the previous page (docs/PROTOCOL.md, evidence bundle pages). */
+export const EvidenceQuery = z.object({ cursor: z.string().optional() });
 export const CandidatesQuery = z.object({ limit: optionalLimit(1000), since: optionalInteger(0) });
 
 export function evidenceRoutes(service: RegistryService): Route[] {
@@ -16,7 +18,8 @@ export function evidenceRoutes(service: RegistryService): Route[] {
       path: "/evidence/:file_id",
       bucket: "read",
       params: { file_id: FileId },
-      answer: ({ params }) => json(service.evidence.bundle(params.file_id)),
+      query: EvidenceQuery,
+      answer: async ({ params, query }) => json(await service.evidence.bundle(params.file_id, query.cursor)),
     }),
     route({
       methods: ["GET", "HEAD"],

@@ -1,7 +1,7 @@
 /** The log's read routes: v1 head, proofs and ranges; Part 2 consistency, checkpoint and tiles. */
 import { z } from "zod";
 import type { RegistryService } from "../../registry/service.js";
-import { json } from "../answer.js";
+import { JSON_TYPE, json } from "../answer.js";
 import { IntegerParam, optionalInteger, optionalLimit, pathParam } from "../params.js";
 import { route, type Route } from "../route.js";
 
@@ -32,7 +32,7 @@ export function tlogRoutes(service: RegistryService): Route[] {
       query: ConsistencyQuery,
       answer: ({ query }) => json(log.consistency(query.first, query.second)),
     }),
-    route({ ...READ, path: "/tlog/range", query: RangeQuery, answer: ({ query }) => json(log.range(query.start, query.limit)) }),
+    route({ ...READ, path: "/tlog/range", query: RangeQuery, answer: ({ query }) => ({ content: { type: JSON_TYPE, body: log.rangeJson(query.start, query.limit) } }) }),
     route({
       ...READ,
       path: "/checkpoint",
