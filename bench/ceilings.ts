@@ -49,7 +49,15 @@ export async function measureCeilings(flags: MeasureFlags): Promise<Ceilings> {
       client: flags.client,
     });
     helloRps = result.rps;
-    const line = { ceiling: "http_hello_world", rps: Math.round(result.rps), p50_ms: round(result.p50Ms, 3), p99_ms: round(result.p99Ms, 3), errors: result.errors, cores, connections: flags.connections };
+    const line = {
+      ceiling: "http_hello_world",
+      rps: Math.round(result.rps),
+      p50_ms: round(result.p50Ms, 3),
+      p99_ms: round(result.p99Ms, 3),
+      errors: result.errors,
+      cores,
+      connections: flags.connections,
+    };
     console.log(JSON.stringify(line));
   } finally {
     await hello.stop();

@@ -14,7 +14,6 @@ import { log } from "./output.js";
 /** dist/main.js: build/src is a link to dist/ (npm run build:all). */
 export const MAIN_JS = fileURLToPath(new URL("../src/main.js", import.meta.url));
 
-
 export interface BenchChild {
   /** The log record that said the process is ready. */
   ready: Record<string, unknown>;

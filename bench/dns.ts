@@ -29,7 +29,6 @@ const LOST_AFTER_MS = 2000;
 
 const log = (message: string) => process.stderr.write(`${message}\n`);
 
-
 async function metric(metricsUrl: string, name: string): Promise<number> {
   const text = await (await fetch(`${metricsUrl}/metrics`)).text();
   const match = new RegExp(`^${name} (\\S+)$`, "m").exec(text);
@@ -97,7 +96,8 @@ async function udpLoad(port: number, clients: number, seconds: number, firstToke
   return { answered, lost, latenciesMs: Float64Array.from(latencies).sort(), seconds: (performance.now() - started) / 1000, nextToken: token };
 }
 
-const percentile = (sorted: Float64Array, p: number) => (sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!);
+const percentile = (sorted: Float64Array, p: number) =>
+  sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 const round = (n: number | null, digits = 3) => (n === null ? null : Math.round(n * 10 ** digits) / 10 ** digits);
 
 async function main(argv: string[]): Promise<void> {
@@ -133,9 +133,29 @@ async function main(argv: string[]): Promise<void> {
     children.push(registry);
     const bridge = await startChild({
       label: "bridge",
-      args: ["dns-bridge", "--beacon-domain", APEX, "--answer-ip", "192.0.2.1", "--registry-url", String(registry.ready["url"]),
-        "--address", "127.0.0.1", "--port", "0", "--metrics-port", "0", "--data-dir", path.join(root, "bridge"),
-        "--source-rate", "0", "--delivery-window", String(window), "--sqlite-synchronous", synchronous],
+      args: [
+        "dns-bridge",
+        "--beacon-domain",
+        APEX,
+        "--answer-ip",
+        "192.0.2.1",
+        "--registry-url",
+        String(registry.ready["url"]),
+        "--address",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--metrics-port",
+        "0",
+        "--data-dir",
+        path.join(root, "bridge"),
+        "--source-rate",
+        "0",
+        "--delivery-window",
+        String(window),
+        "--sqlite-synchronous",
+        synchronous,
+      ],
       env: { OVERSIGHT_DNS_EVENT_SECRET: SECRET, OVERSIGHT_LOG_LEVEL: "info" },
       readyMsg: "ready",
       // One .cpuprofile per thread, written when the bridge exits.

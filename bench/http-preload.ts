@@ -67,9 +67,7 @@ export function preload(dbPath: string, leaves: number): { files: PreloadedFile[
        VALUES (?, ?, ?, ?, ?, ?, ?, NULL)`,
     ),
     beacon: db.prepare("INSERT INTO beacons (token_id, file_id, recipient_id, issuer_id, kind, registered_at) VALUES (?, ?, ?, ?, ?, ?)"),
-    watermark: db.prepare(
-      "INSERT INTO watermarks (mark_id, layer, file_id, recipient_id, issuer_id, registered_at) VALUES (?, ?, ?, ?, ?, ?)",
-    ),
+    watermark: db.prepare("INSERT INTO watermarks (mark_id, layer, file_id, recipient_id, issuer_id, registered_at) VALUES (?, ?, ?, ?, ?, ?)"),
     event: db.prepare(
       `INSERT INTO events (token_id, file_id, recipient_id, issuer_id, kind, source_ip, user_agent, extra, timestamp, qualified_timestamp, tlog_index)
        VALUES (?, ?, ?, ?, 'http_img', ?, ?, '{}', ?, ?, ?)`,

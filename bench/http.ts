@@ -21,7 +21,17 @@ import os from "node:os";
 import path from "node:path";
 import { measureCeilings } from "./ceilings.js";
 import { flagValue, integerFlag } from "./flags.js";
-import { DB_FILE, OPERATOR_TOKEN, loadOf, measure, measureLoad, startRegistry, type MeasureFlags, type Measurement, type RegistryProcess } from "./http-measure.js";
+import {
+  DB_FILE,
+  OPERATOR_TOKEN,
+  loadOf,
+  measure,
+  measureLoad,
+  startRegistry,
+  type MeasureFlags,
+  type Measurement,
+  type RegistryProcess,
+} from "./http-measure.js";
 import { checkBundle, preload } from "./http-preload.js";
 import { cycle, jsonHeaders, prepareRegistrations, treeSize, type Registration } from "./http-requests.js";
 import { runLoad, type LoadRequest } from "./load.js";
@@ -114,7 +124,14 @@ async function phaseOne(flags: Flags, results: Measurement[]): Promise<void> {
     if (wanted("register")) {
       results.push(await measure("register", server, flags, nextRegistration));
     } else {
-      const seeded = await runLoad({ url: server.url, connections: flags.connections, durationMs: 600_000, warmupMs: 0, next: nextRegistration, client: flags.client });
+      const seeded = await runLoad({
+        url: server.url,
+        connections: flags.connections,
+        durationMs: 600_000,
+        warmupMs: 0,
+        next: nextRegistration,
+        client: flags.client,
+      });
       for (const [kind, { count, sample }] of Object.entries(seeded.errorKinds)) log(`seeding registrations: ${count} × ${kind}: ${sample}`);
     }
     // Every prepared registration handed out was sent; the ones that failed are in the errors above.

@@ -161,23 +161,20 @@ function agentSenders(target: URL, connections: number, timeoutMs: number): Send
   const send = (request: LoadRequest): Promise<Outcome> =>
     new Promise((resolve) => {
       const headers = request.body ? { ...request.headers, "content-length": String(request.body.length) } : request.headers;
-      const req = http.request(
-        { agent, host: target.hostname, port: target.port, method: request.method, path: request.path, headers },
-        (res) => {
-          const status = res.statusCode ?? 0;
-          if (status >= 200 && status < 300) {
-            res.on("end", () => resolve({ ok: true }));
-            res.resume();
-            return;
-          }
-          let text = "";
-          res.setEncoding("utf8");
-          res.on("data", (chunk: string) => {
-            if (text.length < ERROR_BODY_BYTES) text += chunk;
-          });
-          res.on("end", () => resolve(failure(status, text)));
-        },
-      );
+      const req = http.request({ agent, host: target.hostname, port: target.port, method: request.method, path: request.path, headers }, (res) => {
+        const status = res.statusCode ?? 0;
+        if (status >= 200 && status < 300) {
+          res.on("end", () => resolve({ ok: true }));
+          res.resume();
+          return;
+        }
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => {
+          if (text.length < ERROR_BODY_BYTES) text += chunk;
+        });
+        res.on("end", () => resolve(failure(status, text)));
+      });
       req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
       req.on("error", (error: NodeJS.ErrnoException) =>
         resolve({ ok: false, kind: `network ${error.code ?? "error"}`, sample: `${request.method} ${request.path}: ${error.message}` }),

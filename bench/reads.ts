@@ -49,7 +49,17 @@ function buildLog(dataDir: string): void {
   const batch = db.transaction((from: number) => {
     const datas = [];
     for (let i = from; i < Math.min(from + BATCH, leaves); i++) {
-      datas.push(beaconLeaf({ kind: "http_img", tokenId: `unknown-${i}`, fileId: null, recipientId: null, sourceIp: `198.51.100.${i % 256}`, userAgent, timestamp: "2026-11-23T00:00:00Z" }));
+      datas.push(
+        beaconLeaf({
+          kind: "http_img",
+          tokenId: `unknown-${i}`,
+          fileId: null,
+          recipientId: null,
+          sourceIp: `198.51.100.${i % 256}`,
+          userAgent,
+          timestamp: "2026-11-23T00:00:00Z",
+        }),
+      );
     }
     store.appendMany(datas);
   });
@@ -100,9 +110,26 @@ async function main(): Promise<void> {
       await runLoad({ url, connections: 16, durationMs: 3_600_000, warmupMs: 0, next: counted(events, () => ({ method: "GET", path: `/p/${token}.png` })) });
 
       const range = (): LoadRequest => ({ method: "GET", path: `/tlog/range?start=${randomInt(size - RANGE)}&limit=${RANGE}` });
-      const proofs = await runLoad({ url, connections: 32, durationMs: 3_600_000, warmupMs: 0, next: counted(PROOFS, () => ({ method: "GET", path: `/tlog/proof/${randomInt(size)}` })) });
+      const proofs = await runLoad({
+        url,
+        connections: 32,
+        durationMs: 3_600_000,
+        warmupMs: 0,
+        next: counted(PROOFS, () => ({ method: "GET", path: `/tlog/proof/${randomInt(size)}` })),
+      });
       await runLoad({ url, connections: 4, durationMs: 3_600_000, warmupMs: 0, next: counted(RANGES, range) });
-      console.log(JSON.stringify({ scenario: "rss", idle_mib: idle, after_mib: rssMiB(server.pid), proofs: PROOFS, ranges: RANGES, proof_rps: Math.round(proofs.rps), cores: os.availableParallelism(), leaves }));
+      console.log(
+        JSON.stringify({
+          scenario: "rss",
+          idle_mib: idle,
+          after_mib: rssMiB(server.pid),
+          proofs: PROOFS,
+          ranges: RANGES,
+          proof_rps: Math.round(proofs.rps),
+          cores: os.availableParallelism(),
+          leaves,
+        }),
+      );
       const pages = ["/evidence/largest-bundle"];
       for (;;) {
         const page = (await (await fetch(url + pages.at(-1)!)).json()) as { next_cursor?: string; events: unknown[] };
@@ -120,7 +147,13 @@ async function main(): Promise<void> {
         runLoad({ url, connections: 1, durationMs, warmupMs, next: () => ({ method: "GET", path: "/health" }) }),
         runLoad({ url, connections: BUNDLE_PULLERS, durationMs, warmupMs, next: pull, timeoutMs: 120_000 }),
       ]);
-      line("health_under_bundle", health, { pullers: BUNDLE_PULLERS, pages: pages.length, page_rps: Math.round(bundles.rps), page_p99_ms: round(bundles.p99Ms), page_errors: bundles.errors });
+      line("health_under_bundle", health, {
+        pullers: BUNDLE_PULLERS,
+        pages: pages.length,
+        page_rps: Math.round(bundles.rps),
+        page_p99_ms: round(bundles.p99Ms),
+        page_errors: bundles.errors,
+      });
 
       console.log(JSON.stringify({ scenario: "rss_end", rss_mib: rssMiB(server.pid), cores: os.availableParallelism(), leaves }));
     } finally {

@@ -73,7 +73,10 @@ async function main(): Promise<void> {
           fs.rmSync(profile, { recursive: true, force: true });
         }
       }
-      for (const [visit, list] of [["first_visit", cold], ["second_visit", warm]] as const) {
+      for (const [visit, list] of [
+        ["first_visit", cold],
+        ["second_visit", warm],
+      ] as const) {
         for (const mark of ["rendered", "verified"] as const) {
           const ms = list.map((m) => Math.round(m[mark]));
           console.log(JSON.stringify({ figure: `log_view_${mark}_ms`, visit, leaves: size, runs, median: median(ms), all: ms }));

@@ -40,9 +40,7 @@ const DnsAnswerSchema = z.object({ ok: z.literal(true), tlog_index: Index });
 const SemanticSchema = z.object({
   generated_at: z.union([z.string(), z.number().int()]),
   count: Index,
-  candidates: z.array(
-    z.object({ mark_id: z.string(), file_id: z.string(), recipient_id: z.string(), registered_at: z.union([z.string(), z.number().int()]) }),
-  ),
+  candidates: z.array(z.object({ mark_id: z.string(), file_id: z.string(), recipient_id: z.string(), registered_at: z.union([z.string(), z.number().int()]) })),
 });
 
 const PNG_SIGNATURE = Buffer.from("89504e470d0a1a0a", "hex");
@@ -111,7 +109,11 @@ function hitBeacon(ctx: Context, route: BeaconRoute, token: string): Promise<Htt
   const headers = { "user-agent": USER_AGENT };
   if (route.method === "GET") return ctx.client.get(route.path(token), headers);
   // An OCSP client POSTs a DER request; the registry only needs the hit.
-  return ctx.client.request(route.path(token), { method: "POST", headers: { ...headers, "content-type": "application/ocsp-request" }, body: "0\u0003\u0002\u0001\u0000" });
+  return ctx.client.request(route.path(token), {
+    method: "POST",
+    headers: { ...headers, "content-type": "application/ocsp-request" },
+    body: "0\u0003\u0002\u0001\u0000",
+  });
 }
 
 const beaconChecks: Check[] = BEACON_ROUTES.map((route) => ({
@@ -141,7 +143,10 @@ async function attribute(ctx: Context, selector: Record<string, string>): Promis
 async function expectMiss(ctx: Context, selector: Record<string, string>): Promise<void> {
   const res = await ctx.client.post("/attribute", selector);
   ensure(res.status === 200, `miss ${JSON.stringify(selector)}: expected 200, got ${snippet(res)}`);
-  ensure(res.json !== undefined && sameJson(res.json, { found: false }), `miss ${JSON.stringify(selector)} answered ${res.text.slice(0, 200)}, expected {"found":false}`);
+  ensure(
+    res.json !== undefined && sameJson(res.json, { found: false }),
+    `miss ${JSON.stringify(selector)} answered ${res.text.slice(0, 200)}, expected {"found":false}`,
+  );
 }
 
 async function postDns(ctx: Context, headers: Record<string, string>): Promise<HttpResponse> {

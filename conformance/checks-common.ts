@@ -204,8 +204,5 @@ export function parseLeaf(text: string, what: string): Record<string, unknown> {
 
 export function expectFields(actual: Record<string, unknown>, expected: Record<string, unknown>, what: string): void {
   const wrong = Object.entries(expected).filter(([k, v]) => !(k in actual) || !sameJson(actual[k], v));
-  ensure(
-    wrong.length === 0,
-    `${what}: ${wrong.map(([k, v]) => `${k} is ${JSON.stringify(actual[k])}, expected ${JSON.stringify(v)}`).join("; ")}`,
-  );
+  ensure(wrong.length === 0, `${what}: ${wrong.map(([k, v]) => `${k} is ${JSON.stringify(actual[k])}, expected ${JSON.stringify(v)}`).join("; ")}`);
 }

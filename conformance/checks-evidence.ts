@@ -140,7 +140,10 @@ export const evidenceChecks: Check[] = [
       ensure(sameJson(marks, file.marks.map((w) => `${w.layer}:${w.mark_id}`).sort()), `watermarks are ${marks.join(", ")}`);
       const hits = Object.values(ctx.state.beaconHits ?? {}).reduce((a, b) => a + b, 0);
       ensure(bundle.events.length >= hits, `${bundle.events.length} events, at least ${hits} beacon hits were made`);
-      ensure(bundle.events.every((e) => e.file_id === file.manifest.file_id), "an event of another file is in the bundle");
+      ensure(
+        bundle.events.every((e) => e.file_id === file.manifest.file_id),
+        "an event of another file is in the bundle",
+      );
       for (let i = 1; i < bundle.events.length; i++) {
         const [a, b] = [bundle.events[i - 1]!, bundle.events[i]!];
         const idA = typeof a.id === "number" ? a.id : 0;

@@ -42,7 +42,11 @@ export const registerChecks: Check[] = [
       if (ctx.token === null) skip("no operator token in use");
       expectError(await ctx.client.post("/register", {}, { auth: false }), 401, "auth_required");
       expectError(await ctx.client.post("/attribute", { token_id: "x" }, { auth: false }), 401, "auth_required");
-      expectError(await ctx.client.post("/attribute", { token_id: "x" }, { auth: false, headers: { authorization: "Bearer wrong-token" } }), 401, "auth_required");
+      expectError(
+        await ctx.client.post("/attribute", { token_id: "x" }, { auth: false, headers: { authorization: "Bearer wrong-token" } }),
+        401,
+        "auth_required",
+      );
       const viaHeader = await ctx.client.post("/attribute", { token_id: token() }, { auth: false, headers: { "x-oversight-operator-token": ctx.token } });
       ensure(viaHeader.status === 200, `X-Oversight-Operator-Token was not accepted (HTTP ${viaHeader.status})`);
     },

@@ -49,8 +49,7 @@ function dropNulls(value: unknown): unknown {
   return value;
 }
 
-export const manifestSignedBytes = (manifest: Manifest): Buffer =>
-  canonicalBytes(dropNulls({ ...manifest, signature_ed25519: "", signature_ml_dsa: "" }));
+export const manifestSignedBytes = (manifest: Manifest): Buffer => canonicalBytes(dropNulls({ ...manifest, signature_ed25519: "", signature_ml_dsa: "" }));
 
 export interface ManifestOptions {
   fileId?: string;
@@ -88,8 +87,7 @@ export const signManifest = (issuer: Issuer, manifest: Manifest): Manifest => ({
   signature_ed25519: issuer.sign(manifestSignedBytes(manifest)),
 });
 
-export const buildManifest = (issuer: Issuer, options: ManifestOptions = {}): Manifest =>
-  signManifest(issuer, unsignedManifest(issuer, options));
+export const buildManifest = (issuer: Issuer, options: ManifestOptions = {}): Manifest => signManifest(issuer, unsignedManifest(issuer, options));
 
 export interface Registration {
   manifest: Manifest;

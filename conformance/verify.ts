@@ -49,7 +49,9 @@ export function canonicalize(value: unknown): string {
   if (typeof value === "object") {
     const record = value as Record<string, unknown>;
     // Default sort compares UTF-16 code units, which is what RFC 8785 asks for.
-    const keys = Object.keys(record).filter((k) => record[k] !== undefined).sort();
+    const keys = Object.keys(record)
+      .filter((k) => record[k] !== undefined)
+      .sort();
     return "{" + keys.map((k) => canonicalString(k) + ":" + canonicalize(record[k])).join(",") + "}";
   }
   throw new CanonicalError(`${typeof value} is not JSON`);
@@ -207,7 +209,8 @@ export function verifyNote(note: string, key: VerifierKey): string {
     const sig = strictBase64(m[2]!);
     if (!sig || sig.length !== 68) throw new NoteVerifyError("signature is not base64 of a 4-byte key id and a 64-byte signature");
     if (!sig.subarray(0, 4).equals(key.keyId)) continue;
-    if (!verifyEd25519(key.publicKey, Buffer.from(text, "utf8"), sig.subarray(4))) throw new NoteVerifyError("Ed25519 signature over the note text does not verify");
+    if (!verifyEd25519(key.publicKey, Buffer.from(text, "utf8"), sig.subarray(4)))
+      throw new NoteVerifyError("Ed25519 signature over the note text does not verify");
     found = true;
   }
   if (!found) throw new NoteVerifyError(`no signature line by ${key.name} with key id ${key.keyId.toString("hex")}`);
@@ -225,7 +228,8 @@ export function parseCheckpoint(text: string): Checkpoint {
   if (lines.length < 4 || lines[lines.length - 1] !== "") throw new NoteVerifyError("checkpoint body needs origin, size and root lines ending in a newline");
   const [origin, sizeText, rootText] = lines as [string, string, string];
   if (!origin) throw new NoteVerifyError("empty origin line");
-  if (!/^(?:0|[1-9][0-9]*)$/.test(sizeText) || !Number.isSafeInteger(Number(sizeText))) throw new NoteVerifyError(`size line ${JSON.stringify(sizeText)} is not a decimal integer`);
+  if (!/^(?:0|[1-9][0-9]*)$/.test(sizeText) || !Number.isSafeInteger(Number(sizeText)))
+    throw new NoteVerifyError(`size line ${JSON.stringify(sizeText)} is not a decimal integer`);
   const root = strictBase64(rootText);
   if (!root || root.length !== 32) throw new NoteVerifyError("root line is not base64 of 32 bytes");
   return { origin, size: Number(sizeText), root };

@@ -150,7 +150,10 @@ const BURST = integer(1, 10_000_000);
 const ORIGINS = field(
   z.string().transform((s, ctx) => {
     const origins: string[] = [];
-    for (const entry of s.split(",").map((e) => e.trim()).filter((e) => e !== "")) {
+    for (const entry of s
+      .split(",")
+      .map((e) => e.trim())
+      .filter((e) => e !== "")) {
       if (!isOrigin(entry)) {
         ctx.addIssue({ code: "custom", message: entry });
         return z.NEVER;

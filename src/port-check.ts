@@ -34,7 +34,9 @@ export async function checkListen(host: string, port: number): Promise<void> {
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     const why = typeof code === "string" && code in PROBLEMS ? PROBLEMS[code]! : (error as Error).message;
-    throw new PortError(`cannot listen on ${host.includes(":") ? `[${host}]` : host}:${port}: ${why}; nothing was created (choose another --port / OVERSIGHT_PORT)`);
+    throw new PortError(
+      `cannot listen on ${host.includes(":") ? `[${host}]` : host}:${port}: ${why}; nothing was created (choose another --port / OVERSIGHT_PORT)`,
+    );
   }
   await new Promise<void>((resolve) => server.close(() => resolve()));
 }

@@ -104,9 +104,7 @@ async function startLocked(options: ServeOptions, logger: Logger, lock: DataDirL
     identity = established.identity;
     logIdentity(logger, established, options);
     operatorToken =
-      options.operatorToken === null && options.operatorTokenFromDataDir
-        ? operatorTokenFromDataDir(options.dataDir, logger)
-        : options.operatorToken;
+      options.operatorToken === null && options.operatorTokenFromDataDir ? operatorTokenFromDataDir(options.dataDir, logger) : options.operatorToken;
   } catch (error) {
     db.close();
     throw error;
@@ -130,16 +128,19 @@ async function startLocked(options: ServeOptions, logger: Logger, lock: DataDirL
     logger.error("refusing to sign or write: the log does not extend the largest signed head", { reason: registry.fork.message });
   }
   metrics.gauge("tlog_tree_size", "Leaves in the transparency log.", () => registry.store.size());
-  metrics.gauge("tlog_seconds_since_signed_head", "Seconds since the registry last signed a tree head.", () =>
-    registry.secondsSinceSignedHead(),
-  );
+  metrics.gauge("tlog_seconds_since_signed_head", "Seconds since the registry last signed a tree head.", () => registry.secondsSinceSignedHead());
 
   const verifyPool = new VerifyPool({ onError: (error) => logger.warn("a signature verification worker failed", { error }) });
   metrics.gauge("signature_verify_queue_depth", "Ed25519 checks waiting for a verification worker or held by one.", () => verifyPool.depth);
   const service = new RegistryService(registry, { verifier: metrics.timed(verifyPool) });
   const edge = createEdge(options.rates, { operatorToken, dnsSecret: options.dnsSecret }, options.rateClock);
   const operators = OperatorAccess.of(registry, operatorToken);
-  const routes = serveRoutes(routeTable({ ...options, service, metrics, version: VERSION }), { ...options, operators, edge, rateLimited: (bucket) => metrics.rateLimited(bucket) });
+  const routes = serveRoutes(routeTable({ ...options, service, metrics, version: VERSION }), {
+    ...options,
+    operators,
+    edge,
+    rateLimited: (bucket) => metrics.rateLimited(bucket),
+  });
   const app = createApp({ ...options, routes, logger, metrics, edge });
   const fastPath = new FastPath({ routes, logger, edge });
   const server = createHttpServer(

@@ -13,7 +13,13 @@ test("oversight-registry --help lists every subcommand, and each has --help of i
   const top = await runMain(["--help"]);
   assert.equal(top.code, 0);
   for (const command of SUBCOMMANDS) assert.match(top.stdout, new RegExp(`oversight-registry ${command} `), command);
-  for (const args of [...SUBCOMMANDS.map((command) => [command, "--help"]), ["serve", "--help"], ["--port", "1", "-h"], ["dns-bridge", "status", "--help"], ["token", "create", "--help"]]) {
+  for (const args of [
+    ...SUBCOMMANDS.map((command) => [command, "--help"]),
+    ["serve", "--help"],
+    ["--port", "1", "-h"],
+    ["dns-bridge", "status", "--help"],
+    ["token", "create", "--help"],
+  ]) {
     const run = await runMain(args);
     assert.equal(run.code, 0, `${args.join(" ")}: ${run.stderr}`);
     assert.match(run.stdout, /usage/i, args.join(" "));
@@ -75,9 +81,24 @@ test("file-system errors are put in words", (t) => {
 
 test("the DNS bridge says why it cannot read its secret file in words", async (t) => {
   const dir = tempDir(t);
-  const run = await runMain(["dns-bridge", "--beacon-domain", "beacon.example.org", "--answer-ip", "192.0.2.1", "--registry-url", "http://127.0.0.1:9", "--secret-file", dir, "--data-dir", dir]);
+  const run = await runMain([
+    "dns-bridge",
+    "--beacon-domain",
+    "beacon.example.org",
+    "--answer-ip",
+    "192.0.2.1",
+    "--registry-url",
+    "http://127.0.0.1:9",
+    "--secret-file",
+    dir,
+    "--data-dir",
+    dir,
+  ]);
   assert.equal(run.code, 2);
-  assert.equal(run.stderr, `dns-bridge: cannot read the secret file ${dir}: it is a directory, not a file\n(oversight-registry dns-bridge --help shows the usage)\n`);
+  assert.equal(
+    run.stderr,
+    `dns-bridge: cannot read the secret file ${dir}: it is a directory, not a file\n(oversight-registry dns-bridge --help shows the usage)\n`,
+  );
 });
 
 test("a data directory that cannot be made is named with the cause in words", async (t) => {

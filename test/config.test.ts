@@ -110,7 +110,14 @@ test("empty variables count as unset (compose passes ${VAR:-})", () => {
 });
 
 test("booleans accept 1/0/true/false/yes/no in any case", () => {
-  for (const [text, value] of [["1", true], ["0", false], ["true", true], ["False", false], ["YES", true], ["no", false]] as const) {
+  for (const [text, value] of [
+    ["1", true],
+    ["0", false],
+    ["true", true],
+    ["False", false],
+    ["YES", true],
+    ["no", false],
+  ] as const) {
     assert.equal(load([], { TRUSTED_PROXY: text }).trustedProxy, value, text);
   }
 });
@@ -172,11 +179,7 @@ test("each bad environment value is named with what it must be and what it got",
     ["OVERSIGHT_RATE_TOKEN_BURST", "1.5", "OVERSIGHT_RATE_TOKEN_BURST must be an integer 1..10000000, got '1.5'"],
     ["OVERSIGHT_RATE_DNS_PER_S", "fast", "OVERSIGHT_RATE_DNS_PER_S must be a number 0..1000000 (0 disables), got 'fast'"],
     ["OVERSIGHT_RATE_DNS_BURST", "0", "OVERSIGHT_RATE_DNS_BURST must be an integer 1..10000000, got '0'"],
-    [
-      "OVERSIGHT_MAX_BODY_BYTES",
-      "262144",
-      `OVERSIGHT_MAX_BODY_BYTES must be an integer ${MIN_BODY_BYTES}..67108864, got '262144'`,
-    ],
+    ["OVERSIGHT_MAX_BODY_BYTES", "262144", `OVERSIGHT_MAX_BODY_BYTES must be an integer ${MIN_BODY_BYTES}..67108864, got '262144'`],
     [
       "OVERSIGHT_CORS_ORIGINS",
       "https://ok.example,https://x.example/",

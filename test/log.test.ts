@@ -29,7 +29,13 @@ test("messages below the level are dropped", () => {
   logger.info("i");
   logger.warn("w");
   logger.error("e");
-  assert.deepEqual(records().map((r) => [r.level, r.msg]), [["warn", "w"], ["error", "e"]]);
+  assert.deepEqual(
+    records().map((r) => [r.level, r.msg]),
+    [
+      ["warn", "w"],
+      ["error", "e"],
+    ],
+  );
   assert.equal(logger.level, "warn");
 });
 

@@ -72,15 +72,18 @@ test("a weak token file is an error naming the file and how to make one, not sil
   ];
   for (const [content, why] of weak) {
     fs.writeFileSync(file, content, { mode: 0o600 });
-    assert.throws(() => resolveOperatorToken({ authDisabled: false, dataDir }), (error: unknown) => {
-      assert.ok(error instanceof OperatorTokenError);
-      assert.match(error.message, why);
-      assert.ok(error.message.includes(file), error.message);
-      assert.match(error.message, /openssl rand -hex 32/);
-      assert.match(error.message, /delete the file/);
-      assert.ok(!error.message.includes(content.trim()), `the message quotes the token: ${error.message}`);
-      return true;
-    });
+    assert.throws(
+      () => resolveOperatorToken({ authDisabled: false, dataDir }),
+      (error: unknown) => {
+        assert.ok(error instanceof OperatorTokenError);
+        assert.match(error.message, why);
+        assert.ok(error.message.includes(file), error.message);
+        assert.match(error.message, /openssl rand -hex 32/);
+        assert.match(error.message, /delete the file/);
+        assert.ok(!error.message.includes(content.trim()), `the message quotes the token: ${error.message}`);
+        return true;
+      },
+    );
     assert.equal(fs.readFileSync(file, "utf8"), content);
   }
 });

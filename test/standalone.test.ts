@@ -31,7 +31,11 @@ function filesUnder(dir: string): string[] {
 
 /** GitHub's heading anchors: lowercase, punctuation dropped, spaces to hyphens. */
 const anchor = (heading: string): string =>
-  heading.trim().toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, "").replace(/ /g, "-");
+  heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N} _-]/gu, "")
+    .replace(/ /g, "-");
 
 test("fixtures are read from the repository's own test/fixtures, and its README names each one", () => {
   assert.equal(FIXTURES_DIR, path.join(REPO_ROOT, "test", "fixtures"));
@@ -67,7 +71,10 @@ test("every link into docs/PROTOCOL.md names one of its headings", () => {
     return targets.map((target) => ({ file, target }));
   });
   assert.ok(links.length > 0);
-  assert.deepEqual(links.filter(({ target }) => !anchors.has(target)), []);
+  assert.deepEqual(
+    links.filter(({ target }) => !anchors.has(target)),
+    [],
+  );
 });
 
 test("migrating the Python registry's data directory writes nothing into test/fixtures", async (t) => {

@@ -99,7 +99,12 @@ export function readCommandLine<O extends OptionSpec>(args: readonly string[], o
   return { values: values as Values<O>, positionals, problems };
 }
 
-function mergeInto(values: Record<string, string | boolean | string[]>, more: Record<string, string | boolean | string[]>, options: OptionSpec, problems: string[]): void {
+function mergeInto(
+  values: Record<string, string | boolean | string[]>,
+  more: Record<string, string | boolean | string[]>,
+  options: OptionSpec,
+  problems: string[],
+): void {
   for (const [name, value] of Object.entries(more)) {
     const existing = values[name];
     if (existing === undefined) values[name] = value;
@@ -129,7 +134,9 @@ export function parseCommandLine<O extends OptionSpec>(
   const count = line.positionals.length;
   if (count > positionals.max) {
     throw new UsageError(
-      positionals.max === 0 ? `unexpected argument '${line.positionals[0]}'` : `unexpected argument '${line.positionals[positionals.max]}' after ${positionals.name}`,
+      positionals.max === 0
+        ? `unexpected argument '${line.positionals[0]}'`
+        : `unexpected argument '${line.positionals[positionals.max]}' after ${positionals.name}`,
     );
   }
   if (count < positionals.min) throw new UsageError(`${positionals.name} is missing`);

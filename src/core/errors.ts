@@ -54,8 +54,6 @@ export class RegistryError extends Error {
   }
 }
 
-export const missingField = (message: string, options?: RegistryErrorOptions) =>
-  new RegistryError("missing_field", message, options);
+export const missingField = (message: string, options?: RegistryErrorOptions) => new RegistryError("missing_field", message, options);
 export const notFound = (message: string) => new RegistryError("not_found", message);
-export const serverError = (message: string, options?: RegistryErrorOptions) =>
-  new RegistryError("server_error", message, options);
+export const serverError = (message: string, options?: RegistryErrorOptions) => new RegistryError("server_error", message, options);

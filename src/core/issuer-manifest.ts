@@ -30,7 +30,10 @@ export const IssuerFactsSchema = z.strictObject(
     /** Unix seconds; now when absent. */
     issued_at: z.int({ error: "must be an integer (Unix seconds)" }).nonnegative({ error: "must not be negative" }).optional(),
   },
-  { error: (issue) => (issue.code === "unrecognized_keys" ? `has an unknown field ${issue.keys.map((k) => `'${k}'`).join(", ")}` : "must be a JSON object of the issuer's facts") },
+  {
+    error: (issue) =>
+      issue.code === "unrecognized_keys" ? `has an unknown field ${issue.keys.map((k) => `'${k}'`).join(", ")}` : "must be a JSON object of the issuer's facts",
+  },
 );
 export type IssuerFacts = z.input<typeof IssuerFactsSchema>;
 

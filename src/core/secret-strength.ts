@@ -15,12 +15,9 @@ export const MAX_SECRET_LENGTH = 1024;
 export const MIN_DISTINCT_CHARACTERS = 8;
 
 export const SECRET_RULE =
-  `${MIN_SECRET_LENGTH}..${MAX_SECRET_LENGTH} visible ASCII characters without spaces, ` +
-  `at least ${MIN_DISTINCT_CHARACTERS} of them different`;
+  `${MIN_SECRET_LENGTH}..${MAX_SECRET_LENGTH} visible ASCII characters without spaces, ` + `at least ${MIN_DISTINCT_CHARACTERS} of them different`;
 
-export const SECRET_ADVICE =
-  "generate one with `openssl rand -hex 32` or " +
-  "`node -e \"console.log(require('crypto').randomBytes(32).toString('hex'))\"`";
+export const SECRET_ADVICE = "generate one with `openssl rand -hex 32` or " + "`node -e \"console.log(require('crypto').randomBytes(32).toString('hex'))\"`";
 
 /**
  * Why `value` cannot be a secret, or null when it can. The answer never

@@ -14,9 +14,7 @@ export type ScopeName = (typeof SCOPE_NAMES)[number];
 const Limit = z.array(z.string().min(1).max(256)).max(100);
 
 export const TokenScopesSchema = z.strictObject({
-  register: z
-    .strictObject({ issuer_ids: Limit.default([]), issuer_prefixes: Limit.default([]), issuer_keys: Limit.default([]) })
-    .optional(),
+  register: z.strictObject({ issuer_ids: Limit.default([]), issuer_prefixes: Limit.default([]), issuer_keys: Limit.default([]) }).optional(),
   attribute: z.literal(true).optional(),
   admin: z.literal(true).optional(),
 });
@@ -46,7 +44,10 @@ export interface ScopeRequest {
 
 /** Scopes from the `token create` flags; throws ScopeError naming what is wrong. */
 export function scopesFrom(request: ScopeRequest): TokenScopes {
-  const names = request.scopes.flatMap((value) => value.split(",")).map((name) => name.trim()).filter((name) => name !== "");
+  const names = request.scopes
+    .flatMap((value) => value.split(","))
+    .map((name) => name.trim())
+    .filter((name) => name !== "");
   if (names.length === 0) throw new ScopeError(`--scope is required (one or more of ${SCOPE_NAMES.join(", ")})`);
   const unknown = names.filter((name) => !(SCOPE_NAMES as readonly string[]).includes(name));
   if (unknown.length > 0) {

@@ -136,8 +136,7 @@ function soa(zone: Zone, name: string): dnsPacket.Answer {
 
 function encodeFitting(query: Query, found: Records, transport: Transport): Buffer {
   const flags = query.echoedFlags | RCODE[found.rcode] | (found.authoritative ? dnsPacket.AUTHORITATIVE_ANSWER : 0);
-  const additionals: dnsPacket.Answer[] =
-    query.ednsUdpSize === null ? [] : [{ type: "OPT", name: ".", udpPayloadSize: EDNS_UDP_LIMIT } as dnsPacket.Answer];
+  const additionals: dnsPacket.Answer[] = query.ednsUdpSize === null ? [] : [{ type: "OPT", name: ".", udpPayloadSize: EDNS_UDP_LIMIT } as dnsPacket.Answer];
   const question = { name: query.question.name.replace(/\.$/, ""), type: query.question.type, class: query.question.class } as dnsPacket.Question;
   const packet = {
     type: "response" as const,

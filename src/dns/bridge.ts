@@ -105,7 +105,8 @@ export async function startBridge(options: BridgeOptions, logger: Logger): Promi
       recent.forget(remote.address, query.id, name, type);
       metrics.add("dns_events_journal_failed_total");
       // A thread that died is logged once, when it dies, not once per query until it is back.
-      if (!(error instanceof JournalUnavailableError)) logger.error("could not journal a beacon query; answered SERVFAIL so the resolver asks again", { error });
+      if (!(error instanceof JournalUnavailableError))
+        logger.error("could not journal a beacon query; answered SERVFAIL so the resolver asks again", { error });
       return false;
     }
     metrics.add("dns_events_journaled_total");

@@ -27,8 +27,21 @@ const hostName = z
   .transform(canonicalName)
   .refine((name) => name.length <= 253 && name.split(".").length >= 2 && name.split(".").every((label) => HOST_LABEL.test(label)));
 const list = <T extends z.ZodType<unknown, string>>(item: T) =>
-  z.string().transform((text) => text.split(",").map((part) => part.trim()).filter((part) => part !== "")).pipe(z.array(item).min(1).max(16));
-const integer = (min: number, max: number) => z.string().regex(/^\d{1,9}$/).transform(Number).pipe(z.number().int().min(min).max(max));
+  z
+    .string()
+    .transform((text) =>
+      text
+        .split(",")
+        .map((part) => part.trim())
+        .filter((part) => part !== ""),
+    )
+    .pipe(z.array(item).min(1).max(16));
+const integer = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d{1,9}$/)
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
 
 interface Setting<T> {
   flag: string;
@@ -42,7 +55,12 @@ const setting = <T>(flag: string, env: string, schema: z.ZodType<T, string>, exp
 export const SETTINGS = {
   beaconDomain: setting("beacon-domain", "OVERSIGHT_DNS_BEACON_DOMAIN", hostName, "a domain name such as beacon.example.org"),
   answerIps: setting("answer-ip", "OVERSIGHT_DNS_ANSWER_IP", list(z.string().refine((ip) => net.isIPv4(ip))), "one or more IPv4 addresses, comma-separated"),
-  answerIpv6: setting("answer-ipv6", "OVERSIGHT_DNS_ANSWER_IPV6", list(z.string().refine((ip) => net.isIPv6(ip))), "one or more IPv6 addresses, comma-separated"),
+  answerIpv6: setting(
+    "answer-ipv6",
+    "OVERSIGHT_DNS_ANSWER_IPV6",
+    list(z.string().refine((ip) => net.isIPv6(ip))),
+    "one or more IPv6 addresses, comma-separated",
+  ),
   nameservers: setting("nameserver", "OVERSIGHT_DNS_NAMESERVERS", list(hostName), "one or more host names, comma-separated"),
   registryUrl: setting(
     "registry-url",
@@ -50,25 +68,44 @@ export const SETTINGS = {
     z.string().refine((text) => URL.canParse(text) && /^https?:$/.test(new URL(text).protocol) && new URL(text).search === ""),
     "an http(s) URL without a query",
   ),
-  address: setting("address", "OVERSIGHT_DNS_ADDRESS", z.string().refine((ip) => net.isIP(ip) !== 0), "an IP address"),
+  address: setting(
+    "address",
+    "OVERSIGHT_DNS_ADDRESS",
+    z.string().refine((ip) => net.isIP(ip) !== 0),
+    "an IP address",
+  ),
   port: setting("port", "OVERSIGHT_DNS_PORT", integer(0, 65_535), "an integer 0..65535"),
   dataDir: setting("data-dir", "OVERSIGHT_DNS_DATA", z.string().regex(/^[^\0]+$/), "a directory path"),
   metricsPort: setting("metrics-port", "OVERSIGHT_DNS_METRICS_PORT", integer(0, 65_535), "an integer 0..65535"),
   secretFile: setting("secret-file", "OVERSIGHT_DNS_EVENT_SECRET_FILE", z.string().regex(/^[^\0]+$/), "a file path"),
   journalMax: setting("journal-max", "OVERSIGHT_DNS_JOURNAL_MAX", integer(1, 100_000_000), "an integer 1..100000000"),
-  sourceRate: setting("source-rate", "OVERSIGHT_DNS_SOURCE_RATE_PER_S", z.string().regex(/^\d{1,7}(\.\d{1,6})?$/).transform(Number), "a number 0..9999999 (0 disables)"),
+  sourceRate: setting(
+    "source-rate",
+    "OVERSIGHT_DNS_SOURCE_RATE_PER_S",
+    z
+      .string()
+      .regex(/^\d{1,7}(\.\d{1,6})?$/)
+      .transform(Number),
+    "a number 0..9999999 (0 disables)",
+  ),
   sourceBurst: setting("source-burst", "OVERSIGHT_DNS_SOURCE_BURST", integer(1, 10_000_000), "an integer 1..10000000"),
   deliveryWindow: setting("delivery-window", "OVERSIGHT_DNS_DELIVERY_WINDOW", integer(1, 1024), "an integer 1..1024"),
   synchronous: setting(
     "sqlite-synchronous",
     "OVERSIGHT_DNS_SQLITE_SYNCHRONOUS",
-    z.string().regex(/^(full|normal)$/i).transform((s) => s.toUpperCase() as "FULL" | "NORMAL"),
+    z
+      .string()
+      .regex(/^(full|normal)$/i)
+      .transform((s) => s.toUpperCase() as "FULL" | "NORMAL"),
     "FULL or NORMAL",
   ),
   logLevel: setting(
     "log-level",
     "OVERSIGHT_LOG_LEVEL",
-    z.string().transform((s) => s.toLowerCase()).pipe(z.enum(["debug", "info", "warn", "error"])),
+    z
+      .string()
+      .transform((s) => s.toLowerCase())
+      .pipe(z.enum(["debug", "info", "warn", "error"])),
     "one of debug/info/warn/error",
   ),
 } as const;

@@ -24,7 +24,13 @@ import { retryDelayMs, type BackoffPolicy } from "./backoff.js";
 import { openJournalReadOnly, readBacklog, readDeadLetters, readOldest, type Backlog, type DeadLetter, type JournalEntry, type NewEvent } from "./journal.js";
 import type { Counters } from "./metrics.js";
 import {
-  relayLog, type FromJournalThread, type FromSenderThread, type JournalThreadData, type SenderThreadData, type ToJournalThread, type ToSenderThread,
+  relayLog,
+  type FromJournalThread,
+  type FromSenderThread,
+  type JournalThreadData,
+  type SenderThreadData,
+  type ToJournalThread,
+  type ToSenderThread,
 } from "./thread-messages.js";
 
 export interface JournalThreadsOptions {
@@ -190,7 +196,13 @@ export class JournalThreads {
     const { registryUrl, secret, deliveryWindow, deliveryTimeoutMs, backoff, logger } = this.options;
     const sender = new Worker(new URL("./sender-thread.js", import.meta.url), {
       workerData: {
-        registryUrl, secret, window: deliveryWindow, timeoutMs: deliveryTimeoutMs, backoff, logLevel: logger.level, journalPort,
+        registryUrl,
+        secret,
+        window: deliveryWindow,
+        timeoutMs: deliveryTimeoutMs,
+        backoff,
+        logLevel: logger.level,
+        journalPort,
       } satisfies SenderThreadData,
       transferList: [journalPort],
     });
@@ -233,7 +245,10 @@ export class JournalThreads {
     void sender?.terminate();
     const failedAppends = this.uncommittedCount;
     this.failInFlight(new JournalUnavailableError("the journal thread stopped"));
-    this.options.logger.error("the journal thread stopped: beacon queries are answered SERVFAIL until it is restarted", { error, failed_appends: failedAppends });
+    this.options.logger.error("the journal thread stopped: beacon queries are answered SERVFAIL until it is restarted", {
+      error,
+      failed_appends: failedAppends,
+    });
     this.restartLater(async () => {
       await this.spawn();
       this.options.logger.info("the journal thread is running again: beacon queries are recorded", { pending: this.pending });

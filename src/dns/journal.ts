@@ -174,12 +174,18 @@ export function readBacklog(db: Database.Database): Backlog {
 
 /** The oldest undelivered events, in the order they were journaled. */
 export function readOldest(db: Database.Database, limit: number): JournalEntry[] {
-  return db.prepare<[number], unknown>("SELECT * FROM pending ORDER BY id LIMIT ?").all(limit).map((row) => JournalEntrySchema.parse(row));
+  return db
+    .prepare<[number], unknown>("SELECT * FROM pending ORDER BY id LIMIT ?")
+    .all(limit)
+    .map((row) => JournalEntrySchema.parse(row));
 }
 
 /** The latest dead letters, newest first. */
 export function readDeadLetters(db: Database.Database, limit: number): DeadLetter[] {
-  return db.prepare<[number], unknown>("SELECT * FROM dead_letters ORDER BY id DESC LIMIT ?").all(limit).map((row) => DeadLetterSchema.parse(row));
+  return db
+    .prepare<[number], unknown>("SELECT * FROM dead_letters ORDER BY id DESC LIMIT ?")
+    .all(limit)
+    .map((row) => DeadLetterSchema.parse(row));
 }
 
 /** Opens an existing journal read-only, for `dns-bridge status` beside a running bridge. */

@@ -121,24 +121,26 @@ function serveConnection(socket: net.Socket, options: DnsServerOptions): void {
       buffered = buffered.subarray(2 + length);
       const remote = { address: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 };
       if (++queued >= MAX_QUEUED) socket.pause();
-      chain = chain.then(async () => {
-        const reply = await options.handle(message, remote, "tcp").catch((error: Error) => {
-          options.onError(error, "tcp");
-          return null;
+      chain = chain
+        .then(async () => {
+          const reply = await options.handle(message, remote, "tcp").catch((error: Error) => {
+            options.onError(error, "tcp");
+            return null;
+          });
+          if (reply === null) {
+            // A message we drop on UDP cannot be skipped silently on a stream the client is waiting on.
+            socket.destroy();
+            return;
+          }
+          if (socket.destroyed) return;
+          const framed = Buffer.alloc(2 + reply.length);
+          framed.writeUInt16BE(reply.length, 0);
+          reply.copy(framed, 2);
+          socket.write(framed);
+        })
+        .finally(() => {
+          if (--queued < MAX_QUEUED && socket.isPaused()) socket.resume();
         });
-        if (reply === null) {
-          // A message we drop on UDP cannot be skipped silently on a stream the client is waiting on.
-          socket.destroy();
-          return;
-        }
-        if (socket.destroyed) return;
-        const framed = Buffer.alloc(2 + reply.length);
-        framed.writeUInt16BE(reply.length, 0);
-        reply.copy(framed, 2);
-        socket.write(framed);
-      }).finally(() => {
-        if (--queued < MAX_QUEUED && socket.isPaused()) socket.resume();
-      });
     }
   });
 }

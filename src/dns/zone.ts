@@ -18,11 +18,7 @@ export interface Zone {
   ttl: number;
 }
 
-export type Placement =
-  | { kind: "outside" }
-  | { kind: "apex" }
-  | { kind: "beacon"; tokenId: string }
-  | { kind: "other" };
+export type Placement = { kind: "outside" } | { kind: "apex" } | { kind: "beacon"; tokenId: string } | { kind: "other" };
 
 /** Lowercase, no trailing dot: the form names are compared in. */
 export function canonicalName(name: string): string {

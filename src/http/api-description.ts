@@ -33,11 +33,7 @@ export type Auth = { kind: "public" } | { kind: "operator"; scope: "register" | 
  * An answer body: JSON described by a zod schema, text, bytes, or nothing.
  * `type` is the media type the route sends, parameters included.
  */
-export type Content =
-  | { kind: "json"; schema: z.ZodType }
-  | { kind: "text"; type: string }
-  | { kind: "bytes"; type: string }
-  | { kind: "empty" };
+export type Content = { kind: "json"; schema: z.ZodType } | { kind: "text"; type: string } | { kind: "bytes"; type: string } | { kind: "empty" };
 
 export interface ApiRoute {
   method: Method;

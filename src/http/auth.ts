@@ -93,11 +93,9 @@ export function dnsAuth(options: DnsAuthOptions): RequestHandler {
       return;
     }
     next(
-      new RegistryError(
-        "server_error",
-        "DNS events are accepted only from loopback callers because no secret is configured; set OVERSIGHT_DNS_EVENT_SECRET",
-        { status: 503 },
-      ),
+      new RegistryError("server_error", "DNS events are accepted only from loopback callers because no secret is configured; set OVERSIGHT_DNS_EVENT_SECRET", {
+        status: 503,
+      }),
     );
   };
 }

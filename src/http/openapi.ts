@@ -115,10 +115,7 @@ function operationId(route: ApiRoute): string {
 
 function errorResponses(statuses: readonly number[]): Json {
   return Object.fromEntries(
-    statuses.map((status) => [
-      `Error${status}`,
-      { description: STATUS_TEXT[status] ?? "Error", content: { [JSON_MEDIA_TYPE]: { schema: ERROR_REF } } },
-    ]),
+    statuses.map((status) => [`Error${status}`, { description: STATUS_TEXT[status] ?? "Error", content: { [JSON_MEDIA_TYPE]: { schema: ERROR_REF } } }]),
   );
 }
 

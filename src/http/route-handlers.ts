@@ -36,7 +36,8 @@ function routeHandlers(options: RouteEdgeOptions): (route: Route) => RequestHand
     if (route.auth === "dns") handlers.push(dns);
     else if (route.auth) handlers.push(operatorAuth(options.operators, route.auth.operator));
     const spender = route.bucket;
-    if (spender !== null) handlers.push(rateLimit((req) => edge.bucketFor(spender, clientAddress(req, trustedProxy), operatorOf(req)?.name), options.rateLimited));
+    if (spender !== null)
+      handlers.push(rateLimit((req) => edge.bucketFor(spender, clientAddress(req, trustedProxy), operatorOf(req)?.name), options.rateLimited));
     if (route.body) handlers.push(body);
     handlers.push(async (req, res) => {
       const asked = {

@@ -50,14 +50,29 @@ export function restoreCommand(args: string[], io: CommandIo): Promise<number> {
     const { dataDir, db } = registryPaths({ dataDir: parsed.values["data-dir"], db: parsed.values.db }, io);
     const from = path.resolve(io.cwd, parsed.values.from);
     const result = await inWords("read", from, () =>
-      restoreRegistry({ from, dataDir, dbPath: db, allowOlder: parsed.values["allow-older"] === true, onProgress: progressReporter("restore: validating", { stream: io.stderr }) }),
+      restoreRegistry({
+        from,
+        dataDir,
+        dbPath: db,
+        allowOlder: parsed.values["allow-older"] === true,
+        onProgress: progressReporter("restore: validating", { stream: io.stderr }),
+      }),
     );
     io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     return EXIT.ok;
   });
 }
 
-const OUR_ERRORS = [BackupError, RestoreError, DataDirLockedError, ForeignDataError, IdentityError, SchemaVersionError, MalformedSignedHeadError, ValidationError];
+const OUR_ERRORS = [
+  BackupError,
+  RestoreError,
+  DataDirLockedError,
+  ForeignDataError,
+  IdentityError,
+  SchemaVersionError,
+  MalformedSignedHeadError,
+  ValidationError,
+];
 
 /** Our own errors already are sentences; a file-system error gets the path it was about and its cause in words. */
 async function inWords<T>(verb: string, where: string, run: () => Promise<T>): Promise<T> {

@@ -57,7 +57,8 @@ export interface BackupOptions {
 
 export async function backupRegistry(options: BackupOptions): Promise<BackupManifest> {
   if (existsSync(options.to)) throw new BackupError(`${options.to} already exists; a backup never overwrites anything (choose a new --to)`);
-  if (!existsSync(options.dbPath)) throw new BackupError(`no registry database at ${options.dbPath}; give --data-dir / --db (or OVERSIGHT_DATA / OVERSIGHT_DB)`);
+  if (!existsSync(options.dbPath))
+    throw new BackupError(`no registry database at ${options.dbPath}; give --data-dir / --db (or OVERSIGHT_DATA / OVERSIGHT_DB)`);
   const source = openDatabase(options.dbPath, { readonly: true });
   const stage = `${options.to}.partial-${randomBytes(4).toString("hex")}`;
   try {

@@ -83,9 +83,7 @@ const columnsOf = (table: RegistryTable): string[] => Object.keys(ROW_SCHEMAS[ta
 /** Throws unless the source has every table and column we copy (extra ones are ignored). */
 export function checkSourceSchema(source: Database.Database): void {
   for (const table of REGISTRY_TABLES) {
-    const present = new Set(
-      (source.prepare(`SELECT name FROM pragma_table_info(?)`).pluck().all(table) as string[]).map((c) => c.toLowerCase()),
-    );
+    const present = new Set((source.prepare(`SELECT name FROM pragma_table_info(?)`).pluck().all(table) as string[]).map((c) => c.toLowerCase()));
     if (present.size === 0) throw new RowCopyError(`the source database has no table ${table}; is it a registry v1 database?`);
     const missing = columnsOf(table).filter((column) => !present.has(column));
     if (missing.length > 0) throw new RowCopyError(`the source table ${table} lacks column(s) ${missing.join(", ")}`);
@@ -110,9 +108,7 @@ export function copyRows(source: Database.Database, target: Database.Database, o
   for (const table of REGISTRY_TABLES) {
     const columns = columnsOf(table);
     const targetColumns = table === "manifests" ? [...columns, "tlog_index"] : columns;
-    const insert = target.prepare(
-      `INSERT INTO ${table} (${targetColumns.join(", ")}) VALUES (${targetColumns.map(() => "?").join(", ")})`,
-    );
+    const insert = target.prepare(`INSERT INTO ${table} (${targetColumns.join(", ")}) VALUES (${targetColumns.map(() => "?").join(", ")})`);
     const total = countRows(source, table);
     const rows = source.prepare(`SELECT rowid AS source_rowid, ${columns.join(", ")} FROM ${table} ORDER BY rowid`).iterate();
     let count = 0;

@@ -15,13 +15,7 @@ import { RegistryProtocolError, type ConsistencyProofResponse, type RegistryClie
 /** The largest `/tlog/range` page the contract allows. */
 export const RANGE_PAGE = 1000;
 
-export type MisbehaviourKind =
-  | "bad_signature"
-  | "shrunk"
-  | "fork"
-  | "root_mismatch"
-  | "bad_entry"
-  | "bad_checkpoint";
+export type MisbehaviourKind = "bad_signature" | "shrunk" | "fork" | "root_mismatch" | "bad_entry" | "bad_checkpoint";
 
 /** What a fork or rewrite looks like on disk: both heads and whatever proof the registry gave. */
 export interface EvidenceDetails {
@@ -138,10 +132,7 @@ export async function monitorRound(
     } else {
       const proof = consistencyProof.proof.map((h) => Buffer.from(h, "hex"));
       if (!verifyConsistency(verified.size, head.size, proof, Buffer.from(verified.root, "hex"), headRoot)) {
-        throw misbehaviour(
-          "fork",
-          `the consistency proof ${verified.size} -> ${head.size} does not verify: the new head does not extend the verified one`,
-        );
+        throw misbehaviour("fork", `the consistency proof ${verified.size} -> ${head.size} does not verify: the new head does not extend the verified one`);
       }
       consistencyChecked = true;
     }

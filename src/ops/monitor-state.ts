@@ -88,7 +88,6 @@ export function writeState(file: string, state: MonitorState): void {
   writeFileDurably(file, formatState(state));
 }
 
-
 /** 1-based line of a top-level field in the state file as it is on disk, or null. */
 export function fieldLine(file: string, field: string): number | null {
   let text: string;

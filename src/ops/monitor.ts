@@ -51,7 +51,12 @@ const seconds = (max: number) =>
     .string()
     .regex(/^\d{1,9}(\.\d{1,6})?$/, { error: `must be a number of seconds, more than 0 and at most ${max}` })
     .transform(Number)
-    .pipe(z.number().positive({ error: `must be more than 0 seconds` }).max(max, { error: `must be at most ${max} seconds` }));
+    .pipe(
+      z
+        .number()
+        .positive({ error: `must be more than 0 seconds` })
+        .max(max, { error: `must be at most ${max} seconds` }),
+    );
 
 const MonitorOptionsSchema = z.object({
   url: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }),
@@ -127,7 +132,11 @@ export async function monitorCommand(args: string[], io: CommandIo = { stdout: p
     onRetry: (n) => say(`${n.url}: ${n.reason}; retrying in ${Math.round(n.delayMs / 100) / 10} s (attempt ${n.attempt + 1})`),
   });
   // The first round of a new state file may read the whole log: a person at a terminal sees how far it got.
-  const session: RoundSession = { useConsistency: !options.noConsistency, notice: say, onProgress: progressReporter("monitor: catching up", { stream: io.stderr }) };
+  const session: RoundSession = {
+    useConsistency: !options.noConsistency,
+    notice: say,
+    onProgress: progressReporter("monitor: catching up", { stream: io.stderr }),
+  };
   if (options.once) return runRound(options, client, session, io);
 
   const stop = new AbortController();
@@ -201,7 +210,10 @@ function printEntry(entry: MonitorEntry, options: MonitorOptions, io: CommandIo)
 
 /** `<state>.evidence-<UTC time>.json`, never overwriting an earlier one. */
 export function writeEvidence(statePath: string, url: string, finding: LogMisbehaviour, now = new Date()): string {
-  const stamp = now.toISOString().replace(/\.\d{3}Z$/, "Z").replace(/[-:]/g, "");
+  const stamp = now
+    .toISOString()
+    .replace(/\.\d{3}Z$/, "Z")
+    .replace(/[-:]/g, "");
   let file = `${statePath}.evidence-${stamp}.json`;
   for (let n = 1; existsSync(file); n++) file = `${statePath}.evidence-${stamp}-${n}.json`;
   const evidence = {

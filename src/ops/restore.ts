@@ -69,7 +69,13 @@ export async function restoreRegistry(options: RestoreOptions): Promise<RestoreR
     const report = await validateDatabase({ dbPath: restoredDb, dataDir: stage, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
     if (!report.ok) throw new RestoreError(`the snapshot in ${options.from} does not validate (${problems(report)}); nothing was changed`);
 
-    const replaced = new Set([path.basename(options.dbPath), ...["-wal", "-shm", "-journal"].map((s) => path.basename(options.dbPath) + s), IDENTITY_FILE, SIGNED_HEAD_FILE, LOCK_FILE]);
+    const replaced = new Set([
+      path.basename(options.dbPath),
+      ...["-wal", "-shm", "-journal"].map((s) => path.basename(options.dbPath) + s),
+      IDENTITY_FILE,
+      SIGNED_HEAD_FILE,
+      LOCK_FILE,
+    ]);
     const kept = readdirSync(dataDir).filter((name) => !replaced.has(name));
     for (const name of kept) renameSync(path.join(dataDir, name), path.join(stage, name));
     const previous = `${dataDir}.before-restore-${stamp(options.now ?? new Date())}`;
@@ -120,7 +126,9 @@ function refuseOlder(manifest: BackupManifest, dataDir: string, options: Restore
       db.close();
     }
   } catch (error) {
-    throw new RestoreError(`cannot read the current signed head of ${options.dbPath} (${(error as Error).message}); give --allow-older to restore anyway`, { cause: error });
+    throw new RestoreError(`cannot read the current signed head of ${options.dbPath} (${(error as Error).message}); give --allow-older to restore anyway`, {
+      cause: error,
+    });
   }
   if (current === null) return;
   const snapshot = manifest.signed_head;
@@ -146,4 +154,8 @@ function problems(report: ValidationReport): string {
   return named.length > 0 ? named.join(", ") : "see --validate-db";
 }
 
-const stamp = (now: Date): string => now.toISOString().replace(/\.\d{3}Z$/, "Z").replace(/[-:]/g, "");
+const stamp = (now: Date): string =>
+  now
+    .toISOString()
+    .replace(/\.\d{3}Z$/, "Z")
+    .replace(/[-:]/g, "");

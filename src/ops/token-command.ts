@@ -88,7 +88,13 @@ function run(args: string[], io: TokenIo): number | "help" {
       refuseOptions(values, ["data-dir", "db"], "list");
       if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
       const records = withTokens(open, (tokens) => tokens.list());
-      io.stdout.write(`${JSON.stringify(records.map((record) => describe(record, now)), null, 2)}\n`);
+      io.stdout.write(
+        `${JSON.stringify(
+          records.map((record) => describe(record, now)),
+          null,
+          2,
+        )}\n`,
+      );
       return 0;
     }
     case "revoke": {

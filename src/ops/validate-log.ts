@@ -72,21 +72,17 @@ export function rehashLog(db: Database.Database, dbPath: string, onProgress?: Pr
     worker.on("message", (message: { progress?: { done: number; total: number }; report?: FsckReport; error?: string }) => {
       if (message.progress) onProgress?.({ phase: "tlog", ...message.progress });
       else if (message.report) settle(() => message.report!);
-      else settle(() => {
-        throw new Error(`rehashing the log failed: ${message.error}`);
-      });
+      else
+        settle(() => {
+          throw new Error(`rehashing the log failed: ${message.error}`);
+        });
     });
     worker.on("error", () => settle(inThread));
     worker.on("exit", () => settle(inThread));
   });
 }
 
-export function checkLogTables(
-  db: Database.Database,
-  findings: Findings,
-  fsck: FsckReport,
-  options: { stateFile: string },
-): LogCheckResult {
+export function checkLogTables(db: Database.Database, findings: Findings, fsck: FsckReport, options: { stateFile: string }): LogCheckResult {
   findings.declare(...LOG_FIELDS);
   const where = fsck.first_bad_indexes;
   const fromFsck: [(typeof LOG_FIELDS)[number], number][] = [
@@ -103,11 +99,8 @@ export function checkLogTables(
     for (const index of where.slice(1)) findings.example(field, index);
   }
 
-  const intact =
-    fsck.non_contiguous === 0 && fsck.leaf_hash_mismatches === 0 && fsck.node_hash_mismatches === 0 && fsck.missing_nodes === 0;
-  const signedHeads = [databaseHead(db, fsck), stateFileHead(db, options.stateFile, fsck, intact)].filter(
-    (head): head is SignedHeadCheck => head !== null,
-  );
+  const intact = fsck.non_contiguous === 0 && fsck.leaf_hash_mismatches === 0 && fsck.node_hash_mismatches === 0 && fsck.missing_nodes === 0;
+  const signedHeads = [databaseHead(db, fsck), stateFileHead(db, options.stateFile, fsck, intact)].filter((head): head is SignedHeadCheck => head !== null);
   for (const head of signedHeads) {
     if (head.problem !== null) findings.add("malformed_signed_heads", head.source);
     else if (head.extended === false) findings.add("signed_head_mismatches", `${head.source} size ${head.size ?? "?"}`);

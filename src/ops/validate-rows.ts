@@ -115,10 +115,7 @@ export function eventTimestampDrift(db: Database.Database): EventTimestampDrift 
 const SQL_CHECKS: readonly (readonly [(typeof ROW_FIELDS)[number], string])[] = [
   ["orphan_beacons", "SELECT b.token_id FROM beacons b LEFT JOIN manifests m ON m.file_id = b.file_id WHERE m.file_id IS NULL"],
   ["orphan_watermarks", `SELECT ${MARK_ID} FROM watermarks w LEFT JOIN manifests m ON m.file_id = w.file_id WHERE m.file_id IS NULL`],
-  [
-    "orphan_events",
-    "SELECT e.id FROM events e LEFT JOIN manifests m ON m.file_id = e.file_id WHERE e.file_id IS NOT NULL AND m.file_id IS NULL",
-  ],
+  ["orphan_events", "SELECT e.id FROM events e LEFT JOIN manifests m ON m.file_id = e.file_id WHERE e.file_id IS NOT NULL AND m.file_id IS NULL"],
   ["orphan_corpus", `SELECT ${CORPUS_ID} FROM corpus c LEFT JOIN manifests m ON m.file_id = c.file_id WHERE m.file_id IS NULL`],
   [
     "beacon_identity_mismatches",
@@ -211,11 +208,7 @@ function checkManifests(db: Database.Database, findings: Findings, options: RowC
       if (!verifyManifest(manifest).ok) findings.add("invalid_manifest_signatures", row.file_id);
       if (manifest["file_id"] !== row.file_id) findings.add("mismatched_manifest_file_ids", row.file_id);
       const parties = manifestParties(manifest);
-      if (
-        parties.recipientId !== row.recipient_id ||
-        parties.issuerId !== row.issuer_id ||
-        parties.issuerPub !== row.issuer_ed25519_pub.toLowerCase()
-      ) {
+      if (parties.recipientId !== row.recipient_id || parties.issuerId !== row.issuer_id || parties.issuerPub !== row.issuer_ed25519_pub.toLowerCase()) {
         findings.add("manifest_identity_mismatches", row.file_id);
       }
       arrays.check(row, manifest);
@@ -267,12 +260,8 @@ class SignedArrayCheck {
     this.sql = {
       beacons: db.prepare("SELECT token_id, kind FROM beacons WHERE file_id = ?").raw(),
       marks: db.prepare("SELECT mark_id, layer FROM watermarks WHERE file_id = ?").raw(),
-      beaconOwner: db.prepare(
-        `SELECT b.file_id, ${owner} FROM beacons b LEFT JOIN manifests m ON m.file_id = b.file_id WHERE b.token_id = ?`,
-      ),
-      markOwner: db.prepare(
-        `SELECT w.file_id, ${owner} FROM watermarks w LEFT JOIN manifests m ON m.file_id = w.file_id WHERE w.mark_id = ? AND w.layer = ?`,
-      ),
+      beaconOwner: db.prepare(`SELECT b.file_id, ${owner} FROM beacons b LEFT JOIN manifests m ON m.file_id = b.file_id WHERE b.token_id = ?`),
+      markOwner: db.prepare(`SELECT w.file_id, ${owner} FROM watermarks w LEFT JOIN manifests m ON m.file_id = w.file_id WHERE w.mark_id = ? AND w.layer = ?`),
     };
   }
 

@@ -53,9 +53,7 @@ export const ValidationReportSchema = z.object({
   aborted: z.string().nullable(),
   /** Problems SQLite's `PRAGMA quick_check` finds in the file itself (pages, B-trees, free list). */
   sqlite_integrity_errors: Count,
-  counts: z
-    .object(Object.fromEntries(REGISTRY_TABLES.map((table) => [table, Count])) as Record<(typeof REGISTRY_TABLES)[number], typeof Count>)
-    .nullable(),
+  counts: z.object(Object.fromEntries(REGISTRY_TABLES.map((table) => [table, Count])) as Record<(typeof REGISTRY_TABLES)[number], typeof Count>).nullable(),
   tlog_size: Checked,
   /** Root of the leaf data, hex; null when the leaves are not numbered without gaps. */
   tlog_root: z.string().nullable(),
@@ -130,9 +128,7 @@ function checkIntegrity(db: Database.Database, findings: Findings): void {
 const INTEGRITY_FIELD = "sqlite_integrity_errors";
 
 async function check(db: Database.Database, findings: Findings, options: ValidationOptions): Promise<ValidationReport> {
-  const counts = Object.fromEntries(
-    REGISTRY_TABLES.map((table) => [table, db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number]),
-  );
+  const counts = Object.fromEntries(REGISTRY_TABLES.map((table) => [table, db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number]));
   // The log's size as fsck counts it, so both halves judge the same log.
   const tlogSize = prepareLogSize(db)();
   // Settled whatever happens: a rejection nobody awaits would end the process.

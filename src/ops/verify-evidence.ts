@@ -26,10 +26,7 @@ export function formatCheck(check: Check): string {
   return check.status === "skip" ? `${label} ${check.what} (${check.detail})` : `${label} ${check.what}: ${check.detail}`;
 }
 
-export async function verifyEvidenceCommand(
-  args: string[],
-  io: CommandIo = { stdout: process.stdout, stderr: process.stderr },
-): Promise<number> {
+export async function verifyEvidenceCommand(args: string[], io: CommandIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   let source: string;
   let registryPub: string | undefined;
   let json = false;

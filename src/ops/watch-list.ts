@@ -44,7 +44,8 @@ export function buildWatchList(flags: WatchFlags, file?: { text: string; source:
       if (line === "" || line.startsWith("#")) return;
       const where = `${file.source} line ${i + 1}`;
       const match = /^(\S+)\s+(\S.*)$/.exec(line);
-      if (!match || !(match[1]! in KINDS)) throw new WatchListError(`${where}: expected 'issuer KEYHEX', 'file ID' or 'token TOKEN', got '${line.slice(0, 80)}'`);
+      if (!match || !(match[1]! in KINDS))
+        throw new WatchListError(`${where}: expected 'issuer KEYHEX', 'file ID' or 'token TOKEN', got '${line.slice(0, 80)}'`);
       add(match[1] as Kind, match[2]!, where);
     });
   }
@@ -53,7 +54,8 @@ export function buildWatchList(flags: WatchFlags, file?: { text: string; source:
 
 function checked(kind: Kind, value: string, where: string): string {
   if (kind === "issuer") {
-    if (!/^[0-9a-fA-F]{64}$/.test(value)) throw new WatchListError(`${where}: an issuer key is 64 hex characters (its Ed25519 public key), got '${value.slice(0, 80)}'`);
+    if (!/^[0-9a-fA-F]{64}$/.test(value))
+      throw new WatchListError(`${where}: an issuer key is 64 hex characters (its Ed25519 public key), got '${value.slice(0, 80)}'`);
     // The registry compares keys in lowercase; so does the list.
     return value.toLowerCase();
   }
@@ -70,7 +72,8 @@ export function matchEntry(list: WatchList, entry: MonitorEntry): string[] {
   const issuer = typeof fields["issuer_pub"] === "string" ? fields["issuer_pub"].toLowerCase() : null;
   if (fields["event"] === "register" && issuer !== null && list.issuers.has(issuer)) reasons.push(`issuer ${issuer}`);
   if (typeof fields["file_id"] === "string" && list.files.has(fields["file_id"])) reasons.push(`file ${fields["file_id"]}`);
-  if (fields["event"] === "beacon" && typeof fields["token_id"] === "string" && list.tokens.has(fields["token_id"])) reasons.push(`token ${fields["token_id"]}`);
+  if (fields["event"] === "beacon" && typeof fields["token_id"] === "string" && list.tokens.has(fields["token_id"]))
+    reasons.push(`token ${fields["token_id"]}`);
   return reasons;
 }
 

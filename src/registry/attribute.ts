@@ -88,18 +88,14 @@ export class Attributions {
       byToken: db.prepare<[string], Claimant>(
         CLAIMANTS("SELECT b.file_id, m.tlog_index AS claim FROM beacons b JOIN manifests m ON m.file_id = b.file_id WHERE b.token_id = ?"),
       ),
-      byMark: db.prepare<[string], Claimant>(
-        CLAIMANTS("SELECT file_id, MIN(claim_tlog_index) AS claim FROM watermarks WHERE mark_id = ? GROUP BY file_id"),
-      ),
+      byMark: db.prepare<[string], Claimant>(CLAIMANTS("SELECT file_id, MIN(claim_tlog_index) AS claim FROM watermarks WHERE mark_id = ? GROUP BY file_id")),
       byMarkLayer: db.prepare<[string, string], Claimant>(
         CLAIMANTS("SELECT file_id, claim_tlog_index AS claim FROM watermarks WHERE mark_id = ? AND layer = ?"),
       ),
       byPerceptual: db.prepare<[string], Claimant>(
         CLAIMANTS("SELECT file_id, claim_tlog_index AS claim FROM corpus WHERE hash_kind = 'perceptual' AND hash_value = ?"),
       ),
-      manifest: db.prepare<[string], ManifestRow>(
-        "SELECT file_id, recipient_id, issuer_id, manifest_json FROM manifests WHERE file_id = ?",
-      ),
+      manifest: db.prepare<[string], ManifestRow>("SELECT file_id, recipient_id, issuer_id, manifest_json FROM manifests WHERE file_id = ?"),
       recent: db.prepare<[string, number], RecentEvent>(
         `SELECT kind, source_ip, user_agent, timestamp, qualified_timestamp, tlog_index FROM events
          WHERE file_id = ? ORDER BY timestamp DESC, id DESC LIMIT ?`,

@@ -69,9 +69,7 @@ export function createPrivately(file: string): void {
 function checkVersion(db: Database.Database, migrations: readonly string[]): number {
   const version = db.pragma("user_version", { simple: true }) as number;
   if (version > migrations.length) {
-    throw new SchemaVersionError(
-      `database schema version ${version} is newer than this registry understands (${migrations.length}); upgrade the registry`,
-    );
+    throw new SchemaVersionError(`database schema version ${version} is newer than this registry understands (${migrations.length}); upgrade the registry`);
   }
   return version;
 }

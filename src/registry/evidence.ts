@@ -38,8 +38,22 @@ interface ManifestRow {
 }
 
 /** Rows as stored: the v1 columns, and whatever columns later migrations added. */
-const BeaconRowSchema = z.looseObject({ token_id: z.string(), file_id: z.string(), recipient_id: z.string(), issuer_id: z.string(), kind: z.string(), registered_at: z.int() });
-const WatermarkRowSchema = z.looseObject({ mark_id: z.string(), layer: z.string(), file_id: z.string(), recipient_id: z.string(), issuer_id: z.string(), registered_at: z.int() });
+const BeaconRowSchema = z.looseObject({
+  token_id: z.string(),
+  file_id: z.string(),
+  recipient_id: z.string(),
+  issuer_id: z.string(),
+  kind: z.string(),
+  registered_at: z.int(),
+});
+const WatermarkRowSchema = z.looseObject({
+  mark_id: z.string(),
+  layer: z.string(),
+  file_id: z.string(),
+  recipient_id: z.string(),
+  issuer_id: z.string(),
+  registered_at: z.int(),
+});
 const EventRowSchema = z.looseObject({
   id: z.int(),
   token_id: z.string(),
@@ -96,9 +110,7 @@ export class EvidenceBundles {
     this.sql = {
       manifest: db.prepare<[string], ManifestRow>("SELECT manifest_json, tlog_index FROM manifests WHERE file_id = ?"),
       beacons: db.prepare<[string], z.infer<typeof BeaconRowSchema>>("SELECT * FROM beacons WHERE file_id = ? ORDER BY token_id"),
-      watermarks: db.prepare<[string], z.infer<typeof WatermarkRowSchema>>(
-        "SELECT * FROM watermarks WHERE file_id = ? ORDER BY mark_id, layer",
-      ),
+      watermarks: db.prepare<[string], z.infer<typeof WatermarkRowSchema>>("SELECT * FROM watermarks WHERE file_id = ? ORDER BY mark_id, layer"),
       // Events in the snapshot (a leaf below its size, or none: migrated rows), after the cursor.
       events: db.prepare<[string, number, number, number, number], EventRow>(
         `SELECT * FROM events WHERE file_id = ? AND (tlog_index IS NULL OR tlog_index < ?)
@@ -130,7 +142,11 @@ export class EvidenceBundles {
     for (let from = 0; from < logged.length; from += PROOFS_PER_TURN) {
       if (from > 0) await nextTurn();
       const slice = logged.slice(from, from + PROOFS_PER_TURN);
-      const proven = this.reads.provenLeaves(slice.map((e) => e.index), size, root!);
+      const proven = this.reads.provenLeaves(
+        slice.map((e) => e.index),
+        size,
+        root!,
+      );
       slice.forEach(({ row, index }, i) => {
         const { proof, leafData } = proven[i]!;
         proofs.push({ event_row: row, tlog_index: index, proof, inclusion: proof, leaf_data: leafData });

@@ -169,9 +169,7 @@ export class LogReads {
       throw error;
     }
     if (!tileWithinSize(tile, this.registry.store.size())) throw notFound("the log does not have this tile yet");
-    const bytes = tile.entries
-      ? this.registry.store.entryBundle(tile.index, tile.width)
-      : this.registry.store.hashTile(tile.level, tile.index, tile.width);
+    const bytes = tile.entries ? this.registry.store.entryBundle(tile.index, tile.width) : this.registry.store.hashTile(tile.level, tile.index, tile.width);
     return { bytes, immutable: tile.width === TILE_WIDTH };
   }
 

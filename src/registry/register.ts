@@ -67,9 +67,7 @@ export class Registrations {
   ) {
     const db = registry.db;
     this.sql = {
-      manifest: db.prepare<[string], ManifestRow>(
-        "SELECT issuer_ed25519_pub, request_digest, tlog_index FROM manifests WHERE file_id = ?",
-      ),
+      manifest: db.prepare<[string], ManifestRow>("SELECT issuer_ed25519_pub, request_digest, tlog_index FROM manifests WHERE file_id = ?"),
       beaconOwner: db.prepare<[string], OwnerRow>(
         `SELECT b.file_id, m.issuer_ed25519_pub FROM beacons b LEFT JOIN manifests m ON m.file_id = b.file_id WHERE b.token_id = ?`,
       ),
@@ -85,9 +83,7 @@ export class Registrations {
          (file_id, recipient_id, issuer_id, issuer_ed25519_pub, manifest_json, registered_at, tlog_index, request_digest, registered_by)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
-      upsertBeacon: db.prepare(
-        "INSERT OR REPLACE INTO beacons (token_id, file_id, recipient_id, issuer_id, kind, registered_at) VALUES (?, ?, ?, ?, ?, ?)",
-      ),
+      upsertBeacon: db.prepare("INSERT OR REPLACE INTO beacons (token_id, file_id, recipient_id, issuer_id, kind, registered_at) VALUES (?, ?, ?, ?, ?, ?)"),
       upsertWatermark: db.prepare(
         `INSERT OR REPLACE INTO watermarks (mark_id, layer, file_id, recipient_id, issuer_id, registered_at, claim_tlog_index)
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -140,8 +136,7 @@ export class Registrations {
     // JCS of {manifest, beacons, watermarks, corpus}: members in key order, the manifest's text reused.
     const digest = createHash("sha256")
       .update(
-        `{"beacons":${canonicalize(request.beacons)},"corpus":${corpusJson},` +
-          `"manifest":${manifestJson},"watermarks":${canonicalize(request.watermarks)}}`,
+        `{"beacons":${canonicalize(request.beacons)},"corpus":${corpusJson},` + `"manifest":${manifestJson},"watermarks":${canonicalize(request.watermarks)}}`,
       )
       .digest("hex");
 
@@ -179,7 +174,14 @@ export class Registrations {
         }),
       );
       this.sql.upsertManifest.run(
-        parties.fileId, parties.recipientId, parties.issuerId, parties.issuerPub, manifestJson, now, index, digest,
+        parties.fileId,
+        parties.recipientId,
+        parties.issuerId,
+        parties.issuerPub,
+        manifestJson,
+        now,
+        index,
+        digest,
         operator?.name ?? null,
       );
       for (const beacon of beacons) {

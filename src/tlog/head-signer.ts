@@ -17,14 +17,7 @@ import { toHex } from "../core/hex.js";
 import { signCheckpoint } from "./checkpoint.js";
 import { signTreeHead, type SignedTreeHead } from "./heads.js";
 import { verifierKey } from "./note.js";
-import {
-  MalformedSignedHeadError,
-  readStateFile,
-  SignedHeadRow,
-  writeStateFile,
-  type RecordSource,
-  type SignedRecord,
-} from "./signed-head-record.js";
+import { MalformedSignedHeadError, readStateFile, SignedHeadRow, writeStateFile, type RecordSource, type SignedRecord } from "./signed-head-record.js";
 
 /** What the signer needs from the log (TlogStore provides it). */
 export interface TreeSource {
@@ -205,4 +198,3 @@ function larger(a: SignedRecord | null, b: SignedRecord | null): SignedRecord | 
   if (!a || !b) return a ?? b;
   return b.size > a.size ? b : a;
 }
-

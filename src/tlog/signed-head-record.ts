@@ -108,10 +108,7 @@ export function readStateFile(file: string): SignedRecord | null {
   }
   const parsed = StateFileSchema.safeParse(value);
   if (!parsed.success) {
-    throw new MalformedSignedHeadError(
-      `the state file ${file} is malformed (${describeIssues(parsed.error)}); repair or remove it`,
-      "state file",
-    );
+    throw new MalformedSignedHeadError(`the state file ${file} is malformed (${describeIssues(parsed.error)}); repair or remove it`, "state file");
   }
   return { size: parsed.data.size, root: Buffer.from(parsed.data.root, "hex"), signedAt: parsed.data.signed_at };
 }

@@ -93,9 +93,7 @@ export class TlogStore {
       .raw();
     this.insertLeaf = db.prepare("INSERT INTO tlog_leaves (idx, leaf_data, leaf_hash) VALUES (?, ?, ?)");
     this.insertNode = db.prepare("INSERT INTO tlog_nodes (id, hash) VALUES (?, ?)");
-    this.leafRange = db
-      .prepare("SELECT idx, leaf_data, leaf_hash FROM tlog_leaves WHERE idx >= ? AND idx < ? ORDER BY idx")
-      .raw();
+    this.leafRange = db.prepare("SELECT idx, leaf_data, leaf_hash FROM tlog_leaves WHERE idx >= ? AND idx < ? ORDER BY idx").raw();
     // A tile comes back as one blob: better-sqlite3 makes a Buffer per blob
     // value, which costs more than SQLite's seeks (measured: 3x faster).
     // Blob bytes go through || and group_concat unchanged in a UTF-8 database.

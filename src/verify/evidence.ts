@@ -192,7 +192,13 @@ interface Proven {
 }
 
 /** Inclusion of one leaf in the bundle's head, and its data against the proven hash. */
-function proveLeaf(label: string, inclusion: Inclusion | null, claimedIndex: number | undefined, leafData: string | undefined, head: SignedTreeHead | null): Proven {
+function proveLeaf(
+  label: string,
+  inclusion: Inclusion | null,
+  claimedIndex: number | undefined,
+  leafData: string | undefined,
+  head: SignedTreeHead | null,
+): Proven {
   const checks: Check[] = [];
   const done = (leaf: Record<string, unknown> | null = null, index: number | null = null): Proven => ({ checks, leaf, index });
   if (!inclusion) {

@@ -13,8 +13,7 @@ import { verifyEd25519 } from "./ed25519.js";
 import { canonicalize } from "./jcs.js";
 
 /** `bytes` bytes as lowercase hex, as the registry writes every key, signature and hash. */
-export const lowerHex = (bytes: number) =>
-  z.string().regex(new RegExp(`^[0-9a-f]{${bytes * 2}}$`), `expected ${bytes * 2} lowercase hex characters`);
+export const lowerHex = (bytes: number) => z.string().regex(new RegExp(`^[0-9a-f]{${bytes * 2}}$`), `expected ${bytes * 2} lowercase hex characters`);
 
 export const TreeSizeSchema = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 

@@ -24,8 +24,7 @@ export const LIMITS = Object.freeze({
 });
 
 export const identifierMessage = `must be 1-${LIMITS.identifierBytes} bytes (UTF-8)`;
-export const isIdentifier = (value: unknown): value is string =>
-  typeof value === "string" && value.length > 0 && utf8Length(value) <= LIMITS.identifierBytes;
+export const isIdentifier = (value: unknown): value is string => typeof value === "string" && value.length > 0 && utf8Length(value) <= LIMITS.identifierBytes;
 
 const JsonObjectSchema = z.record(z.string(), z.unknown());
 
@@ -314,6 +313,4 @@ export function manifestParties(m: Record<string, unknown>): ManifestParties {
   };
 }
 
-const nonEmptyOr = (value: unknown, fallback: string): string =>
-  typeof value === "string" && value !== "" ? value : fallback;
-
+const nonEmptyOr = (value: unknown, fallback: string): string => (typeof value === "string" && value !== "" ? value : fallback);

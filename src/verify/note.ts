@@ -85,13 +85,8 @@ export function parseVerifierKey(vkey: string): NoteVerifier {
  * parsed verifiers). Throws NoteError unless at least one known key signed it
  * and every signature by a known key verifies.
  */
-export function verifyNote(
-  note: string | Uint8Array,
-  vkeys: string | NoteVerifier | readonly (string | NoteVerifier)[],
-): VerifiedNote {
-  const verifiers = (Array.isArray(vkeys) ? vkeys : [vkeys]).map((k: string | NoteVerifier) =>
-    typeof k === "string" ? parseVerifierKey(k) : k,
-  );
+export function verifyNote(note: string | Uint8Array, vkeys: string | NoteVerifier | readonly (string | NoteVerifier)[]): VerifiedNote {
+  const verifiers = (Array.isArray(vkeys) ? vkeys : [vkeys]).map((k: string | NoteVerifier) => (typeof k === "string" ? parseVerifierKey(k) : k));
   const msg = decodeNote(note);
   if (/[\u0000-\u0009\u000b-\u001f]/.test(msg)) throw new NoteError("note contains a control character");
   const split = msg.lastIndexOf("\n\n");

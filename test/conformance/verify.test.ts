@@ -5,8 +5,17 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
-  EMPTY_ROOT, canonicalize, leafHash, nodeHash, parseCheckpoint, parseVerifierKey, rootFromLeafHashes,
-  verifyConsistency, verifyEd25519, verifyInclusion, verifyNote,
+  EMPTY_ROOT,
+  canonicalize,
+  leafHash,
+  nodeHash,
+  parseCheckpoint,
+  parseVerifierKey,
+  rootFromLeafHashes,
+  verifyConsistency,
+  verifyEd25519,
+  verifyInclusion,
+  verifyNote,
 } from "../../conformance/verify.js";
 import { readFixture } from "../fixtures.js";
 

@@ -3,13 +3,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { verifyEd25519 } from "../../src/core/ed25519.js";
-import {
-  IDENTITY_FILE,
-  IdentityError,
-  loadOrCreateIdentity,
-  readIdentity,
-  writeIdentity,
-} from "../../src/core/identity.js";
+import { IDENTITY_FILE, IdentityError, loadOrCreateIdentity, readIdentity, writeIdentity } from "../../src/core/identity.js";
 import { FIXTURES_DIR, readFixture } from "../fixtures.js";
 import { tempDir } from "../temp.js";
 

@@ -99,7 +99,10 @@ function base(overrides: Record<string, unknown> = {}): Record<string, unknown> 
     issuer_id: "issuer-1",
     recipient: { recipient_id: "alice", x25519_pub: "11".repeat(32) },
     watermarks: [{ layer: "L1_zero_width", mark_id: "10".repeat(16) }],
-    beacons: [{ token_id: "t-1", kind: "dns" }, { token_id: "t-2", kind: "http", url: "https://b.example/t-2" }],
+    beacons: [
+      { token_id: "t-1", kind: "dns" },
+      { token_id: "t-2", kind: "http", url: "https://b.example/t-2" },
+    ],
     policy: { jurisdiction: "GLOBAL" },
     l3_policy: {},
     signature_ml_dsa: "",
@@ -399,8 +402,17 @@ test("anything that is not a JSON manifest gets a verdict, never an exception", 
     cursor = next;
   }
   const throwing = { ...signed(base()) };
-  Object.defineProperty(throwing, "policy", { enumerable: true, get: () => { throw new Error("boom"); } });
-  const proxy = new Proxy(signed(base()), { ownKeys: () => { throw new Error("boom"); } });
+  Object.defineProperty(throwing, "policy", {
+    enumerable: true,
+    get: () => {
+      throw new Error("boom");
+    },
+  });
+  const proxy = new Proxy(signed(base()), {
+    ownKeys: () => {
+      throw new Error("boom");
+    },
+  });
   const inputs: unknown[] = [
     null,
     undefined,
@@ -459,14 +471,17 @@ function assertLimit(m: unknown, pattern: RegExp): void {
 }
 
 test("LIMITS are the documented numbers", () => {
-  assert.deepEqual({ ...LIMITS }, {
-    identifierBytes: 256,
-    beacons: 500,
-    watermarks: 500,
-    manifestBytes: 262144,
-    corpusEntries: 64,
-    corpusFieldBytes: 256,
-  });
+  assert.deepEqual(
+    { ...LIMITS },
+    {
+      identifierBytes: 256,
+      beacons: 500,
+      watermarks: 500,
+      manifestBytes: 262144,
+      corpusEntries: 64,
+      corpusFieldBytes: 256,
+    },
+  );
 });
 
 test("fixture and test manifests are within the limits", () => {
@@ -488,7 +503,15 @@ test("identifiers are limited to 1..256 UTF-8 bytes, counted in bytes", () => {
   assertLimit(base({ issuer_id: 5 }), /issuer_id/);
   assertLimit(base({ recipient: { recipient_id: long, x25519_pub: "" } }), /recipient_id.*256 bytes/);
   assertLimit(base({ beacons: [{ token_id: long, kind: "dns" }] }), /beacons\[0\]\.token_id.*256 bytes/);
-  assertLimit(base({ beacons: [{ token_id: "t", kind: "dns" }, { token_id: "", kind: "dns" }] }), /beacons\[1\]\.token_id/);
+  assertLimit(
+    base({
+      beacons: [
+        { token_id: "t", kind: "dns" },
+        { token_id: "", kind: "dns" },
+      ],
+    }),
+    /beacons\[1\]\.token_id/,
+  );
   assertLimit(base({ beacons: [{ kind: "dns" }] }), /beacons\[0\]\.token_id/);
   assertLimit(base({ beacons: [{ token_id: "t", kind: long }] }), /beacons\[0\]\.kind.*256 bytes/);
   assertLimit(base({ beacons: [{ token_id: "t" }] }), /beacons\[0\]\.kind/);
@@ -567,7 +590,13 @@ test("sidecarMatches ignores item order and key order", () => {
   ];
   assert.equal(sidecarMatches(signedBeacons, structuredClone(signedBeacons)), true);
   assert.equal(sidecarMatches(signedBeacons, [signedBeacons[1], signedBeacons[0]]), true);
-  assert.equal(sidecarMatches(signedBeacons, [{ url: "https://b.example/t-2", kind: "http", token_id: "t-2" }, { kind: "dns", token_id: "t-1" }]), true);
+  assert.equal(
+    sidecarMatches(signedBeacons, [
+      { url: "https://b.example/t-2", kind: "http", token_id: "t-2" },
+      { kind: "dns", token_id: "t-1" },
+    ]),
+    true,
+  );
   assert.equal(sidecarMatches([], []), true);
   assert.equal(sidecarMatches([{ token_id: "t", kind: "dns" }], [{ token_id: "t", kind: "dns", note: null }]), true);
 });

@@ -27,7 +27,11 @@ test("malformed scopes are refused with a message naming the problem", () => {
     [{ scopes: ["register"], issuerKeys: ["abc"] }, /--issuer-key must be an Ed25519 public key/],
     [{ scopes: ["register"], issuerIds: [""] }, /malformed scope/],
   ];
-  for (const [request, message] of cases) assert.throws(() => scopesFrom(request), (error) => error instanceof ScopeError && message.test(error.message));
+  for (const [request, message] of cases)
+    assert.throws(
+      () => scopesFrom(request),
+      (error) => error instanceof ScopeError && message.test(error.message),
+    );
 });
 
 test("a register scope admits an issuer by exact id, prefix or key, and names what is missing otherwise", () => {

@@ -52,7 +52,10 @@ test("the pool answers what firstVerified answers, on its workers", async (t) =>
   assert.equal(pool.threads, 2);
   const all = cases();
   const answers = await Promise.all(all.map(([c]) => pool.verify(c)));
-  assert.deepEqual(answers, all.map(([, expected]) => expected));
+  assert.deepEqual(
+    answers,
+    all.map(([, expected]) => expected),
+  );
   assert.equal(pool.stats.pooled, all.length);
   assert.equal(pool.stats.inThread, 0);
 });
@@ -66,7 +69,10 @@ test("many checks at once, spread over the workers and several turns of the loop
     answers.push(pool.verify(i % 3 === 0 ? { ...c, messages: [`tampered ${i}`] } : c));
     if (i % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
   }
-  assert.deepEqual(await Promise.all(answers), valid.map((_, i) => (i % 3 === 0 ? -1 : 0)));
+  assert.deepEqual(
+    await Promise.all(answers),
+    valid.map((_, i) => (i % 3 === 0 ? -1 : 0)),
+  );
   assert.equal(pool.stats.pooled, valid.length);
 });
 

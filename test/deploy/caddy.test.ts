@@ -77,9 +77,7 @@ function send(req: Send): Promise<Reply> {
       res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
       res.on("error", reject);
     };
-    const r = req.tls
-      ? https.request({ ...options, servername: req.host, rejectUnauthorized: false }, onResponse)
-      : http.request(options, onResponse);
+    const r = req.tls ? https.request({ ...options, servername: req.host, rejectUnauthorized: false }, onResponse) : http.request(options, onResponse);
     r.on("timeout", () => r.destroy(new Error(`timeout: ${req.host}${req.path}`)));
     r.on("error", reject);
     r.end(req.body);
@@ -400,8 +398,7 @@ test("the Caddyfile in front of the real registry", async (t) => {
     ocsp: HOSTS.ocsp,
     licence: HOSTS.licence,
   });
-  const viaEdge = (host: HostKey, req: Omit<Send, "port" | "host">): Promise<Reply> =>
-    send({ port: caddy.httpPort, host: HOSTS[host], ...req });
+  const viaEdge = (host: HostKey, req: Omit<Send, "port" | "host">): Promise<Reply> => send({ port: caddy.httpPort, host: HOSTS[host], ...req });
 
   await t.test("each host answers its routes and 404s the rest", async () => {
     for (const host of Object.keys(HOSTS) as HostKey[]) {
@@ -433,7 +430,10 @@ test("the Caddyfile in front of the real registry", async (t) => {
   await t.test("security headers on proxied answers and on the edge's own 404", async () => {
     const proxied = await viaEdge("registry", { path: "/health" });
     const edge = await viaEdge("registry", { path: "/nowhere" });
-    for (const [what, reply] of [["proxied", proxied], ["edge", edge]] as const) {
+    for (const [what, reply] of [
+      ["proxied", proxied],
+      ["edge", edge],
+    ] as const) {
       assert.equal(reply.headers["x-content-type-options"], "nosniff", what);
       assert.equal(reply.headers["x-frame-options"], "DENY", what);
       assert.equal(reply.headers["referrer-policy"], "no-referrer", what);
@@ -513,7 +513,10 @@ test("the Caddyfile in front of the real registry", async (t) => {
     assert.equal(viaHeader.status, 200);
 
     const accessLog = await until("access log", caddy.proc, async () => {
-      const lines = caddy.proc.stdout().split("\n").filter((l) => l.includes('"uri":"/attribute"'));
+      const lines = caddy.proc
+        .stdout()
+        .split("\n")
+        .filter((l) => l.includes('"uri":"/attribute"'));
       return lines.length >= 2 ? caddy.proc.stdout() : undefined;
     });
     const entry = JSON.parse(accessLog.split("\n").find((l) => l.includes('"uri":"/dns_event"')) ?? "{}") as {

@@ -268,7 +268,10 @@ test("the build context holds what the Dockerfile copies, and keeps secrets and 
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith("#"));
   for (const copy of image.stages.flat().filter((i) => i.keyword === "COPY" && !i.args.includes("--from="))) {
-    const sources = copy.args.split(/\s+/).filter((a) => !a.startsWith("--")).slice(0, -1);
+    const sources = copy.args
+      .split(/\s+/)
+      .filter((a) => !a.startsWith("--"))
+      .slice(0, -1);
     for (const source of sources) {
       assert.ok(fs.existsSync(path.join(REPO, source)), `COPY ${source}: not in the repository`);
       assert.ok(!ignored.includes(source), `COPY ${source}: excluded by .dockerignore`);

@@ -48,7 +48,10 @@ test("the monitor's textfile-collector output passes promtool's metrics lint", (
     const lint = promtool(["check", "metrics"], text);
     assert.equal(lint.status, 0, `${lint.output}\n${text}`);
   }
-  assert.equal(samples(monitorMetricsText({ misbehaving: true, kind: "shrunk", verifiedSize: null })).get('oversight_monitor_log_misbehaving{kind="shrunk"}'), 1);
+  assert.equal(
+    samples(monitorMetricsText({ misbehaving: true, kind: "shrunk", verifiedSize: null })).get('oversight_monitor_log_misbehaving{kind="shrunk"}'),
+    1,
+  );
 });
 
 interface Panel {

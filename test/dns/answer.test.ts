@@ -10,7 +10,13 @@ type Rec = { ttl?: number; data?: unknown };
 const ZONE: Zone = { apex: "bcn.example.org", nameservers: ["ns1.bcn.example.org"], answerIps: ["192.0.2.10", "192.0.2.11"], answerIpv6: [], ttl: 60 };
 
 function ask(name: string, type: string, extra: Partial<dnsPacket.Packet> = {}): Buffer {
-  return dnsPacket.encode({ type: "query", id: 4242, flags: dnsPacket.RECURSION_DESIRED, questions: [{ name, type: type as dnsPacket.RecordType, class: "IN" }], ...extra });
+  return dnsPacket.encode({
+    type: "query",
+    id: 4242,
+    flags: dnsPacket.RECURSION_DESIRED,
+    questions: [{ name, type: type as dnsPacket.RecordType, class: "IN" }],
+    ...extra,
+  });
 }
 
 function query(message: Buffer): Query {
@@ -42,10 +48,13 @@ test("A for a beacon in mixed case: every answer address, TTL 60, AA, the questi
   assert.equal(r.flag_rd, true);
   assert.equal(r.rcode, "NOERROR");
   assert.deepEqual(r.questions, [{ name: asked, type: "A", class: "IN" }]);
-  assert.deepEqual(r.answers?.map((a) => [a.name, a.type, (a as Rec).ttl, (a as Rec).data]), [
-    [asked, "A", 60, "192.0.2.10"],
-    [asked, "A", 60, "192.0.2.11"],
-  ]);
+  assert.deepEqual(
+    r.answers?.map((a) => [a.name, a.type, (a as Rec).ttl, (a as Rec).data]),
+    [
+      [asked, "A", 60, "192.0.2.10"],
+      [asked, "A", 60, "192.0.2.11"],
+    ],
+  );
 });
 
 test("AAAA: the configured addresses, or NODATA with the zone's SOA", () => {
@@ -55,7 +64,10 @@ test("AAAA: the configured addresses, or NODATA with the zone's SOA", () => {
   assert.equal(nodata.authorities?.[0]?.type, "SOA");
   assert.equal(nodata.authorities?.[0]?.name, "bcn.example.org");
   const v6 = reply(ask(`${TOKEN}.t.bcn.example.org`, "AAAA"), { ...ZONE, answerIpv6: ["2001:db8::1"] });
-  assert.deepEqual(v6.answers?.map((a) => (a as Rec).data), ["2001:db8::1"]);
+  assert.deepEqual(
+    v6.answers?.map((a) => (a as Rec).data),
+    ["2001:db8::1"],
+  );
 });
 
 test("SOA and NS at the apex; other types NODATA; outside the zone REFUSED without AA", () => {
@@ -63,12 +75,17 @@ test("SOA and NS at the apex; other types NODATA; outside the zone REFUSED witho
   assert.equal(soa.answers?.[0]?.type, "SOA");
   assert.deepEqual((soa.answers?.[0] as { data: { mname: string; rname: string; minimum: number } } | undefined)?.data.mname, "ns1.bcn.example.org");
   const ns = reply(ask("Bcn.Example.Org", "NS"));
-  assert.deepEqual(ns.answers?.map((a) => [a.name, (a as Rec).data]), [["Bcn.Example.Org", "ns1.bcn.example.org"]]);
+  assert.deepEqual(
+    ns.answers?.map((a) => [a.name, (a as Rec).data]),
+    [["Bcn.Example.Org", "ns1.bcn.example.org"]],
+  );
   const txt = reply(ask(`${TOKEN}.t.bcn.example.org`, "TXT"));
   assert.deepEqual([txt.rcode, txt.answers?.length, txt.authorities?.[0]?.type], ["NOERROR", 0, "SOA"]);
   const outside = reply(ask("example.com", "A"));
   assert.deepEqual([outside.rcode, outside.flag_aa, outside.answers?.length], ["REFUSED", false, 0]);
-  const chaos = dnsPacket.decode(answer(ZONE, query(dnsPacket.encode({ type: "query", id: 1, questions: [{ name: "bcn.example.org", type: "TXT", class: "CH" }] })), "udp")) as { rcode?: string };
+  const chaos = dnsPacket.decode(
+    answer(ZONE, query(dnsPacket.encode({ type: "query", id: 1, questions: [{ name: "bcn.example.org", type: "TXT", class: "CH" }] })), "udp"),
+  ) as { rcode?: string };
   assert.equal(chaos.rcode, "REFUSED");
 });
 
@@ -80,7 +97,16 @@ test("malformed input: FORMERR with the id when there is a header, silence other
   assert.ok(!formerr.ok && formerr.reply);
   const decoded = dnsPacket.decode(formerr.reply) as { id?: number; rcode?: string; flag_qr: boolean };
   assert.deepEqual([decoded.id, decoded.rcode, decoded.flag_qr], [4242, "FORMERR", true]);
-  const two = decodeQuery(dnsPacket.encode({ type: "query", id: 7, questions: [{ name: "a.bcn.example.org", type: "A" }, { name: "b.bcn.example.org", type: "A" }] }));
+  const two = decodeQuery(
+    dnsPacket.encode({
+      type: "query",
+      id: 7,
+      questions: [
+        { name: "a.bcn.example.org", type: "A" },
+        { name: "b.bcn.example.org", type: "A" },
+      ],
+    }),
+  );
   assert.equal(!two.ok && (dnsPacket.decode(two.reply!) as { rcode?: string }).rcode, "FORMERR");
   const response = decodeQuery(dnsPacket.encode({ type: "response", id: 7, questions: [{ name: "a.bcn.example.org", type: "A" }] }));
   assert.deepEqual([response.ok, !response.ok && response.reply], [false, null]);
@@ -94,7 +120,9 @@ test("EDNS0: an OPT is answered with ours; an unknown EDNS version is BADVERS", 
   const r = reply(ask(`${TOKEN}.t.bcn.example.org`, "A", { additionals: [{ type: "OPT", name: ".", udpPayloadSize: 4096 } as dnsPacket.Answer] }));
   const opt = r.additionals?.find((a) => a.type === "OPT") as { udpPayloadSize?: number } | undefined;
   assert.equal(opt?.udpPayloadSize, EDNS_UDP_LIMIT);
-  const v1 = decodeQuery(ask("bcn.example.org", "SOA", { additionals: [{ type: "OPT", name: ".", udpPayloadSize: 4096, ednsVersion: 1 } as unknown as dnsPacket.Answer] }));
+  const v1 = decodeQuery(
+    ask("bcn.example.org", "SOA", { additionals: [{ type: "OPT", name: ".", udpPayloadSize: 4096, ednsVersion: 1 } as unknown as dnsPacket.Answer] }),
+  );
   assert.ok(!v1.ok && v1.reply);
   const bad = dnsPacket.decode(v1.reply).additionals?.[0] as { extendedRcode?: number } | undefined;
   assert.equal(bad?.extendedRcode, 1);

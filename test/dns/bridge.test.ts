@@ -7,7 +7,18 @@ import * as dnsPacket from "dns-packet";
 import { deliver, deliveryTarget } from "../../src/dns/delivery.js";
 import { startTestRegistry, type TestRegistry } from "../http/registry-server.js";
 import {
-  APEX, DNS_SECRET, beaconName, queryPacket, startTestBridge, tcpExchange, tokenOf, udpExchange, udpQuery, until, type DnsLeaf, type Reply,
+  APEX,
+  DNS_SECRET,
+  beaconName,
+  queryPacket,
+  startTestBridge,
+  tcpExchange,
+  tokenOf,
+  udpExchange,
+  udpQuery,
+  until,
+  type DnsLeaf,
+  type Reply,
 } from "./harness.js";
 
 function dnsLeaves(reg: TestRegistry): DnsLeaf[] {
@@ -37,7 +48,11 @@ test("answers over UDP and TCP are right, and each beacon query reaches the regi
   const garbage = await udpExchange(port, Buffer.from("\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x09nottrunc", "latin1"));
   assert.equal((dnsPacket.decode(garbage!) as Reply).rcode, "FORMERR");
 
-  const [ns, tcpA, tcpTxt] = await tcpExchange(port, [queryPacket(APEX, "NS"), queryPacket(beaconName(tokenOf(3)), "A"), queryPacket(beaconName(tokenOf(4)), "TXT")]);
+  const [ns, tcpA, tcpTxt] = await tcpExchange(port, [
+    queryPacket(APEX, "NS"),
+    queryPacket(beaconName(tokenOf(3)), "A"),
+    queryPacket(beaconName(tokenOf(4)), "TXT"),
+  ]);
   assert.deepEqual(data(ns!), [`ns1.${APEX}`]);
   assert.deepEqual(data(tcpA!), ["192.0.2.53"]);
   assert.deepEqual([tcpTxt!.rcode, tcpTxt!.answers?.length], ["NOERROR", 0]);
@@ -45,14 +60,19 @@ test("answers over UDP and TCP are right, and each beacon query reaches the regi
   // Beacon queries: tokens 1 (A), 10 (mixed case, A), 2 (AAAA), 3 (A over TCP), 4 (TXT over TCP).
   await until("five events in the registry", () => dnsLeaves(reg).length >= 5);
   await until("an empty backlog", () => bridge.journal.pending === 0);
-  const leaves = dnsLeaves(reg).map((l) => [l.token_id, l.qtype, l.qname, l.source_ip]).sort();
-  assert.deepEqual(leaves, [
-    [tokenOf(1), "A", beaconName(tokenOf(1)), "127.0.0.1"],
-    [tokenOf(10), "A", mixed, "127.0.0.1"],
-    [tokenOf(2), "AAAA", beaconName(tokenOf(2)), "127.0.0.1"],
-    [tokenOf(3), "A", beaconName(tokenOf(3)), "127.0.0.1"],
-    [tokenOf(4), "TXT", beaconName(tokenOf(4)), "127.0.0.1"],
-  ].sort());
+  const leaves = dnsLeaves(reg)
+    .map((l) => [l.token_id, l.qtype, l.qname, l.source_ip])
+    .sort();
+  assert.deepEqual(
+    leaves,
+    [
+      [tokenOf(1), "A", beaconName(tokenOf(1)), "127.0.0.1"],
+      [tokenOf(10), "A", mixed, "127.0.0.1"],
+      [tokenOf(2), "AAAA", beaconName(tokenOf(2)), "127.0.0.1"],
+      [tokenOf(3), "A", beaconName(tokenOf(3)), "127.0.0.1"],
+      [tokenOf(4), "TXT", beaconName(tokenOf(4)), "127.0.0.1"],
+    ].sort(),
+  );
   assert.equal(await bridge.metrics.get("dns_events_delivered_total"), 5);
   assert.equal(await bridge.metrics.get("dns_malformed_total"), 1);
 });
@@ -64,7 +84,12 @@ test("a resent query (same resolver, id and name) is answered again but is one e
   for (let i = 0; i < 3; i++) assert.ok(await udpExchange(bridge.dnsPort, packet));
   await udpQuery(bridge.dnsPort, beaconName(tokenOf(78)), "A");
   await until("two events", () => dnsLeaves(reg).length >= 2 && bridge.journal.pending === 0);
-  assert.deepEqual(dnsLeaves(reg).map((l) => l.token_id).sort(), [tokenOf(77), tokenOf(78)]);
+  assert.deepEqual(
+    dnsLeaves(reg)
+      .map((l) => l.token_id)
+      .sort(),
+    [tokenOf(77), tokenOf(78)],
+  );
   assert.equal(await bridge.metrics.get("dns_events_retransmitted_total"), 2);
 });
 
@@ -105,9 +130,12 @@ test("a 401 (wrong secret) dead-letters every event with the registry's message,
   assert.match(letter?.answer ?? "", /auth_required/);
   const logged = bridge.logLines.map((l) => JSON.parse(l) as { level: string; msg: string; status?: number });
   assert.ok(logged.some((l) => l.level === "error" && /refused a DNS event for good/.test(l.msg) && l.status === 401));
-  assert.ok(bridge.logLines.every((l) => !l.includes("a-different-secret")), "the secret is never logged");
+  assert.ok(
+    bridge.logLines.every((l) => !l.includes("a-different-secret")),
+    "the secret is never logged",
+  );
 
-  const status = await (await fetch(`${bridge.metricsUrl}/status`)).json() as { dead_letters: number; pending: number };
+  const status = (await (await fetch(`${bridge.metricsUrl}/status`)).json()) as { dead_letters: number; pending: number };
   assert.deepEqual([status.dead_letters, status.pending], [3, 0]);
   const metrics = await (await fetch(`${bridge.metricsUrl}/metrics`)).text();
   assert.match(metrics, /^dns_events_dead_lettered_total 3$/m);
@@ -128,7 +156,10 @@ test("429 from the registry: the bridge waits its retry_after and delivers once 
   assert.equal(bridge.journal.pending, 2);
   ms += 60_000;
   await until("all delivered", () => bridge.journal.pending === 0);
-  assert.deepEqual(dnsLeaves(reg).map((l) => l.token_id), [1, 2, 3, 4, 5].map(tokenOf));
+  assert.deepEqual(
+    dnsLeaves(reg).map((l) => l.token_id),
+    [1, 2, 3, 4, 5].map(tokenOf),
+  );
   assert.equal(bridge.journal.backlog().dead_letters, 0);
 });
 
@@ -152,7 +183,7 @@ test("fuzz: random and truncated packets never stop the bridge from answering go
   const reg = await startTestRegistry(t, { dnsSecret: DNS_SECRET });
   const bridge = await startTestBridge(t, reg.url);
   let seed = 0x2545f491;
-  const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const random = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
   const good = queryPacket(beaconName(tokenOf(1)), "A");
   for (let round = 0; round < 40; round++) {
     for (let i = 0; i < 25; i++) {
@@ -191,7 +222,12 @@ test("an event the registry committed before the bridge could note it (a crash i
 
   const after = await startTestBridge(t, reg.url, { dataDir: before.dataDir });
   await until("the backlog delivered", () => after.journal.pending === 0);
-  assert.deepEqual(dnsLeaves(reg).map((l) => l.token_id).sort(), [1, 2, 3].map(tokenOf));
+  assert.deepEqual(
+    dnsLeaves(reg)
+      .map((l) => l.token_id)
+      .sort(),
+    [1, 2, 3].map(tokenOf),
+  );
 });
 
 test("TCP: a hundred pipelined queries on one connection are all answered, in order", async (t) => {
@@ -199,7 +235,10 @@ test("TCP: a hundred pipelined queries on one connection are all answered, in or
   const bridge = await startTestBridge(t, reg.url);
   const messages = Array.from({ length: 100 }, (_, i) => queryPacket(i % 2 === 0 ? APEX : beaconName(tokenOf(500 + i)), i % 2 === 0 ? "SOA" : "A", 20_000 + i));
   const replies = await tcpExchange(bridge.dnsPort, messages);
-  assert.deepEqual(replies.map((r) => r.id), messages.map((_, i) => 20_000 + i));
+  assert.deepEqual(
+    replies.map((r) => r.id),
+    messages.map((_, i) => 20_000 + i),
+  );
   assert.ok(replies.every((r) => r.rcode === "NOERROR" && r.answers?.length === 1));
   await until("fifty events", () => bridge.journal.pending === 0 && reg.service.registry.store.size() === 50);
 });

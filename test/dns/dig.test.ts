@@ -39,8 +39,10 @@ test("dig: A, AAAA, SOA, NS, mixed case, outside the zone, over UDP and TCP; eac
 
   await until("four beacon events", () => bridge.journal.pending === 0 && reg.service.registry.store.size() >= 4);
   const { entries } = reg.service.log.range(0, 100);
-  const tokens = entries.map((e: { leaf_data: string }) => (JSON.parse(e.leaf_data) as { token_id: string; qtype: string }))
-    .map((l) => `${l.token_id} ${l.qtype}`).sort();
+  const tokens = entries
+    .map((e: { leaf_data: string }) => JSON.parse(e.leaf_data) as { token_id: string; qtype: string })
+    .map((l) => `${l.token_id} ${l.qtype}`)
+    .sort();
   assert.deepEqual(tokens, [`${tokenOf(1)} A`, `${tokenOf(2)} A`, `${tokenOf(3)} AAAA`, `${tokenOf(4)} A`]);
 });
 

@@ -25,11 +25,17 @@ test("appends are kept in order across a reopen; settle delivers and dead-letter
   t.after(() => again.close());
   assert.equal(again.pending, 4);
   const oldest = again.oldest(10);
-  assert.deepEqual(oldest.map((e) => e.qname), ["q1", "q2", "q3", "q4"]);
+  assert.deepEqual(
+    oldest.map((e) => e.qname),
+    ["q1", "q2", "q3", "q4"],
+  );
   assert.deepEqual(oldest, appended);
   await again.settle([oldest[0]!, oldest[2]!], [{ entry: oldest[1]!, status: 401, answer: '{"error":{"code":"auth_required"}}' }]);
   assert.equal(again.pending, 1);
-  assert.deepEqual(again.oldest(10).map((e) => e.qname), ["q4"]);
+  assert.deepEqual(
+    again.oldest(10).map((e) => e.qname),
+    ["q4"],
+  );
   assert.deepEqual(again.backlog(), { pending: 1, oldest_received_at: appended[3]!.received_at, dead_letters: 1, delivered: 2 });
   const [letter] = again.deadLetters(5);
   assert.deepEqual([letter?.event_id, letter?.status, letter?.failed_at], [appended[1]!.event_id, 401, 5_000]);

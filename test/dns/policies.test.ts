@@ -27,8 +27,14 @@ test("the retransmission memory is bounded", () => {
 
 test("backoff doubles to its cap, jitters the upper half, and a retry_after wins (capped)", () => {
   const policy = { baseMs: 100, maxMs: 1000, maxRetryAfterMs: 5000 };
-  assert.deepEqual([1, 2, 3, 4, 5, 10].map((n) => retryDelayMs(policy, n, null, 0.999999)), [100, 200, 400, 800, 1000, 1000]);
-  assert.deepEqual([1, 2, 3].map((n) => retryDelayMs(policy, n, null, 0)), [50, 100, 200]);
+  assert.deepEqual(
+    [1, 2, 3, 4, 5, 10].map((n) => retryDelayMs(policy, n, null, 0.999999)),
+    [100, 200, 400, 800, 1000, 1000],
+  );
+  assert.deepEqual(
+    [1, 2, 3].map((n) => retryDelayMs(policy, n, null, 0)),
+    [50, 100, 200],
+  );
   assert.equal(retryDelayMs(policy, 3, 2, 0.5), 2000);
   assert.equal(retryDelayMs(policy, 3, 86_400, 0.5), 5000);
   assert.ok(retryDelayMs(DEFAULT_BACKOFF, 1_000_000, null, 0.5) <= DEFAULT_BACKOFF.maxMs);
@@ -38,7 +44,9 @@ test("registry answers: 200 delivered, 429 and 5xx retried (retry_after from the
   assert.deepEqual(classify(200, '{"ok":true,"tlog_index":5}', undefined), { kind: "delivered", tlogIndex: 5 });
   assert.equal(classify(200, "<html>", undefined).kind, "retry");
   assert.deepEqual(classify(429, '{"error":{"code":"rate_limited","message":"x","retry_after":3}}', "9"), {
-    kind: "retry", reason: "rate limited (429)", retryAfterSeconds: 3,
+    kind: "retry",
+    reason: "rate limited (429)",
+    retryAfterSeconds: 3,
   });
   assert.equal((classify(429, "", "7") as { retryAfterSeconds: number }).retryAfterSeconds, 7);
   assert.deepEqual(classify(503, "", undefined), { kind: "retry", reason: "HTTP 503", retryAfterSeconds: null });

@@ -27,8 +27,27 @@ interface BridgeProcess {
 async function spawnBridge(t: TestContext, registryUrl: string, dataDir: string, extra: string[] = []): Promise<BridgeProcess> {
   const child = spawn(
     process.execPath,
-    [MAIN_JS, "dns-bridge", "--beacon-domain", APEX, "--answer-ip", "192.0.2.53", "--registry-url", registryUrl,
-      "--address", "127.0.0.1", "--port", "0", "--metrics-port", "0", "--data-dir", dataDir, "--sqlite-synchronous", "NORMAL", ...extra],
+    [
+      MAIN_JS,
+      "dns-bridge",
+      "--beacon-domain",
+      APEX,
+      "--answer-ip",
+      "192.0.2.53",
+      "--registry-url",
+      registryUrl,
+      "--address",
+      "127.0.0.1",
+      "--port",
+      "0",
+      "--metrics-port",
+      "0",
+      "--data-dir",
+      dataDir,
+      "--sqlite-synchronous",
+      "NORMAL",
+      ...extra,
+    ],
     { env: { ...BASE_ENV, OVERSIGHT_DNS_EVENT_SECRET: DNS_SECRET }, stdio: ["ignore", "pipe", "pipe"] },
   );
   t.after(() => {
@@ -120,10 +139,14 @@ test("bad settings stop the bridge with one line each, naming the flag or variab
   const unknown = spawnSync(process.execPath, [MAIN_JS, "dns-bridge", "--secret", "x"], { env: BASE_ENV, encoding: "utf8" });
   assert.equal(unknown.status, 2);
   assert.match(unknown.stderr, /^dns-bridge: unknown flag --secret$/m);
-  const both = spawnSync(process.execPath, [MAIN_JS, "dns-bridge", "--beacon-domain", APEX, "--answer-ip", "192.0.2.1", "--registry-url", "http://127.0.0.1:1", "--secret-file", weakFile], {
-    env: { ...BASE_ENV, OVERSIGHT_DNS_EVENT_SECRET: DNS_SECRET },
-    encoding: "utf8",
-  });
+  const both = spawnSync(
+    process.execPath,
+    [MAIN_JS, "dns-bridge", "--beacon-domain", APEX, "--answer-ip", "192.0.2.1", "--registry-url", "http://127.0.0.1:1", "--secret-file", weakFile],
+    {
+      env: { ...BASE_ENV, OVERSIGHT_DNS_EVENT_SECRET: DNS_SECRET },
+      encoding: "utf8",
+    },
+  );
   assert.match(both.stderr, /both given; keep one/);
   assert.doesNotMatch(both.stderr, new RegExp(DNS_SECRET));
 });

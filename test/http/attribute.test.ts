@@ -32,9 +32,7 @@ test("a mark registered by a second issuer under another layer does not redirect
   const answer = await attribute(reg, { mark_id: "shared-mark" });
   assert.equal(answer.file_id, "file-a");
   assert.equal(answer.issuer_id, "issuer-a");
-  assert.deepEqual(answer.other_claimants, [
-    { file_id: "file-b", issuer_id: "issuer-b", issuer_pub: b.signer.publicKeyHex, tlog_index: second.tlogIndex },
-  ]);
+  assert.deepEqual(answer.other_claimants, [{ file_id: "file-b", issuer_id: "issuer-b", issuer_pub: b.signer.publicKeyHex, tlog_index: second.tlogIndex }]);
 
   const exact = await attribute(reg, { mark_id: "shared-mark", layer: "L2_whitespace" });
   assert.equal(exact.file_id, "file-b");
@@ -79,13 +77,25 @@ test("re-registering a file keeps the rank of its first claim on a mark or hash,
   const b = createIssuer("issuer-b");
   const mark = (mark_id: string, layer: string) => ({ mark_id, layer });
   const first = await register(reg, a, "file-a", { watermarks: [mark("kept", "L1_zero_width")], beacons: [] }, { perceptual: "phash-kept" });
-  const rival = await register(reg, b, "file-b", { watermarks: [mark("kept", "L2_whitespace"), mark("added", "L2_whitespace")], beacons: [] }, {
-    perceptual: "phash-kept",
-  });
+  const rival = await register(
+    reg,
+    b,
+    "file-b",
+    { watermarks: [mark("kept", "L2_whitespace"), mark("added", "L2_whitespace")], beacons: [] },
+    {
+      perceptual: "phash-kept",
+    },
+  );
   // issuer-a registers its file again (a changed manifest: a new leaf), now also claiming "added".
-  const again = await register(reg, a, "file-a", { watermarks: [mark("kept", "L1_zero_width"), mark("added", "L1_zero_width")], beacons: [], size_bytes: 1 }, {
-    perceptual: "phash-kept",
-  });
+  const again = await register(
+    reg,
+    a,
+    "file-a",
+    { watermarks: [mark("kept", "L1_zero_width"), mark("added", "L1_zero_width")], beacons: [], size_bytes: 1 },
+    {
+      perceptual: "phash-kept",
+    },
+  );
   assert.ok(first.tlogIndex < rival.tlogIndex && rival.tlogIndex < again.tlogIndex);
 
   const rivalClaim = { file_id: "file-b", issuer_id: "issuer-b", issuer_pub: b.signer.publicKeyHex, tlog_index: rival.tlogIndex };

@@ -18,8 +18,7 @@ function expect413(answer: RawAnswer): void {
 /** Headers of a POST declaring `length` bytes, of which none (or `sent`) follow: the answer must not wait for them. */
 function declared(reg: TestRegistry, path: string, length: number, extra = ""): string {
   return (
-    `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n` +
-    `Authorization: Bearer ${reg.token}\r\n${extra}\r\n`
+    `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n` + `Authorization: Bearer ${reg.token}\r\n${extra}\r\n`
   );
 }
 

@@ -20,7 +20,11 @@ const GET = "GET /health HTTP/1.1\r\nHost: x\r\n";
 test("requests Node's parser refuses are answered with the v1 envelope and the connection is closed", async (t) => {
   const reg = await startTestRegistry(t);
   const cases: [string, string, number][] = [
-    ["conflicting Content-Length and Transfer-Encoding", "POST /dns_event HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400],
+    [
+      "conflicting Content-Length and Transfer-Encoding",
+      "POST /dns_event HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+      400,
+    ],
     ["two Content-Lengths", "POST /dns_event HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabc", 400],
     ["a 32 KB header", `${GET}X-Big: ${"a".repeat(32_768)}\r\n\r\n`, 431],
     ["an unknown method", "BREW /health HTTP/1.1\r\nHost: x\r\n\r\n", 400],

@@ -29,10 +29,7 @@ test("a request that meets a damaged page answers 500 and logs the command to ru
 
   const db = new Database(first.dbPath, { readonly: true });
   const pageSize = db.pragma("page_size", { simple: true }) as number;
-  const leafPages = db
-    .prepare("SELECT pageno FROM dbstat WHERE name = 'tlog_leaves' AND pagetype = 'leaf' ORDER BY pageno")
-    .pluck()
-    .all() as number[];
+  const leafPages = db.prepare("SELECT pageno FROM dbstat WHERE name = 'tlog_leaves' AND pagetype = 'leaf' ORDER BY pageno").pluck().all() as number[];
   const firstLeafPage = db.prepare("SELECT pageno FROM dbstat WHERE name = 'tlog_leaves' AND path = '/000/'").pluck().get() as number;
   db.close();
   assert.ok(leafPages.length > 2, `tlog_leaves has ${leafPages.length} leaf pages`);

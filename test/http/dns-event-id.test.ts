@@ -26,9 +26,7 @@ test("an event_id sent again answers the original tlog_index and records nothing
 
 test("one event_id sent concurrently is one leaf, however the sends are batched", async (t) => {
   const reg = await startTestRegistry(t);
-  const answers = await Promise.all(
-    Array.from({ length: 20 }, () => reg.call("/dns_event", { json: event("same-id"), auth: false }).then((r) => r.json())),
-  );
+  const answers = await Promise.all(Array.from({ length: 20 }, () => reg.call("/dns_event", { json: event("same-id"), auth: false }).then((r) => r.json())));
   assert.equal(new Set(answers.map((a: { tlog_index: number }) => a.tlog_index)).size, 1);
   assert.equal(reg.service.registry.store.size(), 1);
 });

@@ -6,8 +6,7 @@ import { envelope, leafText, startTestRegistry } from "./registry-server.js";
 
 const DNS_SECRET = "dns-shared-secret-0123456789abcdef";
 
-const lastLeaf = (reg: Awaited<ReturnType<typeof startTestRegistry>>) =>
-  JSON.parse(leafText(reg, reg.service.registry.store.size() - 1));
+const lastLeaf = (reg: Awaited<ReturnType<typeof startTestRegistry>>) => JSON.parse(leafText(reg, reg.service.registry.store.size() - 1));
 
 test("every beacon route records an event and answers 200, known token or not", async (t) => {
   const reg = await startTestRegistry(t);
@@ -22,15 +21,27 @@ test("every beacon route records an event and answers 200, known token or not", 
   assert.equal(png.headers.get("cache-control"), "no-store");
   assert.deepEqual(Buffer.from(await png.arrayBuffer()), PIXEL_PNG);
   assert.deepEqual(lastLeaf(reg), {
-    event: "beacon", kind: "http_img", token_id: token, file_id: "beaconed",
+    event: "beacon",
+    kind: "http_img",
+    token_id: token,
+    file_id: "beaconed",
     recipient_id: (body.manifest["recipient"] as { recipient_id: string }).recipient_id,
-    source_ip: "127.0.0.1", user_agent: "Mail/1", timestamp: lastLeaf(reg).timestamp,
+    source_ip: "127.0.0.1",
+    user_agent: "Mail/1",
+    timestamp: lastLeaf(reg).timestamp,
   });
 
   for (const [path, method, kind] of [
-    [`/r/${token}`, "GET", "ocsp"], [`/r/${token}`, "POST", "ocsp"], [`/ocsp/r/${token}`, "GET", "ocsp"], [`/ocsp/r/${token}`, "POST", "ocsp"],
+    [`/r/${token}`, "GET", "ocsp"],
+    [`/r/${token}`, "POST", "ocsp"],
+    [`/ocsp/r/${token}`, "GET", "ocsp"],
+    [`/ocsp/r/${token}`, "POST", "ocsp"],
   ] as const) {
-    const res = await reg.call(path, { method, body: method === "POST" ? new Uint8Array([0x30, 0x03]) : null, headers: { "content-type": "application/ocsp-request" } });
+    const res = await reg.call(path, {
+      method,
+      body: method === "POST" ? new Uint8Array([0x30, 0x03]) : null,
+      headers: { "content-type": "application/ocsp-request" },
+    });
     assert.equal(res.status, 200, path);
     assert.equal(await res.text(), "");
     assert.equal(lastLeaf(reg).kind, kind);
@@ -79,12 +90,22 @@ test("TRUSTED_PROXY takes the rightmost X-Forwarded-For entry; without it the he
 
 test("DNS events: loopback without a secret, the secret when configured, fail closed behind a proxy", async (t) => {
   const open = await startTestRegistry(t);
-  const res = await open.call("/dns_event", { json: { token_id: "dns-tok", client_ip: "198.51.100.7", qtype: "TXT", qname: "dns-tok.t.example" }, auth: false });
+  const res = await open.call("/dns_event", {
+    json: { token_id: "dns-tok", client_ip: "198.51.100.7", qtype: "TXT", qname: "dns-tok.t.example" },
+    auth: false,
+  });
   assert.equal(res.status, 200);
   assert.deepEqual(await res.json(), { ok: true, tlog_index: 0 });
   assert.deepEqual(lastLeaf(open), {
-    event: "beacon", kind: "dns", token_id: "dns-tok", file_id: null, recipient_id: null,
-    source_ip: "198.51.100.7", qname: "dns-tok.t.example", qtype: "TXT", timestamp: lastLeaf(open).timestamp,
+    event: "beacon",
+    kind: "dns",
+    token_id: "dns-tok",
+    file_id: null,
+    recipient_id: null,
+    source_ip: "198.51.100.7",
+    qname: "dns-tok.t.example",
+    qtype: "TXT",
+    timestamp: lastLeaf(open).timestamp,
   });
   const row = open.service.registry.db.prepare("SELECT kind, extra, source_ip FROM events").get();
   assert.deepEqual(row, { kind: "dns", extra: '{"qname":"dns-tok.t.example","qtype":"TXT"}', source_ip: "198.51.100.7" });
@@ -144,7 +165,10 @@ test("CORS echoes allowed origins only; security headers; metrics", async (t) =>
   }
   const refused = await reg.call("/tlog/head", { headers: { origin: "https://evil.example" } });
   assert.equal(refused.headers.get("access-control-allow-origin"), null);
-  const preflight = await reg.call("/tlog/head", { method: "OPTIONS", headers: { origin: "https://oversightprotocol.dev", "access-control-request-method": "GET" } });
+  const preflight = await reg.call("/tlog/head", {
+    method: "OPTIONS",
+    headers: { origin: "https://oversightprotocol.dev", "access-control-request-method": "GET" },
+  });
   assert.ok(preflight.status === 204 || preflight.status === 200);
   assert.match(preflight.headers.get("access-control-allow-methods") ?? "", /GET/);
   assert.doesNotMatch(preflight.headers.get("access-control-allow-methods") ?? "", /POST/);

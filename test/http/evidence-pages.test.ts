@@ -97,6 +97,9 @@ test("verify-evidence: follows every page of a URL, says a file is one page, and
   await hits(reg, token, 1);
   const later = await (await reg.call("/evidence/paged-cli")).json();
   const mixed = verifyEvidencePages([first, later], { registryPub: pub }).filter((c) => c.status === "fail");
-  assert.deepEqual(mixed.map((c) => c.what), ["2 pages"]);
+  assert.deepEqual(
+    mixed.map((c) => c.what),
+    ["2 pages"],
+  );
   assert.match(mixed[0]!.detail!, /another tree head/);
 });

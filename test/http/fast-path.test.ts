@@ -128,12 +128,20 @@ function callsFor(route: Route, f: Fixtures, token: string): Call[] {
   const names = [...route.path.matchAll(/[:*]([A-Za-z_]+)/g)].map((m) => m[1]!);
   const fill = (values: Record<string, string>) => route.path.replace(/[:*]([A-Za-z_]+)/g, (_m, name: string) => values[name]!);
   const pathsOf = (kind: "accepted" | "refused") =>
-    names.length === 0 ? (kind === "accepted" ? [route.path] : []) : names.flatMap((name) => parameterValues(name, f)[kind].map((value) => fill({ [name]: value })));
+    names.length === 0
+      ? kind === "accepted"
+        ? [route.path]
+        : []
+      : names.flatMap((name) => parameterValues(name, f)[kind].map((value) => fill({ [name]: value })));
   const calls: Call[] = [];
   for (const method of route.methods) {
     for (const path of pathsOf("accepted")) {
       if (route.body === undefined) {
-        calls.push({ path, method, ...(method === "POST" ? { headers: { "content-type": "application/ocsp-request" }, body: "0\u0003\u0002\u0001\u0000" } : {}) });
+        calls.push({
+          path,
+          method,
+          ...(method === "POST" ? { headers: { "content-type": "application/ocsp-request" }, body: "0\u0003\u0002\u0001\u0000" } : {}),
+        });
         continue;
       }
       const auth = { authorization: `Bearer ${token}` };
@@ -144,7 +152,12 @@ function callsFor(route: Route, f: Fixtures, token: string): Call[] {
         { path, method, headers: { "content-type": "application/json", "content-encoding": "gzip", ...auth }, body: gzipSync(valid!) },
         { path, method, headers: { "content-type": "application/json; charset=latin1", ...auth }, body: valid },
         { path, method, headers: { "content-type": "text/plain", ...auth }, body: valid },
-        ...["{not json", "[1,2]", "[1,2", '"text"', "3x", "\u00a0{}", " \n{}", "", "{}"].map((body) => ({ path, method, headers: { ...JSON_TYPE, ...auth }, body })),
+        ...["{not json", "[1,2]", "[1,2", '"text"', "3x", "\u00a0{}", " \n{}", "", "{}"].map((body) => ({
+          path,
+          method,
+          headers: { ...JSON_TYPE, ...auth },
+          body,
+        })),
         { path, method, headers: JSON_TYPE, body: valid },
         { path, method, headers: { ...JSON_TYPE, authorization: "Bearer wrong-0123456789abcdef0123456789" }, body: valid },
         { path, method, headers: { ...JSON_TYPE, ...auth, "x-forwarded-for": "203.0.113.1" }, body: valid },
@@ -160,12 +173,18 @@ test("every route of the table answers byte for byte alike on the fast path and 
   const twins = await startTwins(t);
   const f = fixtures();
   const table = twins.fast.fastPath.table;
-  assert.deepEqual(table.map((r) => r.path), twins.express.fastPath.table.map((r) => r.path));
+  assert.deepEqual(
+    table.map((r) => r.path),
+    twins.express.fastPath.table.map((r) => r.path),
+  );
   // Writes first so the reads see a log with a file, its beacons and events; reads last so nothing changes between a pair.
   const ordered = [...table.filter((r) => r.body !== undefined), ...table.filter((r) => r.body === undefined)];
   for (const route of ordered) {
     const calls = callsFor(route, f, twins.fast.token);
-    assert.ok(calls.some((call) => call.taken !== false), `${route.path} has plain requests`);
+    assert.ok(
+      calls.some((call) => call.taken !== false),
+      `${route.path} has plain requests`,
+    );
     for (const call of calls) {
       // /metrics counts the requests before it: compared once, at the end.
       if (route.path === "/metrics") continue;

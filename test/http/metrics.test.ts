@@ -50,7 +50,13 @@ test("each server has its own metrics registry, so several run in one process", 
 
 test("process and event-loop metrics are collected", async (t) => {
   const s = await scrape(await startTestRegistry(t));
-  for (const name of ["process_cpu_seconds_total", "process_resident_memory_bytes", "nodejs_heap_size_used_bytes", "nodejs_eventloop_lag_seconds", "nodejs_eventloop_lag_p99_seconds"]) {
+  for (const name of [
+    "process_cpu_seconds_total",
+    "process_resident_memory_bytes",
+    "nodejs_heap_size_used_bytes",
+    "nodejs_eventloop_lag_seconds",
+    "nodejs_eventloop_lag_p99_seconds",
+  ]) {
     assert.ok(s.has(name), name);
   }
 });

@@ -164,9 +164,7 @@ test("every route answers, success and error, as the document says", async (t) =
 
   // Each operation's success and every 4xx it documents was seen (5xx need a broken registry).
   const missing = API_ROUTES.flatMap((route) =>
-    [200, ...route.errors.filter((status) => status < 500)]
-      .map((status) => `${route.method} ${route.path} ${status}`)
-      .filter((key) => !checker.seen.has(key)),
+    [200, ...route.errors.filter((status) => status < 500)].map((status) => `${route.method} ${route.path} ${status}`).filter((key) => !checker.seen.has(key)),
   );
   assert.deepEqual(missing, []);
 });
@@ -192,9 +190,19 @@ test("the document lists every route the app serves, and serves every route it l
   // HEAD is GET without the content (RFC 9110 §9.3.2): a documented GET documents its HEAD.
   const documented = (method: string, template: string) =>
     API_ROUTES.some((route) => route.express === template && (method === "ALL" || route.method === method || (method === "HEAD" && route.method === "GET")));
-  assert.deepEqual(served.filter(([method, template]) => !documented(method, template)), [], "served but not documented");
+  assert.deepEqual(
+    served.filter(([method, template]) => !documented(method, template)),
+    [],
+    "served but not documented",
+  );
   // Express answers HEAD with a GET route; a route table `all` takes whatever methods it filters on.
   const serves = (route: (typeof API_ROUTES)[number]) =>
-    served.some(([method, template]) => template === route.express && (method === "ALL" || method === route.method || (route.method === "HEAD" && method === "GET")));
-  assert.deepEqual(API_ROUTES.filter((route) => !serves(route)).map((route) => `${route.method} ${route.path}`), [], "documented but not served");
+    served.some(
+      ([method, template]) => template === route.express && (method === "ALL" || method === route.method || (route.method === "HEAD" && method === "GET")),
+    );
+  assert.deepEqual(
+    API_ROUTES.filter((route) => !serves(route)).map((route) => `${route.method} ${route.path}`),
+    [],
+    "documented but not served",
+  );
 });

@@ -30,7 +30,12 @@ function createToken(reg: TestRegistry, name: string, flags: string[], clock?: (
 }
 
 function post(reg: TestRegistry, path: string, secret: string, json: unknown, headers: Record<string, string> = {}) {
-  return reg.call(path, { method: "POST", body: JSON.stringify(json), headers: { "content-type": "application/json", authorization: `Bearer ${secret}`, ...headers }, auth: false });
+  return reg.call(path, {
+    method: "POST",
+    body: JSON.stringify(json),
+    headers: { "content-type": "application/json", authorization: `Bearer ${secret}`, ...headers },
+    auth: false,
+  });
 }
 
 const registration = (issuer: TestIssuer) => issuer.registration();

@@ -23,7 +23,10 @@ test("the beacon pixel is a well-formed 1x1 RGBA PNG: valid chunk CRCs and image
     chunks.push({ type: typeAndData.subarray(0, 4).toString("latin1"), data: typeAndData.subarray(4) });
     at += 12 + length;
   }
-  assert.deepEqual(chunks.map((c) => c.type), ["IHDR", "IDAT", "IEND"]);
+  assert.deepEqual(
+    chunks.map((c) => c.type),
+    ["IHDR", "IDAT", "IEND"],
+  );
   const ihdr = chunks[0]!.data;
   assert.deepEqual([ihdr.readUInt32BE(0), ihdr.readUInt32BE(4), ihdr[8], ihdr[9]], [1, 1, 8, 6]);
   assert.equal(inflateSync(chunks[1]!.data).length, 1 + 4, "one filter byte and one RGBA pixel");

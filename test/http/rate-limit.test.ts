@@ -107,9 +107,13 @@ test("the middleware answers 429 rate_limited with retry_after and Retry-After, 
   const buckets = new TokenBuckets({ perSecond: 0.01, burst: 2, now: () => 0 });
   const refused: string[] = [];
   const choose = (req: express.Request) => ({ buckets, bucket: "read" as const, key: String(req.headers["x-key"] ?? "anon") });
-  app.get("/x", rateLimit(choose, (bucket) => refused.push(bucket)), (_req, res) => {
-    res.json({ ok: true });
-  });
+  app.get(
+    "/x",
+    rateLimit(choose, (bucket) => refused.push(bucket)),
+    (_req, res) => {
+      res.json({ ok: true });
+    },
+  );
   app.use(notFoundHandler);
   app.use(errorHandler(createLogger({ level: "error", stream: { write: () => true } })));
   const server = await startApp(app);

@@ -4,7 +4,7 @@ import Database from "better-sqlite3";
 import { createIssuer } from "../issuer.js";
 import { envelope, leafText, startTestRegistry } from "./registry-server.js";
 
-const count = (dbPath: string, sql: string) => (new Database(dbPath, { readonly: true }).prepare(sql).pluck().get() as number);
+const count = (dbPath: string, sql: string) => new Database(dbPath, { readonly: true }).prepare(sql).pluck().get() as number;
 
 test("registration round trip, idempotent re-send, same-issuer replacement", async (t) => {
   const reg = await startTestRegistry(t);
@@ -54,11 +54,21 @@ test("rejections carry the v1 code and change nothing", async (t) => {
     // Limits are checked before the signature, so these need no valid signature.
     ["oversized file_id", { manifest: { ...issuer.manifest(), file_id: "x".repeat(257) } }, 400, "missing_field"],
     ["oversized recipient_id", { manifest: { ...issuer.manifest(), recipient: { recipient_id: "é".repeat(129), x25519_pub: "" } } }, 400, "missing_field"],
-    ["too many beacons", { manifest: { ...issuer.manifest(), beacons: Array.from({ length: 501 }, (_, i) => ({ token_id: `t${i}`, kind: "dns" })) } }, 400, "missing_field"],
+    [
+      "too many beacons",
+      { manifest: { ...issuer.manifest(), beacons: Array.from({ length: 501 }, (_, i) => ({ token_id: `t${i}`, kind: "dns" })) } },
+      400,
+      "missing_field",
+    ],
     ["missing manifest", { beacons: [] }, 400, "missing_field"],
     ["manifest not an object", { manifest: [1] }, 400, "missing_field"],
     ["missing file_id", { manifest: { issued_at: 1 } }, 400, "missing_field"],
-    ["too many corpus entries", { ...issuer.registration(), corpus: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, "v"])) }, 400, "missing_field"],
+    [
+      "too many corpus entries",
+      { ...issuer.registration(), corpus: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, "v"])) },
+      400,
+      "missing_field",
+    ],
   ];
   for (const [name, json, status, code] of cases) {
     const res = await reg.call("/register", { json });
@@ -74,8 +84,7 @@ test("rejections carry the v1 code and change nothing", async (t) => {
 
 test("framework errors come in the envelope: bad JSON, wrong type, too large, no auth", async (t) => {
   const reg = await startTestRegistry(t, { maxBodyBytes: 700_000 });
-  const post = (body: string, headers: Record<string, string>, auth = true) =>
-    reg.call("/register", { method: "POST", body, headers, auth });
+  const post = (body: string, headers: Record<string, string>, auth = true) => reg.call("/register", { method: "POST", body, headers, auth });
   const json = { "content-type": "application/json" };
   let res = await post("{not json", json);
   assert.equal(res.status, 400);
@@ -100,9 +109,7 @@ test("framework errors come in the envelope: bad JSON, wrong type, too large, no
 
 test("a registration that fails mid-transaction leaves no rows and no leaf; its batch-mates commit", async (t) => {
   const reg = await startTestRegistry(t);
-  reg.service.registry.db.exec(
-    "CREATE TRIGGER refuse_boom BEFORE INSERT ON corpus WHEN NEW.hash_kind = 'boom' BEGIN SELECT RAISE(ABORT, 'refused'); END",
-  );
+  reg.service.registry.db.exec("CREATE TRIGGER refuse_boom BEFORE INSERT ON corpus WHEN NEW.hash_kind = 'boom' BEGIN SELECT RAISE(ABORT, 'refused'); END");
   const issuer = createIssuer();
   const good1 = issuer.registration({ file_id: "good-1" });
   const bad = { ...issuer.registration({ file_id: "bad" }), corpus: { perceptual: "abc", boom: "x" } };
@@ -135,7 +142,10 @@ test("attribution by token, by mark, by perceptual hash, a miss and a missing se
   assert.equal(byToken.file_id, "attr");
   assert.equal(byToken.manifest.file_id, "attr");
   assert.deepEqual(byToken.recent_events, byToken.events);
-  assert.deepEqual(byToken.recent_events.map((e: { kind: string }) => e.kind), ["license", "http_img"]);
+  assert.deepEqual(
+    byToken.recent_events.map((e: { kind: string }) => e.kind),
+    ["license", "http_img"],
+  );
   assert.deepEqual(Object.keys(byToken.recent_events[0]).sort(), ["kind", "qualified_timestamp", "source_ip", "timestamp", "tlog_index", "user_agent"]);
 
   const mark = body.watermarks[1] as { mark_id: string; layer: string };
@@ -157,7 +167,10 @@ test("with operator auth disabled, /register and /attribute need no token", asyn
   const body = createIssuer().registration({ file_id: "open" });
   const res = await reg.call("/register", { json: body, auth: false });
   assert.equal(res.status, 200);
-  assert.equal((await (await reg.call("/attribute", { json: { token_id: (body.beacons[0] as { token_id: string }).token_id }, auth: false })).json()).file_id, "open");
+  assert.equal(
+    (await (await reg.call("/attribute", { json: { token_id: (body.beacons[0] as { token_id: string }).token_id }, auth: false })).json()).file_id,
+    "open",
+  );
 });
 
 test("text that cannot be canonicalized (a lone surrogate) is a 400, before or after the signature check", async (t) => {

@@ -69,7 +69,9 @@ export function leafText(reg: TestRegistry, index: number): string {
 }
 
 /** Asserts the v1 envelope and returns it. */
-export async function envelope(res: Pick<Response, "headers" | "text"> & { json(): Promise<unknown> }): Promise<{ code: string; message: string; [k: string]: unknown }> {
+export async function envelope(
+  res: Pick<Response, "headers" | "text"> & { json(): Promise<unknown> },
+): Promise<{ code: string; message: string; [k: string]: unknown }> {
   const type = res.headers.get("content-type") ?? "";
   if (!type.startsWith("application/json")) throw new Error(`expected JSON envelope, got ${type}: ${await res.text()}`);
   const body = (await res.json()) as { error?: { code?: unknown; message?: unknown } };

@@ -37,7 +37,14 @@ test("head, proofs at current and older sizes, consistency, range", async (t) =>
     assert.equal(hex(entry.leaf_data_hex).toString("utf8"), entry.leaf_data);
   }
   assert.equal((await (await reg.call("/tlog/range?limit=0")).json()).count, 1);
-  for (const bad of ["/tlog/range?start=-1", "/tlog/range?start=abc", "/tlog/range?limit=1e3", "/tlog/proof/x", "/tlog/consistency?first=5&second=2", "/tlog/consistency"]) {
+  for (const bad of [
+    "/tlog/range?start=-1",
+    "/tlog/range?start=abc",
+    "/tlog/range?limit=1e3",
+    "/tlog/proof/x",
+    "/tlog/consistency?first=5&second=2",
+    "/tlog/consistency",
+  ]) {
     const res = await reg.call(bad);
     assert.equal(res.status, 400, bad);
     assert.equal((await envelope(res)).code, "missing_field", bad);
@@ -119,7 +126,10 @@ test("range: SQLite's JSON of each leaf is the leaf's exact text, hash and hex, 
       leaf_data_hex: leaf.leafData.toString("hex"),
     })),
   });
-  assert.deepEqual(range.entries.map((e: { leaf_data: string }) => JSON.parse(e.leaf_data).user_agent), agents);
+  assert.deepEqual(
+    range.entries.map((e: { leaf_data: string }) => JSON.parse(e.leaf_data).user_agent),
+    agents,
+  );
   assert.deepEqual(await (await reg.call("/tlog/range?start=5")).json(), { start: 5, count: 0, entries: [] });
 
   reg.service.registry.db.prepare("UPDATE tlog_leaves SET leaf_data = CAST('{}' AS BLOB) WHERE idx = 3").run();

@@ -110,14 +110,23 @@ test("restore refuses a locked data directory, a snapshot that does not validate
   const newer = (await (await reg.call("/tlog/head")).json()) as { size: number; root: string };
   await reg.close();
   // SQLite's -wal and -shm come and go with every reader; the files that hold something are compared.
-  const files = () => readdirSync(reg.dataDir).filter((name) => !/-(wal|shm)$/.test(name)).sort();
+  const files = () =>
+    readdirSync(reg.dataDir)
+      .filter((name) => !/-(wal|shm)$/.test(name))
+      .sort();
   const listing = files();
 
   const refused = await runMain(["restore", "--from", older, "--data-dir", reg.dataDir, "--db", reg.dbPath]);
   assert.equal(refused.code, 1);
-  assert.match(refused.stderr, new RegExp(`^restore: the snapshot's signed head \\(size \\d+\\) is older than the data directory's \\(size ${newer.size}\\): .* give --allow-older`));
+  assert.match(
+    refused.stderr,
+    new RegExp(`^restore: the snapshot's signed head \\(size \\d+\\) is older than the data directory's \\(size ${newer.size}\\): .* give --allow-older`),
+  );
   assert.deepEqual(files(), listing);
-  assert.deepEqual(readdirSync(path.dirname(reg.dataDir)).filter((name) => name.includes(".restore-")), []);
+  assert.deepEqual(
+    readdirSync(path.dirname(reg.dataDir)).filter((name) => name.includes(".restore-")),
+    [],
+  );
 
   const damaged = path.join(tempDir(t), "damaged");
   assert.equal((await runMain(["backup", "--data-dir", reg.dataDir, "--db", reg.dbPath, "--to", damaged])).code, 0);
@@ -150,7 +159,11 @@ test("backup and restore usage and file errors are one sentence each", async (t)
     [["backup", "--to", path.join(dir, "x"), "--data-dir", dir], 1, /^backup: no registry database at .*oversight-registry\.sqlite; give --data-dir/],
     [["backup", "--to", path.join(dir, "taken"), "--data-dir", dir], 1, /^backup: .*taken already exists; a backup never overwrites anything/],
     [["restore", "--data-dir", dir], 2, /^restore: --from DIR is required/],
-    [["restore", "--from", path.join(dir, "none"), "--data-dir", path.join(dir, "data")], 1, /^restore: cannot read .*none\/backup\.json: no such file or directory\n$/],
+    [
+      ["restore", "--from", path.join(dir, "none"), "--data-dir", path.join(dir, "data")],
+      1,
+      /^restore: cannot read .*none\/backup\.json: no such file or directory\n$/,
+    ],
     [["restore", "--from", dir, "--data-dir", dir, "--allow-older=yes"], 2, /^restore: --allow-older takes no value/],
   ];
   for (const [args, code, message] of cases) {

@@ -40,7 +40,11 @@ test("keygen's usage errors are one sentence naming the flag, exit 2", async (t)
     [["keygen"], 2, /^keygen: --out FILE is required: where to write the new key\n/],
     [["keygen", "--out"], 2, /^keygen: --out needs a value\n/],
     [["keygen", "--out", "k", "--force"], 2, /^keygen: unknown flag --force\n/],
-    [["keygen", "--out", path.join(dir, "plain-file", "k")], 1, /^keygen: cannot write the key to .*plain-file\/k: (a part of the path is not a directory|it already exists)\n$/],
+    [
+      ["keygen", "--out", path.join(dir, "plain-file", "k")],
+      1,
+      /^keygen: cannot write the key to .*plain-file\/k: (a part of the path is not a directory|it already exists)\n$/,
+    ],
   ];
   for (const [args, code, message] of cases) {
     const run = await runMain(args);
@@ -103,15 +107,40 @@ test("register says in words what is wrong with its flags, files, manifest or th
     [["register", "--url", reg.url, good], env, 2, /^register: --key is required/],
     [base, env, 2, /^register: the manifest file is missing/],
     [[...base, good, "extra"], env, 2, /^register: unexpected argument 'extra' after the manifest file/],
-    [["register", "--url", reg.url, "--key", path.join(dir, "none.key"), good], env, 1, /^register: cannot read the key file .*none\.key: no such file or directory\n$/],
+    [
+      ["register", "--url", reg.url, "--key", path.join(dir, "none.key"), good],
+      env,
+      1,
+      /^register: cannot read the key file .*none\.key: no such file or directory\n$/,
+    ],
     [["register", "--url", reg.url, "--key", good, good], env, 1, /^register: .*good\.json is not an issuer key file \(format: /],
     [[...base, path.join(dir, "a-directory")], env, 1, /^register: cannot read the manifest .*a-directory: it is a directory, not a file\n$/],
     [[...base, file("bad.json", "{")], env, 1, /^register: .*bad\.json is not JSON/],
-    [[...base, file("extra.json", JSON.stringify({ ...FACTS, colour: "red" }))], env, 1, /^register: .*extra\.json: the manifest has an unknown field 'colour'\n$/],
-    [[...base, file("kind.json", JSON.stringify({ ...FACTS, beacons: [{ token_id: "t" }] }))], env, 1, /^register: .*kind\.json: beacons\.0\.kind must be a string such as http or dns\n$/],
+    [
+      [...base, file("extra.json", JSON.stringify({ ...FACTS, colour: "red" }))],
+      env,
+      1,
+      /^register: .*extra\.json: the manifest has an unknown field 'colour'\n$/,
+    ],
+    [
+      [...base, file("kind.json", JSON.stringify({ ...FACTS, beacons: [{ token_id: "t" }] }))],
+      env,
+      1,
+      /^register: .*kind\.json: beacons\.0\.kind must be a string such as http or dns\n$/,
+    ],
     [[...base, file("noid.json", JSON.stringify({ issuer_id: "x" }))], env, 1, /^register: .*noid\.json: file_id must be a string: the file's id\n$/],
-    [[...base, good], {}, 1, /^register: the registry refused the registration \(HTTP 401 auth_required: .*\) \(give the operator token with OVERSIGHT_OPERATOR_TOKEN or --token-file\)\n$/],
-    [["register", "--url", `http://127.0.0.1:${closedPort}`, "--key", keyFile, good], env, 1, /^register: cannot reach http:\/\/127\.0\.0\.1:\d+\/register: connection refused \(is the registry running at that address\?\)\n$/],
+    [
+      [...base, good],
+      {},
+      1,
+      /^register: the registry refused the registration \(HTTP 401 auth_required: .*\) \(give the operator token with OVERSIGHT_OPERATOR_TOKEN or --token-file\)\n$/,
+    ],
+    [
+      ["register", "--url", `http://127.0.0.1:${closedPort}`, "--key", keyFile, good],
+      env,
+      1,
+      /^register: cannot reach http:\/\/127\.0\.0\.1:\d+\/register: connection refused \(is the registry running at that address\?\)\n$/,
+    ],
   ];
   for (const [args, runEnv, code, message] of cases) {
     const run = await runMain(args, runEnv);

@@ -50,8 +50,7 @@ function keyRecord(dbPath: string): unknown[] {
 const withoutWalFiles = (files: Record<string, string>): Record<string, string> =>
   Object.fromEntries(Object.entries(files).filter(([name]) => !/-(wal|shm)$/.test(name)));
 
-const withoutLock = (files: Record<string, string>): Record<string, string> =>
-  Object.fromEntries(Object.entries(files).filter(([name]) => name !== LOCK_FILE));
+const withoutLock = (files: Record<string, string>): Record<string, string> => Object.fromEntries(Object.entries(files).filter(([name]) => name !== LOCK_FILE));
 
 async function rejectsWith(promise: Promise<unknown>, pattern: RegExp): Promise<void> {
   await assert.rejects(promise, (error: unknown) => {
@@ -169,10 +168,7 @@ test("a data directory whose log was already signed is refused", async (t) => {
   const { sourcePath } = copyFixture(t);
   const dataDir = tempDir(t);
   writeFileSync(path.join(dataDir, SIGNED_HEAD_FILE), JSON.stringify({ size: 1, root: "00".repeat(32), signed_at: 0 }));
-  await rejectsWith(
-    runMigration({ dbPath: path.join(dataDir, "registry.sqlite"), dataDir, sourcePath, dryRun: false }),
-    /already signed its log/,
-  );
+  await rejectsWith(runMigration({ dbPath: path.join(dataDir, "registry.sqlite"), dataDir, sourcePath, dryRun: false }), /already signed its log/);
   assert.equal(existsSync(path.join(dataDir, "registry.sqlite")), false);
 });
 
@@ -257,10 +253,7 @@ test("a bad source row fails naming its table and rowid", async (t) => {
   source.prepare("UPDATE events SET timestamp = 'yesterday' WHERE id = 17").run();
   source.close();
   const dataDir = path.join(tempDir(t), "data");
-  await rejectsWith(
-    runMigration({ dbPath: path.join(dataDir, "r.sqlite"), dataDir, sourcePath, dryRun: false }),
-    /source table events, rowid 17: timestamp/,
-  );
+  await rejectsWith(runMigration({ dbPath: path.join(dataDir, "r.sqlite"), dataDir, sourcePath, dryRun: false }), /source table events, rowid 17: timestamp/);
   assert.equal(existsSync(path.join(dataDir, "r.sqlite")), false);
 });
 
@@ -270,10 +263,7 @@ test("a source that is not a registry database is refused with the missing table
   const other = new Database(sourcePath);
   other.exec("CREATE TABLE manifests (file_id TEXT)");
   other.close();
-  await rejectsWith(
-    runMigration({ dbPath: path.join(dir, "new.sqlite"), dataDir: dir, sourcePath, dryRun: false }),
-    /lacks column\(s\) recipient_id/,
-  );
+  await rejectsWith(runMigration({ dbPath: path.join(dir, "new.sqlite"), dataDir: dir, sourcePath, dryRun: false }), /lacks column\(s\) recipient_id/);
 });
 
 test("the log can come from another folder; a missing one is an error naming the flag", async (t) => {

@@ -35,16 +35,11 @@ export interface RegistryProcess {
   stop(): Promise<void>;
 }
 
-export async function startRegistry(
-  dataDir: string,
-  dbPath = path.join(dataDir, "registry.sqlite"),
-  extraArgs: string[] = [],
-): Promise<RegistryProcess> {
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [MAIN_JS, "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir, "--db", dbPath, ...extraArgs],
-    { env: { ...process.env, OVERSIGHT_AUTH_DISABLED: "1", OVERSIGHT_LOG_ORIGIN: "test.example/oversight-registry" }, stdio: ["ignore", "pipe", "pipe"] },
-  );
+export async function startRegistry(dataDir: string, dbPath = path.join(dataDir, "registry.sqlite"), extraArgs: string[] = []): Promise<RegistryProcess> {
+  const child: ChildProcess = spawn(process.execPath, [MAIN_JS, "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir, "--db", dbPath, ...extraArgs], {
+    env: { ...process.env, OVERSIGHT_AUTH_DISABLED: "1", OVERSIGHT_LOG_ORIGIN: "test.example/oversight-registry" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stderr = "";
   child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
   const lines = createInterface({ input: child.stdout! });

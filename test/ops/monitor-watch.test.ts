@@ -29,7 +29,11 @@ test("a watch list prints only the matching new entries, one line each or JSON, 
   const flags = ["--url", reg.url, "--state", state, "--once", "--watch-issuer", watched.signer.publicKeyHex.toUpperCase(), "--watch-token", watchedToken];
   const first = captureIo();
   assert.equal(await monitorCommand([...flags, "--json"], first.io), MONITOR_EXIT.ok, first.stderr());
-  const lines = first.stdout().trim().split("\n").map((line) => JSON.parse(line) as { watched: string[]; index: number; leaf: Record<string, unknown> });
+  const lines = first
+    .stdout()
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line) as { watched: string[]; index: number; leaf: Record<string, unknown> });
   assert.deepEqual(
     lines.map((line) => [line.index, line.watched, line.leaf["event"], line.leaf["file_id"]]),
     [
@@ -46,7 +50,10 @@ test("a watch list prints only the matching new entries, one line each or JSON, 
   assert.equal(await monitorCommand(["--url", reg.url, "--state", state, "--once", "--watch-list", listFile], second.io), MONITOR_EXIT.ok, second.stderr());
   const printed = second.stdout().split("\n").filter(Boolean);
   assert.equal(printed.length, 2, second.stdout());
-  assert.match(printed[0]!, new RegExp(`^#4 \\S+Z register file acme-second\\.pdf by issuer acme-legal for recipient-\\w+ \\[watched: issuer ${watched.signer.publicKeyHex}\\]$`));
+  assert.match(
+    printed[0]!,
+    new RegExp(`^#4 \\S+Z register file acme-second\\.pdf by issuer acme-legal for recipient-\\w+ \\[watched: issuer ${watched.signer.publicKeyHex}\\]$`),
+  );
   assert.match(printed[1]!, /^#5 \S+Z register file unwatched\.pdf by issuer someone-else for recipient-\w+ \[watched: file unwatched\.pdf\]$/);
 });
 

@@ -222,11 +222,14 @@ describe("monitor against a real registry", () => {
       for (const token of ["tok-a", "tok-b", "tok-c"]) await beaconHit(registry.url, token);
       const first = await runMonitor(registry.url, stateA);
       assert.equal(first.code, MONITOR_EXIT.ok, first.stderr);
-      assert.deepEqual(first.entries.map((e) => [e.index, e.leaf.event, e.leaf.token_id]), [
-        [0, "beacon", "tok-a"],
-        [1, "beacon", "tok-b"],
-        [2, "beacon", "tok-c"],
-      ]);
+      assert.deepEqual(
+        first.entries.map((e) => [e.index, e.leaf.event, e.leaf.token_id]),
+        [
+          [0, "beacon", "tok-a"],
+          [1, "beacon", "tok-b"],
+          [2, "beacon", "tok-c"],
+        ],
+      );
       const wellKnown = WellKnownSchema.parse(await (await fetch(`${registry.url}/.well-known/oversight-registry`)).json());
       const state = readState(stateA)!;
       assert.equal(state.registry_pub, wellKnown.ed25519_pub);
@@ -242,10 +245,13 @@ describe("monitor against a real registry", () => {
       assert.match(findings, /^oversight_monitor_verified_tree_size 5$/m);
       assert.match(findings, /^oversight_monitor_last_verified_timestamp_seconds \d+$/m);
       assert.equal(statSync(prom).mode & 0o777, 0o644, "readable by node_exporter");
-      assert.deepEqual(second.entries.map((e) => [e.index, e.leaf.token_id]), [
-        [3, "tok-d"],
-        [4, "tok-e"],
-      ]);
+      assert.deepEqual(
+        second.entries.map((e) => [e.index, e.leaf.token_id]),
+        [
+          [3, "tok-d"],
+          [4, "tok-e"],
+        ],
+      );
       assert.match(second.stderr, /consistency proof and recomputed root/);
 
       const idle = await runMonitor(registry.url, stateA);
@@ -269,12 +275,18 @@ describe("monitor against a real registry", () => {
       const p = await runMonitor(v1.url, stateP);
       for (const run of [b, p]) {
         assert.equal(run.code, MONITOR_EXIT.ok, run.stderr);
-        assert.deepEqual(run.entries.map((e) => [e.index, e.leaf.token_id]), [[5, "tok-f"]]);
+        assert.deepEqual(
+          run.entries.map((e) => [e.index, e.leaf.token_id]),
+          [[5, "tok-f"]],
+        );
         assert.doesNotMatch(run.stderr, /consistency proof and/);
       }
       assert.match(p.stderr, /no \/tlog\/consistency \(404\)/);
       const a = await runMonitor(registry.url, stateA);
-      assert.deepEqual(a.entries.map((e) => e.index), [5]);
+      assert.deepEqual(
+        a.entries.map((e) => e.index),
+        [5],
+      );
     });
 
     await t.test("a bad signature and a shrunk log stop it with evidence, and the state stays put", async (t) => {
@@ -328,10 +340,15 @@ describe("monitor against a real registry", () => {
       const cases: [string, typeof mutate, string, RegExp][] = [
         ["text", (e) => (e.leaf_data = e.leaf_data.replace("tok-b", "tok-x")), "bad_entry", /leaf 1: leaf_data is not the UTF-8 text/],
         ["bytes", rewrite, "bad_entry", /leaf 1: leaf_data_hex does not hash to the leaf_hash/],
-        ["bytes and hash", (e) => {
-          rewrite(e);
-          e.leaf_hash = leafHash(Buffer.from(e.leaf_data_hex, "hex")).toString("hex");
-        }, "root_mismatch", /leaves served by \/tlog\/range give root [0-9a-f]{64}, but the signed head has root/],
+        [
+          "bytes and hash",
+          (e) => {
+            rewrite(e);
+            e.leaf_hash = leafHash(Buffer.from(e.leaf_data_hex, "hex")).toString("hex");
+          },
+          "root_mismatch",
+          /leaves served by \/tlog\/range give root [0-9a-f]{64}, but the signed head has root/,
+        ],
       ];
       for (const [name, how, kind, message] of cases) {
         mutate = how;
@@ -350,7 +367,18 @@ describe("monitor against a real registry", () => {
       const verified = readState(stateA)!.head!;
       await registry.stop();
       const forgedLeaf = (token: string) =>
-        Buffer.from(canonicalBytes({ event: "beacon", kind: "http_img", token_id: token, file_id: null, recipient_id: null, source_ip: "10.0.0.1", user_agent: "x", timestamp: "2026-01-01T00:00:00Z" }));
+        Buffer.from(
+          canonicalBytes({
+            event: "beacon",
+            kind: "http_img",
+            token_id: token,
+            file_id: null,
+            recipient_id: null,
+            source_ip: "10.0.0.1",
+            user_agent: "x",
+            timestamp: "2026-01-01T00:00:00Z",
+          }),
+        );
       const forked = rewriteHistory(registry, 4, [forgedLeaf("evil-1"), forgedLeaf("evil-2"), forgedLeaf("evil-3")]);
       assert.equal(forked.size, 7);
       registry = await startRegistry(dataDir);
@@ -399,7 +427,10 @@ describe("monitor against a real registry", () => {
       assert.deepEqual(changed.entries, []);
       assert.ok(changed.stderr.includes(stateC), "names the state file");
       const named = [...changed.stderr.matchAll(/line (\d+) \("(\w+)"\)/g)].map((m) => [Number(m[1]), m[2]] as const);
-      assert.deepEqual(named.map(([, field]) => field), ["registry_pub", "checkpoint_vkey"]);
+      assert.deepEqual(
+        named.map(([, field]) => field),
+        ["registry_pub", "checkpoint_vkey"],
+      );
       assert.equal(evidenceFiles(stateC).length, 0);
 
       const lines = readFileSync(stateC, "utf8").split("\n");
@@ -407,7 +438,10 @@ describe("monitor against a real registry", () => {
       writeFileSync(stateC, lines.filter((_, i) => !named.some(([line]) => line === i + 1)).join("\n"));
       const repinned = await runMonitor(registry.url, stateC);
       assert.equal(repinned.code, MONITOR_EXIT.ok, repinned.stderr);
-      assert.deepEqual(repinned.entries.map((e) => e.leaf.token_id), ["after-rotation"]);
+      assert.deepEqual(
+        repinned.entries.map((e) => e.leaf.token_id),
+        ["after-rotation"],
+      );
       assert.equal(readState(stateC)!.registry_pub, registrySigner(dataDir).publicKeyHex);
     });
 

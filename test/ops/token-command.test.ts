@@ -62,7 +62,10 @@ test("bad token commands say what is wrong and change nothing", async (t) => {
     assert.match(run.stderr, message, args.join(" "));
   }
   const listed = JSON.parse((await cli(["list", ...dir])).stdout) as { name: string; status: string }[];
-  assert.deepEqual(listed.map((row) => [row.name, row.status]), [["taken", "active"]]);
+  assert.deepEqual(
+    listed.map((row) => [row.name, row.status]),
+    [["taken", "active"]],
+  );
 });
 
 test("a data directory migrated from another implementation has no tokens, and takes new ones", async (t) => {

@@ -60,7 +60,11 @@ function withDb<T>(dbPath: string, change: (db: Database.Database) => T): T {
   }
 }
 
-const one = (db: Database.Database, sql: string, ...params: unknown[]): any => db.prepare(sql).pluck().get(...params);
+const one = (db: Database.Database, sql: string, ...params: unknown[]): any =>
+  db
+    .prepare(sql)
+    .pluck()
+    .get(...params);
 
 /** Every problem field is zero except those named, which have exactly the counts given. */
 function assertFindings(report: ValidationReport, expected: Record<string, number>): void {
@@ -148,7 +152,9 @@ const CORRUPTIONS: Corruption[] = [
   {
     name: "an orphan watermark",
     apply: (db) => {
-      db.prepare("INSERT INTO watermarks (mark_id, layer, file_id, recipient_id, issuer_id, registered_at) VALUES ('ghost-mark', 'L1_zero_width', 'ghost-file', 'r', 'i', 0)").run();
+      db.prepare(
+        "INSERT INTO watermarks (mark_id, layer, file_id, recipient_id, issuer_id, registered_at) VALUES ('ghost-mark', 'L1_zero_width', 'ghost-file', 'r', 'i', 0)",
+      ).run();
       return "ghost-mark/L1_zero_width";
     },
     expected: { orphan_watermarks: 1 },
@@ -293,7 +299,10 @@ const CORRUPTIONS: Corruption[] = [
   {
     name: "a deleted event row (its beacon leaf is left without one)",
     apply: (db) => {
-      const [id, index] = db.prepare(`${FIRST_EVENT.replace("SELECT id", "SELECT id, tlog_index")}`).raw().get() as number[];
+      const [id, index] = db
+        .prepare(`${FIRST_EVENT.replace("SELECT id", "SELECT id, tlog_index")}`)
+        .raw()
+        .get() as number[];
       db.prepare("DELETE FROM events WHERE id = ?").run(id);
       return index!;
     },
@@ -403,9 +412,9 @@ const CORRUPTIONS: Corruption[] = [
     name: "a beacon row that is not in its manifest",
     apply: (db) => {
       const fileId = one(db, FIRST_FILE);
-      db.prepare(
-        "INSERT INTO beacons SELECT 'rogue-token', file_id, recipient_id, issuer_id, 'dns', registered_at FROM manifests WHERE file_id = ?",
-      ).run(fileId);
+      db.prepare("INSERT INTO beacons SELECT 'rogue-token', file_id, recipient_id, issuer_id, 'dns', registered_at FROM manifests WHERE file_id = ?").run(
+        fileId,
+      );
       return "rogue-token";
     },
     expected: { beacons_not_in_manifest: 1 },
@@ -563,12 +572,7 @@ test("progress is drawn on a terminal only, throttled, and cleared at the end", 
   report({ phase: "tlog", done: 10, total: 10 });
   report({ phase: "events", done: 1_000, total: null });
   report({ phase: "done", done: 0, total: null });
-  assert.deepEqual(written, [
-    "\r\x1b[Kvalidating tlog 1/10 (10%)",
-    "\r\x1b[Kvalidating tlog 10/10 (100%)",
-    "\r\x1b[Kvalidating events 1,000",
-    "\r\x1b[K",
-  ]);
+  assert.deepEqual(written, ["\r\x1b[Kvalidating tlog 1/10 (10%)", "\r\x1b[Kvalidating tlog 10/10 (100%)", "\r\x1b[Kvalidating events 1,000", "\r\x1b[K"]);
 
   const silent: string[] = [];
   const piped = progressReporter("validating", { stream: { isTTY: false, write: (s) => silent.push(s) } });

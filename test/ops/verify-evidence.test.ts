@@ -72,18 +72,27 @@ describe("verify-evidence", () => {
     }
     assert.equal(bundle.events.length, 3);
     for (let row = 0; row < 3; row++) {
-      assert.ok(oks.some((w) => w.startsWith(`event row ${row} inclusion`)), `inclusion of row ${row}`);
+      assert.ok(
+        oks.some((w) => w.startsWith(`event row ${row} inclusion`)),
+        `inclusion of row ${row}`,
+      );
       assert.ok(oks.includes(`event row ${row} matches its leaf`), `row ${row} matches its leaf`);
     }
     assert.ok(oks.includes("registration leaf describes the manifest"));
-    assert.deepEqual(checks.filter((c) => c.status === "skip"), []);
+    assert.deepEqual(
+      checks.filter((c) => c.status === "skip"),
+      [],
+    );
 
     const file = path.join(dir, "bundle.json");
     writeFileSync(file, JSON.stringify(bundle));
     const out = captureIo();
     assert.equal(await verifyEvidenceCommand([file, "--registry-pub", registryKey.publicKeyHex], out.io), VERIFY_EXIT.ok);
     const lines = out.stdout().trim().split("\n");
-    assert.ok(lines.slice(0, -1).every((line) => /^(ok|skip|warn) /.test(line)), out.stdout());
+    assert.ok(
+      lines.slice(0, -1).every((line) => /^(ok|skip|warn) /.test(line)),
+      out.stdout(),
+    );
     assert.match(lines.at(-1)!, /^VERIFIED: \d+ ok, 0 failed/);
 
     const fromUrl = captureIo();
@@ -105,7 +114,11 @@ describe("verify-evidence", () => {
       () => tampered((b) => (b.tlog_proofs[0].leaf_data = b.tlog_proofs[0].leaf_data.replace(/"source_ip":"[^"]*"/, '"source_ip":"203.0.113.9"'))),
       /^FAIL event row 0 leaf data: leaf_data does not hash/,
     ],
-    ["an event row field", () => tampered((b) => (b.events[2].source_ip = "203.0.113.9")), /^FAIL event row 2 matches its leaf: source_ip: row "203.0.113.9", leaf "198.51.100.7"/],
+    [
+      "an event row field",
+      () => tampered((b) => (b.events[2].source_ip = "203.0.113.9")),
+      /^FAIL event row 2 matches its leaf: source_ip: row "203.0.113.9", leaf "198.51.100.7"/,
+    ],
     ["an event row timestamp", () => tampered((b) => (b.events[0].timestamp -= 3600)), /^FAIL event row 0 matches its leaf: timestamp/],
     ["a manifest field", () => tampered((b) => (b.manifest.original_filename = "other.pdf")), /^FAIL manifest signature/],
     [
@@ -118,7 +131,10 @@ describe("verify-evidence", () => {
   for (const [part, make, expected] of cases) {
     test(`tampering with ${part} is caught`, () => {
       const found = failures(verifyEvidenceBundle(make(), { registryPub: registryKey.publicKeyHex }));
-      assert.ok(found.some((line) => expected.test(line)), `expected ${expected} among ${JSON.stringify(found)}`);
+      assert.ok(
+        found.some((line) => expected.test(line)),
+        `expected ${expected} among ${JSON.stringify(found)}`,
+      );
     });
   }
 
@@ -138,7 +154,10 @@ describe("verify-evidence", () => {
     assert.equal(await verifyEvidenceCommand([bad, "--json", "--registry-pub", registryKey.publicKeyHex], failed.io), VERIFY_EXIT.failed);
     const badReport = JSON.parse(failed.stdout());
     assert.equal(badReport.verified, false);
-    assert.ok(badReport.checks.some((c: Check) => c.status === "fail" && c.what === "tlog head signature"), failed.stdout());
+    assert.ok(
+      badReport.checks.some((c: Check) => c.status === "fail" && c.what === "tlog head signature"),
+      failed.stdout(),
+    );
   });
 
   test("a bundle signed by another key fails against --registry-pub", async () => {

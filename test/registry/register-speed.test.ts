@@ -38,7 +38,7 @@ function variants(prefix: string): Record<string, unknown>[] {
     resign({ ...m(3), policy: { jurisdiction: "EU", nested: { gone: null } }, l3_policy: { k: null } }),
     resign({ ...m(4), recipient: { recipient_id: "bob", x25519_pub: "11".repeat(32), ed25519_pub: null } }),
     { ...m(5), signature_ml_dsa: null },
-    { ...m(6), signature_ml_dsa: "c0ffee\u2028\"quoted\"" },
+    { ...m(6), signature_ml_dsa: 'c0ffee\u2028"quoted"' },
     resign({ ...m(7), canonical_content_hash: "", l3_policy: {} }, true),
     resign({ file_id: `${prefix}-8`, issued_at: 1, issuer_ed25519_pub: issuer.signer.publicKeyHex }),
     resign({ ...m(9), original_filename: "naïve \u{1F600} <tab>\t.txt", size_bytes: -0 }),
@@ -78,9 +78,7 @@ function setup(t: TestContext, pool: VerifyPool | null) {
   });
   t.after(() => registry.close());
   const registrations = new Registrations(registry, pool);
-  const row = db.prepare<[string], { manifest_json: string; request_digest: string }>(
-    "SELECT manifest_json, request_digest FROM manifests WHERE file_id = ?",
-  );
+  const row = db.prepare<[string], { manifest_json: string; request_digest: string }>("SELECT manifest_json, request_digest FROM manifests WHERE file_id = ?");
   return { registry, registrations, row: (fileId: string) => row.get(fileId) };
 }
 
@@ -98,7 +96,10 @@ for (const mode of ["in-thread", "pool"] as const) {
     const legacy = verifyManifest(signedRequests[7]!.manifest);
     assert.ok(legacy.ok && legacy.legacy, "variant 7 is signed in the legacy form");
     const results = await Promise.all(signedRequests.map((r) => registrations.register(RegisterRequestSchema.parse(r))));
-    assert.deepEqual(results.map((r) => r.tlog_index).sort((a, b) => a - b), signedRequests.map((_, i) => i));
+    assert.deepEqual(
+      results.map((r) => r.tlog_index).sort((a, b) => a - b),
+      signedRequests.map((_, i) => i),
+    );
     for (const request of signedRequests) {
       const parsed = RegisterRequestSchema.parse(request);
       const stored = row(request.manifest["file_id"] as string)!;

@@ -22,10 +22,7 @@ export function rewriteHistory(registry: { dbPath: string; dataDir: string }, ke
       db.prepare("UPDATE tlog_signed SET size = ?, root = ? WHERE id = 1").run(store.size(), root);
       return { size: store.size(), root: root.toString("hex") };
     })();
-    writeFileSync(
-      path.join(registry.dataDir, "tlog-signed-head.json"),
-      JSON.stringify({ size: result.size, root: result.root, signed_at: 1_800_000_000 }),
-    );
+    writeFileSync(path.join(registry.dataDir, "tlog-signed-head.json"), JSON.stringify({ size: result.size, root: result.root, signed_at: 1_800_000_000 }));
     return result;
   } finally {
     db.close();

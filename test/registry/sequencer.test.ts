@@ -20,12 +20,14 @@ function setup(t: import("node:test").TestContext) {
   };
   const sequencer = new WriteSequencer(db, { resync: () => store.reload(), observer });
   const insert = db.prepare("INSERT INTO events (token_id, kind, timestamp, tlog_index) VALUES (?, 'ocsp', 0, ?)");
-  const job = (token: string, fail = false) => () => {
-    const index = store.append(Buffer.from(token));
-    insert.run(token, index);
-    if (fail) throw new Error(`job ${token} fails after writing`);
-    return index;
-  };
+  const job =
+    (token: string, fail = false) =>
+    () => {
+      const index = store.append(Buffer.from(token));
+      insert.run(token, index);
+      if (fail) throw new Error(`job ${token} fails after writing`);
+      return index;
+    };
   return { db, store, batches, commits, sequencer, job };
 }
 
@@ -39,11 +41,7 @@ test("jobs submitted together share one commit, in submission order", async (t) 
 
 test("a job that fails mid-batch leaves no row and no leaf; the others commit", async (t) => {
   const { db, store, commits, sequencer, job } = setup(t);
-  const results = await Promise.allSettled([
-    sequencer.submit(job("a")),
-    sequencer.submit(job("bad", true)),
-    sequencer.submit(job("c")),
-  ]);
+  const results = await Promise.allSettled([sequencer.submit(job("a")), sequencer.submit(job("bad", true)), sequencer.submit(job("c"))]);
   assert.equal(results[0].status, "fulfilled");
   assert.equal(results[1].status, "rejected");
   assert.match(String((results[1] as PromiseRejectedResult).reason), /job bad fails/);
@@ -56,7 +54,11 @@ test("a job that fails mid-batch leaves no row and no leaf; the others commit", 
   ]);
   const leaves = store.leaves(0, 10).map((leaf) => leaf.leafData.toString());
   assert.deepEqual(leaves, ["a", "c"]);
-  assert.deepEqual(commits.map(({ jobs, ok }) => ({ jobs, ok })), [{ jobs: 3, ok: true }], "one job failing is not a failed commit");
+  assert.deepEqual(
+    commits.map(({ jobs, ok }) => ({ jobs, ok })),
+    [{ jobs: 3, ok: true }],
+    "one job failing is not a failed commit",
+  );
 });
 
 test("committed batches survive a reopen; the store agrees with a fresh one", async (t) => {

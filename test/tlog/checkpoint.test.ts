@@ -14,7 +14,10 @@ const vkey = verifierKey(ORIGIN, signer.publicKey);
 test("the body is origin, decimal size and base64 root, one per line", () => {
   const body = formatCheckpointBody({ origin: ORIGIN, size: 70, root: ROOT70 });
   assert.equal(body, `${ORIGIN}\n70\n${ROOT70.toString("base64")}\n`);
-  assert.deepEqual({ ...parseCheckpointBody(body), root: Buffer.from(parseCheckpointBody(body).root) }, { origin: ORIGIN, size: 70, root: ROOT70, extensions: [] });
+  assert.deepEqual(
+    { ...parseCheckpointBody(body), root: Buffer.from(parseCheckpointBody(body).root) },
+    { origin: ORIGIN, size: 70, root: ROOT70, extensions: [] },
+  );
   const empty = formatCheckpointBody({ origin: ORIGIN, size: 0, root: Buffer.from(vectors.empty_root, "hex") });
   assert.equal(empty, `${ORIGIN}\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n`);
 });
@@ -29,7 +32,13 @@ test("a signed checkpoint has the CONTRACT shape and verifies", () => {
   const body = `${ORIGIN}\n70\n${ROOT70.toString("base64")}\n`;
   assert.ok(note.startsWith(`${body}\n\u2014 ${ORIGIN} `), note);
   assert.ok(note.endsWith("\n"));
-  const blob = Buffer.from(note.slice(body.length + 1).split(" ")[2]!.trimEnd(), "base64");
+  const blob = Buffer.from(
+    note
+      .slice(body.length + 1)
+      .split(" ")[2]!
+      .trimEnd(),
+    "base64",
+  );
   assert.deepEqual(blob.subarray(0, 4), Buffer.from(noteKeyId(ORIGIN, signer.publicKey)));
   assert.equal(verifyEd25519(signer.publicKey, Buffer.from(body, "utf8"), blob.subarray(4)), true);
   const verified = verifyCheckpoint(note, vkey);

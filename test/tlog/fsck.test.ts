@@ -166,8 +166,7 @@ test("a gap among the leaves is non-contiguous and leaves no root", (t) => {
 
 test("the largest signed head must match the leaf data", (t) => {
   const { db, store } = logOf(t);
-  const sign = (size: number, root: Buffer) =>
-    db.prepare("INSERT OR REPLACE INTO tlog_signed (id, size, root, signed_at) VALUES (1, ?, ?, 0)").run(size, root);
+  const sign = (size: number, root: Buffer) => db.prepare("INSERT OR REPLACE INTO tlog_signed (id, size, root, signed_at) VALUES (1, ?, ?, 0)").run(size, root);
   for (const size of [0, 1, 640, 700, SIZE]) {
     sign(size, store.root(size));
     const report = check(db);

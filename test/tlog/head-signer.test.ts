@@ -116,7 +116,10 @@ test("the largest signed size and root are persisted in the database and the sta
   assert.deepEqual(dbRecord(log), { size: 10, root: head10.root });
   assert.deepEqual(fileRecord(stateFile), { size: 10, root: head10.root });
   assert.equal(fs.statSync(stateFile).mode & 0o777, 0o600);
-  assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith(".tmp")), []);
+  assert.deepEqual(
+    fs.readdirSync(dir).filter((f) => f.endsWith(".tmp")),
+    [],
+  );
 
   append(log, fixtureLeaves.slice(10, 20));
   const head20 = signer.head();
@@ -203,11 +206,7 @@ test("a log with the same size but a different root is refused", (t) => {
   const b = openLog(t, path.join(dir, "b.sqlite"));
   append(b, [...fixtureLeaves.slice(0, 9), Buffer.from('{"forked":true}')]);
   const hs = headSigner(b, stateFileFor(a.file));
-  assertForkError(() => hs.verifyNotForked(), { source: "state file", signedSize: 10, treeSize: 10 }, [
-    headA.root,
-    b.store.root().toString("hex"),
-    "fork",
-  ]);
+  assertForkError(() => hs.verifyNotForked(), { source: "state file", signedSize: 10, treeSize: 10 }, [headA.root, b.store.root().toString("hex"), "fork"]);
   // Growing past the signed size does not hide the fork: the root at size 10 still differs.
   append(b, otherLeaves(5, "b"));
   assertForkError(() => hs.head(), { source: "state file", signedSize: 10, treeSize: 15 }, [headA.root]);
@@ -328,11 +327,7 @@ test("no signature over leaves inside an open transaction", (t) => {
   assert.equal(hs.head().size, 4);
 });
 
-function assertForkError(
-  fn: () => unknown,
-  expected: { source: string; signedSize: number | null; treeSize: number },
-  mentions: string[] = [],
-): void {
+function assertForkError(fn: () => unknown, expected: { source: string; signedSize: number | null; treeSize: number }, mentions: string[] = []): void {
   assert.throws(fn, (error: unknown) => {
     assert.ok(error instanceof ForkError, String(error));
     assert.equal(error.source, expected.source);

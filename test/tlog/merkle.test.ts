@@ -282,7 +282,10 @@ test("CompactRange: reports completed nodes, round-trips through JSON, rejects b
     assert.deepEqual(copy.root(), range.root());
     assert.equal(copy.hashes.length, popcount(range.size));
   }
-  assert.equal(seen.length, src.levels.slice(1).reduce((s, l) => s + l.length, 0));
+  assert.equal(
+    seen.length,
+    src.levels.slice(1).reduce((s, l) => s + l.length, 0),
+  );
   assert.deepEqual(range.root(), naiveRoot(all));
   const json = range.toJSON();
   assert.equal(json.size, 300);

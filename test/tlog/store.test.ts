@@ -229,7 +229,10 @@ test("appends need the caller's transaction and bounded byte leaves", (t) => {
     assert.equal(store.append(new Uint8Array(0)), 1);
   })();
   assert.equal(db.prepare("SELECT count(*) FROM tlog_leaves").pluck().get(), 2);
-  assert.deepEqual(store.leaves(0, 10).map((l) => l.leafData.length), [MAX_LEAF_BYTES, 0]);
+  assert.deepEqual(
+    store.leaves(0, 10).map((l) => l.leafData.length),
+    [MAX_LEAF_BYTES, 0],
+  );
 });
 
 test("out-of-range reads are not_found, malformed arguments missing_field", (t) => {
@@ -346,16 +349,30 @@ test("batched reads: every proof, root and tile of many sizes matches the naive 
     const m = rand(n + 1);
     const inclusion = counted(`inclusion ${i}/${n}`, () => store.inclusion(i, n));
     assert.deepEqual(inclusion, { leafHash: hashes[i], path: naivePath(i, prefix), root: naiveRoot(prefix) }, `inclusion ${i}/${n}`);
-    assert.deepEqual(counted(`root ${n}`, () => store.root(n)), naiveRoot(prefix));
+    assert.deepEqual(
+      counted(`root ${n}`, () => store.root(n)),
+      naiveRoot(prefix),
+    );
     const expected = m === 0 || m === n ? [] : naiveConsistency(m, prefix);
-    assert.deepEqual(counted(`consistency ${m}->${n}`, () => store.consistencyProof(m, n)), expected, `consistency ${m}->${n}`);
+    assert.deepEqual(
+      counted(`consistency ${m}->${n}`, () => store.consistencyProof(m, n)),
+      expected,
+      `consistency ${m}->${n}`,
+    );
     const many = Array.from({ length: 1 + rand(30) }, () => rand(n));
     const paths = counted(`${many.length} proofs at ${n}`, () => store.inclusionProofs(many, n));
-    assert.deepEqual(paths, many.map((index) => naivePath(index, prefix)), `proofs of ${many.join(",")} at ${n}`);
+    assert.deepEqual(
+      paths,
+      many.map((index) => naivePath(index, prefix)),
+      `proofs of ${many.join(",")} at ${n}`,
+    );
     const datasAt = counted(`leaf data of ${many.length} leaves`, () => store.leafData(many));
     for (const index of many) assert.deepEqual(datasAt.get(index), Buffer.from(datas[index]!));
   }
-  for (const [level, width] of [[0, 256], [1, 4]] as const) {
+  for (const [level, width] of [
+    [0, 256],
+    [1, 4],
+  ] as const) {
     const tile = counted(`tile ${level}`, () => store.hashTile(level, 0, width));
     assert.equal(tile.length, width * 32);
   }

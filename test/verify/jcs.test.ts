@@ -73,7 +73,12 @@ const rejected: Array<[string, unknown]> = [
   ["a bigint", 1n],
   ["a Date", new Date(0)],
   ["a Map", new Map()],
-  ["a class instance", new (class Point { x = 1 })()],
+  [
+    "a class instance",
+    new (class Point {
+      x = 1;
+    })(),
+  ],
   ["a Buffer", Buffer.from("x")],
 ];
 
@@ -108,12 +113,18 @@ test("agrees with a naive reference on generated values", () => {
   const str = (): string => Array.from({ length: next(5) }, () => alphabet[next(alphabet.length)]).join("");
   const gen = (depth: number): unknown => {
     switch (depth > 3 ? next(4) : next(6)) {
-      case 0: return str();
-      case 1: return next(2 ** 30) - 2 ** 29;
-      case 2: return [true, false, null][next(3)];
-      case 3: return null;
-      case 4: return Array.from({ length: next(4) }, () => gen(depth + 1));
-      default: return Object.fromEntries(Array.from({ length: next(4) }, () => [str(), gen(depth + 1)]));
+      case 0:
+        return str();
+      case 1:
+        return next(2 ** 30) - 2 ** 29;
+      case 2:
+        return [true, false, null][next(3)];
+      case 3:
+        return null;
+      case 4:
+        return Array.from({ length: next(4) }, () => gen(depth + 1));
+      default:
+        return Object.fromEntries(Array.from({ length: next(4) }, () => [str(), gen(depth + 1)]));
     }
   };
   for (let i = 0; i < 500; i++) {

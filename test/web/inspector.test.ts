@@ -60,7 +60,10 @@ test("the inspector page lists, finds and verifies evidence in a real browser, a
     await page.locator('[data-fact="Signed head"].good').waitFor();
     await page.locator('[data-fact="Checkpoint"].good').waitFor();
     const indexes = await page.locator(".entries .entry").evaluateAll((items) => items.map((li) => Number(li.getAttribute("data-index"))));
-    assert.deepEqual(indexes, Array.from({ length: size }, (_, i) => size - 1 - i));
+    assert.deepEqual(
+      indexes,
+      Array.from({ length: size }, (_, i) => size - 1 - i),
+    );
     const kinds = await page.locator(".entries .kind").allTextContents();
     assert.deepEqual(new Set(kinds), new Set(["registration", "beacon hit (http_img)", "DNS event"]));
     await shot(page, "log");
@@ -82,14 +85,27 @@ test("the inspector page lists, finds and verifies evidence in a real browser, a
     assert.equal(new URL(page.url()).searchParams.get("file"), fileId);
     assert.deepEqual(await failed(page), []);
     const checks = await page.locator(".check").evaluateAll((items) => items.map((li) => `${li.getAttribute("data-status")} ${li.getAttribute("data-check")}`));
-    for (const what of ["registry key", "bundle signature", "tlog head signature", "manifest signature", "manifest file_id", "registration leaf describes the manifest"]) {
+    for (const what of [
+      "registry key",
+      "bundle signature",
+      "tlog head signature",
+      "manifest signature",
+      "manifest file_id",
+      "registration leaf describes the manifest",
+    ]) {
       assert.ok(checks.includes(`ok ${what}`), `${what} in ${JSON.stringify(checks)}`);
     }
     for (const row of [0, 1, 2]) {
-      assert.ok(checks.some((c) => c.startsWith(`ok event row ${row} inclusion`)), `row ${row} inclusion`);
+      assert.ok(
+        checks.some((c) => c.startsWith(`ok event row ${row} inclusion`)),
+        `row ${row} inclusion`,
+      );
       assert.ok(checks.includes(`ok event row ${row} matches its leaf`), `row ${row} bound to its leaf`);
     }
-    assert.ok(checks.every((c) => c.startsWith("ok ")), JSON.stringify(checks));
+    assert.ok(
+      checks.every((c) => c.startsWith("ok ")),
+      JSON.stringify(checks),
+    );
     await shot(page, "evidence-verified");
   });
 
@@ -127,7 +143,10 @@ test("the inspector page lists, finds and verifies evidence in a real browser, a
         await page.locator("[data-verdict]").waitFor();
         assert.equal(await verdictOf(page), "failed");
         const failures = await failed(page);
-        assert.ok(failures.some((what) => check.test(what!)), `${check} among ${JSON.stringify(failures)}`);
+        assert.ok(
+          failures.some((what) => check.test(what!)),
+          `${check} among ${JSON.stringify(failures)}`,
+        );
         await shot(page, `evidence-tampered-${name}`);
       } finally {
         proxy.alterEvidence = null;
@@ -167,8 +186,23 @@ test("the inspector page lists, finds and verifies evidence in a real browser, a
     await page.locator('[data-fact="Signed head"].good').waitFor();
     await reg.close();
     const forged = (token: string) =>
-      Buffer.from(canonicalBytes({ event: "beacon", kind: "http_img", token_id: token, file_id: null, recipient_id: null, source_ip: "10.0.0.1", user_agent: "x", timestamp: "2026-01-01T00:00:00Z" }));
-    const rewritten = rewriteHistory(reg, 2, Array.from({ length: size }, (_, i) => forged(`forged-${i}`)));
+      Buffer.from(
+        canonicalBytes({
+          event: "beacon",
+          kind: "http_img",
+          token_id: token,
+          file_id: null,
+          recipient_id: null,
+          source_ip: "10.0.0.1",
+          user_agent: "x",
+          timestamp: "2026-01-01T00:00:00Z",
+        }),
+      );
+    const rewritten = rewriteHistory(
+      reg,
+      2,
+      Array.from({ length: size }, (_, i) => forged(`forged-${i}`)),
+    );
     assert.ok(rewritten.size > size);
     reg = await startTestRegistry(t, { dataDir: reg.dataDir });
     proxy.target = reg.url;
@@ -181,8 +215,13 @@ test("the inspector page lists, finds and verifies evidence in a real browser, a
   });
 
   // A token or an unknown id is first tried as a file id; the browser logs each such 404 itself.
-  const expected404 = (problem: string) => /status of 404/.test(problem) && (problem.includes(`/evidence/${dnsToken}`) || problem.includes("/evidence/no-such-file"));
-  assert.deepEqual(problems.filter((p) => !expected404(p)), [], "no console errors");
+  const expected404 = (problem: string) =>
+    /status of 404/.test(problem) && (problem.includes(`/evidence/${dnsToken}`) || problem.includes("/evidence/no-such-file"));
+  assert.deepEqual(
+    problems.filter((p) => !expected404(p)),
+    [],
+    "no console errors",
+  );
   assert.deepEqual(await cspViolations(page), [], "no CSP violations");
   t.diagnostic(`screenshots: ${SHOTS}`);
   console.log(`inspector screenshots: ${SHOTS}`);

@@ -111,9 +111,7 @@ async function checkConsistency(previous: Remembered, head: SignedTreeHead): Pro
   const was = `the head of size ${previous.size} this browser verified before`;
   if (head.size < previous.size) return { ok: false, detail: `the log now has ${head.size} leaves, fewer than ${was}` };
   if (head.size === previous.size) {
-    return head.root === previous.root
-      ? { ok: true, detail: `same head as ${was}` }
-      : { ok: false, detail: `the root differs from ${was}` };
+    return head.root === previous.root ? { ok: true, detail: `same head as ${was}` } : { ok: false, detail: `the root differs from ${was}` };
   }
   try {
     const answer = await getJson<{ proof: string[] }>(`/tlog/consistency?first=${previous.size}&second=${head.size}`);

@@ -59,19 +59,35 @@ function plainFact(label: string, value: string): HTMLElement {
 function showAlerts(s: LogState): void {
   const items: HTMLElement[] = [];
   if (s.keyChanged) {
-    items.push(h("p", { class: "alarm", role: "alert", "data-alarm": "key-changed" },
-      `The registry key changed: this browser first saw ${s.registryPub}, the registry now says ${s.keyChanged}. Nothing it signs with the new key is trusted here.`));
+    items.push(
+      h(
+        "p",
+        { class: "alarm", role: "alert", "data-alarm": "key-changed" },
+        `The registry key changed: this browser first saw ${s.registryPub}, the registry now says ${s.keyChanged}. Nothing it signs with the new key is trusted here.`,
+      ),
+    );
   }
   if (s.forkVerdict && !s.forkVerdict.ok) {
-    items.push(h("p", { class: "alarm", role: "alert", "data-alarm": "fork" },
-      `LOG FORKED: ${s.forkVerdict.detail}. The registry showed you a history that it has since rewritten. Keep the evidence you saved; do not trust new answers from it.`));
+    items.push(
+      h(
+        "p",
+        { class: "alarm", role: "alert", "data-alarm": "fork" },
+        `LOG FORKED: ${s.forkVerdict.detail}. The registry showed you a history that it has since rewritten. Keep the evidence you saved; do not trust new answers from it.`,
+      ),
+    );
   }
-  if (!s.headVerdict.ok) items.push(h("p", { class: "alarm", role: "alert", "data-alarm": "head" }, `The current head does not verify: ${s.headVerdict.detail}.`));
+  if (!s.headVerdict.ok)
+    items.push(h("p", { class: "alarm", role: "alert", "data-alarm": "head" }, `The current head does not verify: ${s.headVerdict.detail}.`));
   replace(alerts, ...items);
 }
 
 function failure(error: unknown, what: string): HTMLElement {
-  if (error instanceof Unreachable) return h("p", { class: "empty error", role: "alert", "data-state": "unreachable" }, `The registry cannot be reached: ${error.message}. Try again, or verify a saved bundle offline.`);
+  if (error instanceof Unreachable)
+    return h(
+      "p",
+      { class: "empty error", role: "alert", "data-state": "unreachable" },
+      `The registry cannot be reached: ${error.message}. Try again, or verify a saved bundle offline.`,
+    );
   if (error instanceof HttpError && error.status === 404) return h("p", { class: "empty", "data-state": "not-found" }, `${what} is not in this registry.`);
   return h("p", { class: "empty error", role: "alert", "data-state": "error" }, `${what} could not be loaded: ${(error as Error).message}`);
 }
@@ -182,14 +198,22 @@ async function entryView(index: number): Promise<void> {
   const included = hashOk && s.headVerdict.ok && path.every((p) => p !== null) && verifyInclusion(hash, index, s.head.size, path as Uint8Array[], root);
   const leaf = describeLeaf(entry.leaf_data);
   section.append(
-    h("dl", { class: "facts" },
+    h(
+      "dl",
+      { class: "facts" },
       plainFact("Kind", leaf.kind),
       plainFact("Time", leaf.timestamp),
       leaf.fileId ? h("div", { class: "fact" }, h("dt", {}, "File"), h("dd", {}, link(`file=${encodeURIComponent(leaf.fileId)}`, leaf.fileId))) : null,
       leaf.tokenId ? plainFact("Token", leaf.tokenId) : null,
-      verdictLine("In the signed head", included
-        ? { ok: true, detail: `leaf data hashes to the proven leaf, and the proof leads to the root of the verified head of size ${s.head.size}` }
-        : { ok: false, detail: hashOk ? "the inclusion proof does not lead to the verified head's root" : "the leaf data does not hash to the proven leaf hash" }),
+      verdictLine(
+        "In the signed head",
+        included
+          ? { ok: true, detail: `leaf data hashes to the proven leaf, and the proof leads to the root of the verified head of size ${s.head.size}` }
+          : {
+              ok: false,
+              detail: hashOk ? "the inclusion proof does not lead to the verified head's root" : "the leaf data does not hash to the proven leaf hash",
+            },
+      ),
     ),
     h("h3", {}, "Leaf data"),
     h("pre", { class: "leaf" }, entry.leaf_data),
@@ -222,25 +246,50 @@ function eventsTable(bundle: Record<string, unknown>): HTMLElement {
     "section",
     { "aria-labelledby": "events-heading" },
     h("h2", { id: "events-heading" }, `Events (${events.length})`),
-    h("ol", { class: "entries", start: "0" }, ...events.map((row) =>
-      h("li", { class: "entry" },
-        h("span", { class: "kind" }, String(row.kind ?? "")),
-        h("span", { class: "subject mono" }, String(row.source_ip ?? "")),
-        h("span", { class: "when" }, typeof row.timestamp === "number" ? new Date(row.timestamp * 1000).toISOString().replace(".000", "") : String(row.timestamp ?? "")),
-        h("span", { class: "detail" }, String(row.user_agent ?? "")),
-      ))),
+    h(
+      "ol",
+      { class: "entries", start: "0" },
+      ...events.map((row) =>
+        h(
+          "li",
+          { class: "entry" },
+          h("span", { class: "kind" }, String(row.kind ?? "")),
+          h("span", { class: "subject mono" }, String(row.source_ip ?? "")),
+          h(
+            "span",
+            { class: "when" },
+            typeof row.timestamp === "number" ? new Date(row.timestamp * 1000).toISOString().replace(".000", "") : String(row.timestamp ?? ""),
+          ),
+          h("span", { class: "detail" }, String(row.user_agent ?? "")),
+        ),
+      ),
+    ),
   );
 }
 
 function saveLink(bundle: unknown, fileId: string): HTMLElement {
   const url = URL.createObjectURL(new Blob([JSON.stringify(bundle, null, 2)], { type: "application/json" }));
-  return h("p", {}, h("a", { href: url, download: `evidence-${fileId.replace(/[^A-Za-z0-9._-]/g, "_")}.json` }, "Save this bundle"), " to verify it later, offline, here or with `oversight-registry verify-evidence`.");
+  return h(
+    "p",
+    {},
+    h("a", { href: url, download: `evidence-${fileId.replace(/[^A-Za-z0-9._-]/g, "_")}.json` }, "Save this bundle"),
+    " to verify it later, offline, here or with `oversight-registry verify-evidence`.",
+  );
 }
 
 function offlineView(): void {
   replace(alerts);
   const result = h("div", { id: "offline-result", "aria-live": "polite" });
-  const keyInput = h("input", { id: "pinned-key", name: "pinned-key", type: "text", inputmode: "latin", autocomplete: "off", spellcheck: "false", placeholder: "64 hex characters (optional)", pattern: "[0-9a-fA-F]{64}" });
+  const keyInput = h("input", {
+    id: "pinned-key",
+    name: "pinned-key",
+    type: "text",
+    inputmode: "latin",
+    autocomplete: "off",
+    spellcheck: "false",
+    placeholder: "64 hex characters (optional)",
+    pattern: "[0-9a-fA-F]{64}",
+  });
   const fileInput = h("input", { id: "bundle-file", type: "file", accept: "application/json,.json" });
   const verify = async (file: File) => {
     const key = keyInput.value.trim();
@@ -272,9 +321,15 @@ function offlineView(): void {
   });
   replace(
     main,
-    h("section", { "aria-labelledby": "offline-heading" },
+    h(
+      "section",
+      { "aria-labelledby": "offline-heading" },
       h("h2", { id: "offline-heading" }, "Verify a saved bundle, offline"),
-      h("p", {}, "Nothing is sent anywhere: the checks run in this page. Paste the registry key you trust to pin it; without one the bundle's own key is used, with a warning."),
+      h(
+        "p",
+        {},
+        "Nothing is sent anywhere: the checks run in this page. Paste the registry key you trust to pin it; without one the bundle's own key is used, with a warning.",
+      ),
       h("label", { for: "pinned-key" }, "Pinned registry key"),
       keyInput,
       drop,
@@ -296,8 +351,14 @@ async function search(query: string): Promise<void> {
   const found = await findToken(q);
   if (found === null) {
     history.pushState(null, "", `/?q=${encodeURIComponent(q)}`);
-    replace(main, h("p", { class: "empty", role: "status", "data-state": "not-found" },
-      `Nothing matches ${JSON.stringify(q)}: it is not a registered file id, a log index, or a beacon token among the last ${TOKEN_SCAN_LEAVES.toLocaleString("en")} log entries.`));
+    replace(
+      main,
+      h(
+        "p",
+        { class: "empty", role: "status", "data-state": "not-found" },
+        `Nothing matches ${JSON.stringify(q)}: it is not a registered file id, a log index, or a beacon token among the last ${TOKEN_SCAN_LEAVES.toLocaleString("en")} log entries.`,
+      ),
+    );
     return;
   }
   navigate(found.fileId ? `file=${encodeURIComponent(found.fileId)}` : `index=${found.index}`);
@@ -350,7 +411,10 @@ document.getElementById("search")!.addEventListener("submit", (event) => {
   event.preventDefault();
   void search((document.getElementById("q") as HTMLInputElement).value);
 });
-for (const [id, query] of [["nav-log", ""], ["nav-offline", "offline"]] as const) {
+for (const [id, query] of [
+  ["nav-log", ""],
+  ["nav-offline", "offline"],
+] as const) {
   document.getElementById(id)!.addEventListener("click", (event) => {
     event.preventDefault();
     navigate(query);

@@ -32,7 +32,12 @@ export function tlogRoutes(service: RegistryService): Route[] {
       query: ConsistencyQuery,
       answer: ({ query }) => json(log.consistency(query.first, query.second)),
     }),
-    route({ ...READ, path: "/tlog/range", query: RangeQuery, answer: ({ query }) => ({ content: { type: JSON_TYPE, body: log.rangeJson(query.start, query.limit) } }) }),
+    route({
+      ...READ,
+      path: "/tlog/range",
+      query: RangeQuery,
+      answer: ({ query }) => ({ content: { type: JSON_TYPE, body: log.rangeJson(query.start, query.limit) } }),
+    }),
     route({
       ...READ,
       path: "/checkpoint",
