@@ -6,7 +6,6 @@ import path from "node:path";
 import { describe, test } from "node:test";
 import { generateSeed } from "../../src/core/ed25519.js";
 import { writeIdentity } from "../../src/core/identity.js";
-import { canonicalBytes } from "../../src/verify/jcs.js";
 import { monitorCommand, MONITOR_EXIT } from "../../src/ops/monitor.js";
 import { fieldLine, formatState, readState, StateFileError, STATE_FORMAT, writeState, type MonitorState } from "../../src/ops/monitor-state.js";
 import { RegistryClient, RegistryHttpError, RegistryProtocolError, WellKnownSchema } from "../../src/ops/registry-client.js";
@@ -14,7 +13,7 @@ import { signTreeHead } from "../../src/tlog/heads.js";
 import { EMPTY_ROOT, leafHash } from "../../src/tlog/merkle.js";
 import { tempDir } from "../temp.js";
 import { beaconHit, captureIo, registrySigner, startRegistry } from "./monitor-support.js";
-import { rewriteHistory } from "../registry/rewrite-history.js";
+import { forgedBeaconLeaf, rewriteHistory } from "../registry/rewrite-history.js";
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
@@ -366,20 +365,7 @@ describe("monitor against a real registry", () => {
       const beforeA = readFileSync(stateA, "utf8");
       const verified = readState(stateA)!.head!;
       await registry.stop();
-      const forgedLeaf = (token: string) =>
-        Buffer.from(
-          canonicalBytes({
-            event: "beacon",
-            kind: "http_img",
-            token_id: token,
-            file_id: null,
-            recipient_id: null,
-            source_ip: "10.0.0.1",
-            user_agent: "x",
-            timestamp: "2026-01-01T00:00:00Z",
-          }),
-        );
-      const forked = rewriteHistory(registry, 4, [forgedLeaf("evil-1"), forgedLeaf("evil-2"), forgedLeaf("evil-3")]);
+      const forked = rewriteHistory(registry, 4, [forgedBeaconLeaf("evil-1"), forgedBeaconLeaf("evil-2"), forgedBeaconLeaf("evil-3")]);
       assert.equal(forked.size, 7);
       registry = await startRegistry(dataDir);
 

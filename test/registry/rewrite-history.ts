@@ -2,8 +2,25 @@
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
+import { canonicalBytes } from "../../src/verify/jcs.js";
 import { nodeId } from "../../src/tlog/schema.js";
 import { TlogStore } from "../../src/tlog/store.js";
+
+/** A beacon leaf the operator makes up, for `token`: the kind of entry a rewritten history holds. */
+export function forgedBeaconLeaf(token: string): Buffer {
+  return Buffer.from(
+    canonicalBytes({
+      event: "beacon",
+      kind: "http_img",
+      token_id: token,
+      file_id: null,
+      recipient_id: null,
+      source_ip: "10.0.0.1",
+      user_agent: "x",
+      timestamp: "2026-01-01T00:00:00Z",
+    }),
+  );
+}
 
 /**
  * What a malicious operator does: drop the last leaves, append different

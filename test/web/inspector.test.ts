@@ -8,10 +8,9 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import type { Page } from "playwright-core";
-import { canonicalBytes } from "../../src/verify/jcs.js";
 import { startTestRegistry, type TestRegistry } from "../http/registry-server.js";
 import { createIssuer } from "../issuer.js";
-import { rewriteHistory } from "../registry/rewrite-history.js";
+import { forgedBeaconLeaf, rewriteHistory } from "../registry/rewrite-history.js";
 import { REPO_ROOT } from "../repo.js";
 import { tempDir } from "../temp.js";
 import { startAlteringProxy, type Bundle } from "./altering-proxy.js";
@@ -185,23 +184,10 @@ test("the inspector page lists, finds and verifies evidence in a real browser, a
     await page.goto(`${proxy.url}/`);
     await page.locator('[data-fact="Signed head"].good').waitFor();
     await reg.close();
-    const forged = (token: string) =>
-      Buffer.from(
-        canonicalBytes({
-          event: "beacon",
-          kind: "http_img",
-          token_id: token,
-          file_id: null,
-          recipient_id: null,
-          source_ip: "10.0.0.1",
-          user_agent: "x",
-          timestamp: "2026-01-01T00:00:00Z",
-        }),
-      );
     const rewritten = rewriteHistory(
       reg,
       2,
-      Array.from({ length: size }, (_, i) => forged(`forged-${i}`)),
+      Array.from({ length: size }, (_, i) => forgedBeaconLeaf(`forged-${i}`)),
     );
     assert.ok(rewritten.size > size);
     reg = await startTestRegistry(t, { dataDir: reg.dataDir });
