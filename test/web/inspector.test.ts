@@ -180,6 +180,20 @@ test("the inspector page lists, finds and verifies evidence in a real browser, a
     }
   });
 
+  await t.test("a file with more events than one bundle page is checked across every page", async () => {
+    // A registry of its own (another origin, so another remembered head): the seeded log stays as the fork test expects it.
+    const other = await startTestRegistry(t);
+    const registration = createIssuer("issuer-pages").registration();
+    assert.equal((await other.call("/register", { json: registration })).status, 200);
+    const [http] = registration.beacons as { token_id: string }[];
+    for (let i = 0; i < 30; i++) await (await other.call(`/p/${http!.token_id}.png`, { auth: false })).arrayBuffer();
+    await page.goto(`${other.url}/?file=${encodeURIComponent(registration.manifest.file_id as string)}`);
+    await page.locator("[data-verdict]").waitFor();
+    assert.equal(await verdictOf(page), "verified");
+    assert.equal(await page.locator('.check[data-check="2 pages"]').getAttribute("data-status"), "ok");
+    await shot(page, "evidence-two-pages");
+  });
+
   await t.test("a log rewritten after the visit is flagged as forked", async () => {
     await page.goto(`${proxy.url}/`);
     await page.locator('[data-fact="Signed head"].good').waitFor();

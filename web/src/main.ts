@@ -6,7 +6,7 @@
  */
 import "./zod-jitless.js";
 import { equalBytes, parseHex, utf8 } from "../../src/verify/bytes.js";
-import { verifyEvidenceBundle } from "../../src/verify/evidence.js";
+import { nextCursor, verifyEvidencePages } from "../../src/verify/evidence-pages.js";
 import { nobleHasher, verifyInclusion } from "../../src/verify/rfc6962.js";
 import { getJson, HttpError, Unreachable, type InclusionProof, type Range } from "./api.js";
 import { checksView } from "./checks-view.js";
@@ -17,6 +17,8 @@ import { fetchLogSnapshot, verifyLogSnapshot, type LogSnapshot, type LogState, t
 const PAGE = 25;
 /** How far back a beacon token is looked for in the log before the search gives up. */
 const TOKEN_SCAN_LEAVES = 10_000;
+/** Evidence pages the page follows (25 events each); the rest of a longer bundle is a named skip, never a silent pass. */
+const MAX_PAGES = 40;
 
 const main = document.getElementById("main")!;
 const alerts = document.getElementById("alerts")!;
@@ -226,14 +228,20 @@ async function fileView(fileId: string): Promise<void> {
   const section = h("section", { "aria-labelledby": "file-heading" }, h("h2", { id: "file-heading" }, "Evidence for ", h("span", { class: "mono" }, fileId)));
   replace(main, section);
   let bundle: Record<string, unknown>;
+  const pages: unknown[] = [];
   try {
-    bundle = await getJson(`/evidence/${encodeURIComponent(fileId)}`);
+    const url = `/evidence/${encodeURIComponent(fileId)}`;
+    bundle = await getJson(url);
+    pages.push(bundle);
+    for (let cursor = nextCursor(bundle); cursor !== undefined && pages.length < MAX_PAGES; cursor = nextCursor(pages.at(-1))) {
+      pages.push(await getJson(`${url}?cursor=${encodeURIComponent(cursor)}`));
+    }
   } catch (error) {
     section.append(failure(error, `A file with id ${JSON.stringify(fileId)}`));
     return;
   }
   section.append(
-    checksView(verifyEvidenceBundle(bundle, { registryPub: s.registryPub }), "Checks, computed in this browser"),
+    checksView(verifyEvidencePages(pages, { registryPub: s.registryPub }), "Checks, computed in this browser"),
     eventsTable(bundle),
     saveLink(bundle, fileId),
   );
@@ -300,7 +308,7 @@ function offlineView(): void {
       replace(result, h("p", { class: "empty error", role: "alert" }, `${file.name} is not a JSON file.`));
       return;
     }
-    const checks = verifyEvidenceBundle(bundle, key ? { registryPub: key.toLowerCase() } : {});
+    const checks = verifyEvidencePages([bundle], key ? { registryPub: key.toLowerCase() } : {});
     replace(result, checksView(checks, `Checks of ${file.name}, computed offline`));
   };
   fileInput.addEventListener("change", () => {
