@@ -20,6 +20,19 @@ export type Content = { kind: "json"; schema: z.ZodType } | { kind: "text"; type
 
 export const jsonAnswer = (schema: z.ZodType): Content => ({ kind: "json", schema });
 
+/** The groups the document lists its operations under: one per area of the route table. */
+export const TAGS = {
+  writes: "Registrations, attribution and DNS bridge events: operator and bridge credentials",
+  beacons: "Beacon hits: recorded for any well-formed token, known or not",
+  identity: "Who the registry is, and whether its log is sound",
+  log: "The transparency log: the signed head, proofs, leaves, checkpoint and tiles",
+  evidence: "Evidence bundles and semantic watermark candidates",
+  inspector: "The evidence inspector page, for browsers",
+  operations: "For the operator and for tools: metrics and this document",
+} as const;
+
+export type Tag = keyof typeof TAGS;
+
 /** What a route that reads a body can answer for it: bad JSON or shape, over the size limit, an unsupported charset or encoding. */
 export const BODY_ERRORS = [400, 413, 415] as const;
 
@@ -35,6 +48,7 @@ export interface DocPath {
 
 export interface RouteDoc {
   summary: string;
+  tag: Tag;
   /** The success answer (200); an answer to HEAD has its headers and no body. */
   ok: Content;
   /** `Cache-Control` of the success answer, when the route sets a fixed one. */

@@ -9,7 +9,7 @@
  */
 import { z } from "zod";
 import { ErrorEnvelopeSchema } from "../core/errors.js";
-import { OPENAPI_VERSION, type Content, type DocPath } from "./api-description.js";
+import { OPENAPI_VERSION, TAGS, type Content, type DocPath } from "./api-description.js";
 import type { DescribedRoute, RouteAuth } from "./route.js";
 
 type Json = Record<string, unknown>;
@@ -104,6 +104,7 @@ function operation(route: DescribedRoute, method: string, where: DocPath): Json 
   const described: Json = {
     summary: where.summary ?? doc.summary,
     operationId: operationId(method, where.path),
+    tags: [doc.tag],
     "x-rate-bucket": route.bucket,
   };
   const params = [...parameters(where.params, "path"), ...parameters(route.query, "query")];
@@ -155,6 +156,7 @@ export function openApiDocument(routes: readonly DescribedRoute[], version: stri
         "Every OPTIONS request is answered 204 (CORS preflight). `x-rate-bucket` names the token bucket a route spends.",
       license: { name: "Apache-2.0", identifier: "Apache-2.0" },
     },
+    tags: Object.entries(TAGS).map(([name, description]) => ({ name, description })),
     paths,
     components: {
       schemas: { ErrorEnvelope: jsonSchema(ErrorEnvelopeSchema, "output") },

@@ -26,6 +26,7 @@ export const ROUTE_TABLE: readonly RouteDeclaration[] = [
     path: "/metrics",
     bucket: null,
     doc: {
+      tag: "operations",
       summary: "Prometheus metrics, for the operator: never routed by the public Caddy configuration",
       ok: { kind: "text", type: METRICS_CONTENT_TYPE },
       errors: [],
@@ -42,6 +43,7 @@ export const ROUTE_TABLE: readonly RouteDeclaration[] = [
     path: "/openapi.json",
     bucket: "read",
     doc: {
+      tag: "operations",
       summary: "This document",
       ok: jsonAnswer(z.looseObject({ openapi: z.literal(OPENAPI_VERSION), paths: z.record(z.string(), z.unknown()) })),
       cacheControl: OPENAPI_CACHE_CONTROL,

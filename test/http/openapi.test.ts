@@ -216,9 +216,23 @@ test("every route the app serves is described, in the order it is tried, with th
   }
 });
 
+test("every operation is grouped under one of the document's tags, and every tag groups some", () => {
+  const doc = openApiDocument(API_ROUTES, VERSION);
+  const tags = (doc["tags"] as { name: string; description: string }[]).map((tag) => tag.name);
+  const used = operations(doc).map(({ method, path, operation }) => ({ operation: `${method} ${path}`, tags: operation.tags as string[] }));
+  assert.deepEqual(
+    used.filter((op) => op.tags?.length !== 1 || !tags.includes(op.tags[0]!)),
+    [],
+  );
+  assert.deepEqual(
+    tags.filter((tag) => !used.some((op) => op.tags[0] === tag)),
+    [],
+  );
+});
+
 test("a route the document cannot describe stops the build of the document", () => {
   const answer = () => ({});
-  const base = { methods: ["GET"], bucket: null, answer, doc: { summary: "s", ok: { kind: "empty" }, errors: [] } } as const;
+  const base = { methods: ["GET"], bucket: null, answer, doc: { tag: "operations", summary: "s", ok: { kind: "empty" }, errors: [] } } as const;
   const wildcard = route({ ...base, path: "/files/*rest", params: { rest: (raw: string | string[]) => String(raw) } });
   assert.throws(() => openApiDocument([wildcard], VERSION), /\/files\/\*rest: a wildcard route describes its doc.paths/);
   const unparsed = route({ ...base, path: "/files/:name", params: { name: (raw: string | string[]) => String(raw) } });

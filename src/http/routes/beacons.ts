@@ -78,6 +78,7 @@ export const BEACON_HIT_ROUTES: readonly RouteDeclaration[] = BEACON_ROUTES.map(
     bucket: "beacon",
     params: { [name]: beaconToken(beacon) } as Record<string, ParamParser<string>>,
     doc: {
+      tag: "beacons",
       summary: `Beacon hit (${beacon.kind}): records an event and a log leaf for any token of 1..256 bytes`,
       ok: BEACON_CONTENT[beacon.kind],
       cacheControl: NO_STORE["Cache-Control"],

@@ -21,6 +21,7 @@ export const EVIDENCE_ROUTES: readonly RouteDeclaration[] = [
     params: { file_id: FileId },
     query: EvidenceQuery,
     doc: {
+      tag: "evidence",
       summary:
         "The signed evidence bundle of a file: its first page of events, or with `cursor` the page a previous page's `next_cursor` names (same snapshot)",
       ok: jsonAnswer(EvidenceBundleSchema),
@@ -33,7 +34,7 @@ export const EVIDENCE_ROUTES: readonly RouteDeclaration[] = [
     path: "/candidates/semantic",
     bucket: "read",
     query: CandidatesQuery,
-    doc: { summary: "Recent L3 semantic watermarks, newest first", ok: jsonAnswer(CandidatesAnswerSchema), errors: [400, 429] },
+    doc: { tag: "evidence", summary: "Recent L3 semantic watermarks, newest first", ok: jsonAnswer(CandidatesAnswerSchema), errors: [400, 429] },
     answer: ({ query }, { service }) => json(service.candidates.semantic(query.limit, query.since)),
   }),
 ];

@@ -37,7 +37,12 @@ export const IDENTITY_ROUTES: readonly RouteDeclaration[] = [
     methods: ["GET", "HEAD"],
     path: "/health",
     bucket: "read",
-    doc: { summary: "Liveness; `degraded` while the log does not extend its largest signed head", ok: jsonAnswer(HealthAnswerSchema), errors: [429] },
+    doc: {
+      tag: "identity",
+      summary: "Liveness; `degraded` while the log does not extend its largest signed head",
+      ok: jsonAnswer(HealthAnswerSchema),
+      errors: [429],
+    },
     answer: (_call, { service: { registry }, version }) =>
       json({
         status: registry.fork ? "degraded" : "ok",
@@ -50,7 +55,7 @@ export const IDENTITY_ROUTES: readonly RouteDeclaration[] = [
     methods: ["GET", "HEAD"],
     path: "/.well-known/oversight-registry",
     bucket: "read",
-    doc: { summary: "Who the registry is, and the extensions it serves", ok: jsonAnswer(WellKnownAnswerSchema), errors: [429] },
+    doc: { tag: "identity", summary: "Who the registry is, and the extensions it serves", ok: jsonAnswer(WellKnownAnswerSchema), errors: [429] },
     answer: (_call, { service: { registry }, version, jurisdiction, origin }) =>
       json({
         ed25519_pub: registry.identity.publicKeyHex,

@@ -43,6 +43,7 @@ export const INSPECTOR_PAGE = {
   path: "/",
   bucket: "read",
   doc: {
+    tag: "inspector",
     summary: "The evidence inspector page (docs/INSPECTOR.md) for a client that prefers HTML; a client that prefers JSON gets the 404 envelope",
     ok: { kind: "text", type: "text/html; charset=utf-8" },
     cacheControl: PAGE_CACHE_CONTROL,
@@ -55,6 +56,7 @@ export const INSPECTOR_ASSET = {
   path: "/web/:name",
   bucket: "read",
   doc: {
+    tag: "inspector",
     summary: "The inspector page's content-hashed script and stylesheet (text/javascript or text/css)",
     ok: { kind: "text", type: TYPES[".js"]! },
     cacheControl: ASSET_CACHE_CONTROL,

@@ -22,7 +22,7 @@ export const TLOG_ROUTES: readonly RouteDeclaration[] = [
   route({
     ...READ,
     path: "/tlog/head",
-    doc: { summary: "The signed tree head", ok: jsonAnswer(SignedTreeHeadSchema), cacheControl: "no-cache", errors: [429, 503] },
+    doc: { tag: "log", summary: "The signed tree head", ok: jsonAnswer(SignedTreeHeadSchema), cacheControl: "no-cache", errors: [429, 503] },
     answer: (_call, { service: { log } }) => json(log.head(), { "Cache-Control": "no-cache" }),
   }),
   route({
@@ -30,27 +30,33 @@ export const TLOG_ROUTES: readonly RouteDeclaration[] = [
     path: "/tlog/proof/:index",
     params: { index: Index },
     query: ProofQuery,
-    doc: { summary: "Inclusion proof of a leaf, at the current size or at `tree_size`", ok: jsonAnswer(InclusionProofSchema), errors: [400, 404, 429] },
+    doc: {
+      tag: "log",
+      summary: "Inclusion proof of a leaf, at the current size or at `tree_size`",
+      ok: jsonAnswer(InclusionProofSchema),
+      errors: [400, 404, 429],
+    },
     answer: ({ params, query }, { service: { log } }) => json(log.inclusion(params.index, query.tree_size)),
   }),
   route({
     ...READ,
     path: "/tlog/consistency",
     query: ConsistencyQuery,
-    doc: { summary: "Consistency proof between two tree sizes", ok: jsonAnswer(ConsistencyProofSchema), errors: [400, 404, 429] },
+    doc: { tag: "log", summary: "Consistency proof between two tree sizes", ok: jsonAnswer(ConsistencyProofSchema), errors: [400, 404, 429] },
     answer: ({ query }, { service: { log } }) => json(log.consistency(query.first, query.second)),
   }),
   route({
     ...READ,
     path: "/tlog/range",
     query: RangeQuery,
-    doc: { summary: "Leaves from `start`, `limit` clamped to 1..1000", ok: jsonAnswer(RangePageSchema), errors: [400, 429] },
+    doc: { tag: "log", summary: "Leaves from `start`, `limit` clamped to 1..1000", ok: jsonAnswer(RangePageSchema), errors: [400, 429] },
     answer: ({ query }, { service: { log } }) => ({ content: { type: JSON_TYPE, body: log.rangeJson(query.start, query.limit) } }),
   }),
   route({
     ...READ,
     path: "/checkpoint",
     doc: {
+      tag: "log",
       summary: "The C2SP checkpoint, a signed note",
       ok: { kind: "text", type: "text/plain; charset=utf-8" },
       cacheControl: SHORT_LIVED,
@@ -66,6 +72,7 @@ export const TLOG_ROUTES: readonly RouteDeclaration[] = [
     path: "/tile/*path",
     params: { path: (segments: string | string[]) => ["tile", ...[segments].flat()].join("/") },
     doc: {
+      tag: "log",
       summary: "Hash tiles and entry bundles",
       ok: { kind: "bytes", type: "application/octet-stream" },
       errors: [404, 429],

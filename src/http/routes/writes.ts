@@ -17,7 +17,7 @@ export const WRITE_ROUTES: readonly RouteDeclaration[] = [
     auth: { operator: "register" },
     bucket: "operator",
     body: RegisterRequestSchema,
-    doc: { summary: "Register a signed manifest", ok: jsonAnswer(RegisterResultSchema), errors: [...BODY_ERRORS, 401, 403, 409, 429, 503] },
+    doc: { tag: "writes", summary: "Register a signed manifest", ok: jsonAnswer(RegisterResultSchema), errors: [...BODY_ERRORS, 401, 403, 409, 429, 503] },
     answer: async ({ body, operator }, { service }) => json(await service.registrations.register(body, operator)),
   }),
   route({
@@ -27,6 +27,7 @@ export const WRITE_ROUTES: readonly RouteDeclaration[] = [
     bucket: "operator",
     body: AttributeRequestSchema,
     doc: {
+      tag: "writes",
       summary: "Which file a token, a mark or a perceptual hash belongs to",
       ok: jsonAnswer(AttributionSchema),
       errors: [...BODY_ERRORS, 401, 403, 429],
@@ -39,7 +40,12 @@ export const WRITE_ROUTES: readonly RouteDeclaration[] = [
     auth: "dns",
     bucket: "dns",
     body: DnsEventSchema,
-    doc: { summary: "A DNS bridge reports a lookup of a beacon name", ok: jsonAnswer(DnsEventAnswerSchema), errors: [...BODY_ERRORS, 401, 429, 503] },
+    doc: {
+      tag: "writes",
+      summary: "A DNS bridge reports a lookup of a beacon name",
+      ok: jsonAnswer(DnsEventAnswerSchema),
+      errors: [...BODY_ERRORS, 401, 429, 503],
+    },
     answer: async ({ body, address }, { service }) => {
       const { tlogIndex } = await service.events.dns(body, address);
       return json({ ok: true, tlog_index: tlogIndex } satisfies DnsEventAnswer);
