@@ -1,14 +1,16 @@
 /**
- * The OpenAPI 3.1 document of the registry, built from API_ROUTES and the zod
- * schemas they name (zod's own JSON Schema output, draft 2020-12, the dialect
- * OpenAPI 3.1 uses). Requests are described as the routes accept them
- * (`io: "input"`: before defaults and transforms), answers as the code builds
- * them (`io: "output"`). Pure: served at /openapi.json and written to
- * docs/openapi.json by `npm run openapi`.
+ * The OpenAPI 3.1 document of the registry, built by walking the routes it
+ * serves (route-table.ts `API_ROUTES`): one operation per method and path,
+ * with the zod schemas the routes parse with and their `doc` (zod's own JSON
+ * Schema output, draft 2020-12, the dialect OpenAPI 3.1 uses). Requests are
+ * described as the routes accept them (`io: "input"`: before defaults and
+ * transforms), answers as the code builds them (`io: "output"`). Pure: served
+ * at /openapi.json and written to docs/openapi.json by `npm run openapi`.
  */
 import { z } from "zod";
 import { ErrorEnvelopeSchema } from "../core/errors.js";
-import { API_ROUTES, OPENAPI_VERSION, type ApiRoute, type Auth, type Content } from "./api-description.js";
+import { OPENAPI_VERSION, TAGS, type Content, type DocPath } from "./api-description.js";
+import type { DescribedRoute, RouteAuth } from "./route.js";
 
 type Json = Record<string, unknown>;
 
@@ -37,7 +39,7 @@ function jsonSchema(schema: z.ZodType, io: "input" | "output"): Json {
   return rest;
 }
 
-function parameters(schema: z.ZodObject | undefined, where: "path" | "query"): Json[] {
+function parameters(schema: z.ZodType | undefined, where: "path" | "query"): Json[] {
   if (schema === undefined) return [];
   const object = jsonSchema(schema, "input");
   const properties = (object["properties"] ?? {}) as Record<string, Json>;
@@ -68,35 +70,44 @@ export function mediaType(type: string): string {
   return (type.split(";")[0] ?? "").trim().toLowerCase();
 }
 
-function security(auth: Auth): Json[] | undefined {
-  switch (auth.kind) {
-    case "public":
-      return undefined;
-    case "operator":
-      return [{ operatorBearer: [auth.scope] }, { operatorHeader: [auth.scope] }];
-    case "dns":
-      // `{}`: with no secret configured, loopback callers need none.
-      return [{ dnsBearer: [] }, { dnsHeader: [] }, {}];
-  }
+function security(auth: RouteAuth | undefined): Json[] | undefined {
+  if (auth === undefined || auth === null) return undefined;
+  // `{}`: with no secret configured, loopback callers need none.
+  if (auth === "dns") return [{ dnsBearer: [] }, { dnsHeader: [] }, {}];
+  return [{ operatorBearer: [auth.operator] }, { operatorHeader: [auth.operator] }];
 }
 
-function operation(route: ApiRoute): Json {
+/** The OpenAPI paths a route serves: as its `doc` names them, or its Express template with `{name}` parameters. */
+function docPaths(route: DescribedRoute): readonly DocPath[] {
+  if (route.doc.paths !== undefined) return route.doc.paths;
+  if (route.path.includes("*")) throw new Error(`${route.path}: a wildcard route describes its doc.paths`);
+  const schemas = Object.entries(route.params ?? {}).map(([name, parse]) => {
+    if (parse.schema === undefined) throw new Error(`${route.path}: parameter ${name} has no schema; describe the route's doc.paths`);
+    return [name, parse.schema] as const;
+  });
+  return [{ path: route.path.replace(/:(\w+)/g, "{$1}"), params: z.object(Object.fromEntries(schemas)) }];
+}
+
+function operation(route: DescribedRoute, method: string, where: DocPath): Json {
+  const { doc } = route;
   const ok: Json = { description: "Success" };
-  const body = content(route.ok);
+  // HEAD is GET without the content (RFC 9110 §9.3.2).
+  const body = method === "HEAD" ? undefined : content(doc.ok);
   if (body !== undefined) ok["content"] = body;
-  if (route.cacheControl !== undefined) {
-    ok["headers"] = { "Cache-Control": { schema: { type: "string", const: route.cacheControl } } };
+  if (doc.cacheControl !== undefined) {
+    ok["headers"] = { "Cache-Control": { schema: { type: "string", const: doc.cacheControl } } };
   }
   const responses: Json = { "200": ok };
-  for (const status of [...route.errors, 500].sort((a, b) => a - b)) {
+  for (const status of [...doc.errors, 500].sort((a, b) => a - b)) {
     responses[String(status)] = { $ref: `#/components/responses/Error${status}` };
   }
   const described: Json = {
-    summary: route.summary,
-    operationId: operationId(route),
+    summary: where.summary ?? doc.summary,
+    operationId: operationId(method, where.path),
+    tags: [doc.tag],
     "x-rate-bucket": route.bucket,
   };
-  const params = [...parameters(route.params, "path"), ...parameters(route.query, "query")];
+  const params = [...parameters(where.params, "path"), ...parameters(route.query, "query")];
   if (params.length > 0) described["parameters"] = params;
   if (route.body !== undefined) {
     described["requestBody"] = { required: true, content: { [JSON_MEDIA_TYPE]: { schema: jsonSchema(route.body, "input") } } };
@@ -108,9 +119,9 @@ function operation(route: ApiRoute): Json {
 }
 
 /** A stable name per operation: the method and the path's words. */
-function operationId(route: ApiRoute): string {
-  const words = route.path.split(/[^A-Za-z0-9]+/).filter((word) => word !== "");
-  return [route.method.toLowerCase(), ...words.map((word) => word[0]!.toUpperCase() + word.slice(1))].join("");
+function operationId(method: string, path: string): string {
+  const words = path.split(/[^A-Za-z0-9]+/).filter((word) => word !== "");
+  return [method.toLowerCase(), ...words.map((word) => word[0]!.toUpperCase() + word.slice(1))].join("");
 }
 
 function errorResponses(statuses: readonly number[]): Json {
@@ -119,13 +130,20 @@ function errorResponses(statuses: readonly number[]): Json {
   );
 }
 
-/** The document for a registry of `version`. */
-export function openApiDocument(version: string): Json {
+/** The document of `routes`, for a registry of `version`. */
+export function openApiDocument(routes: readonly DescribedRoute[], version: string): Json {
   const paths: Record<string, Json> = {};
-  for (const route of API_ROUTES) {
-    (paths[route.path] ??= {})[route.method.toLowerCase()] = operation(route);
+  for (const route of routes) {
+    for (const where of docPaths(route)) {
+      const operations = (paths[where.path] ??= {});
+      for (const method of route.methods) {
+        const key = method.toLowerCase();
+        if (key in operations) throw new Error(`${method} ${where.path} is described twice`);
+        operations[key] = operation(route, method, where);
+      }
+    }
   }
-  const statuses = [...new Set(API_ROUTES.flatMap((route) => [...route.errors, 500]))].sort((a, b) => a - b);
+  const statuses = [...new Set(routes.flatMap((route) => [...route.doc.errors, 500]))].sort((a, b) => a - b);
   return {
     openapi: OPENAPI_VERSION,
     jsonSchemaDialect: "https://json-schema.org/draft/2020-12/schema",
@@ -138,6 +156,7 @@ export function openApiDocument(version: string): Json {
         "Every OPTIONS request is answered 204 (CORS preflight). `x-rate-bucket` names the token bucket a route spends.",
       license: { name: "Apache-2.0", identifier: "Apache-2.0" },
     },
+    tags: Object.entries(TAGS).map(([name, description]) => ({ name, description })),
     paths,
     components: {
       schemas: { ErrorEnvelope: jsonSchema(ErrorEnvelopeSchema, "output") },
@@ -153,6 +172,6 @@ export function openApiDocument(version: string): Json {
 }
 
 /** The document as it is written to docs/openapi.json. */
-export function openApiText(version: string): string {
-  return `${JSON.stringify(openApiDocument(version), null, 2)}\n`;
+export function openApiText(routes: readonly DescribedRoute[], version: string): string {
+  return `${JSON.stringify(openApiDocument(routes, version), null, 2)}\n`;
 }

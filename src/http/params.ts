@@ -26,11 +26,12 @@ const SignedIntegerParam = z
 /** A `limit` the route clamps to its range, as other registry v1 implementations do. */
 export const optionalLimit = (fallback: number) => SignedIntegerParam.optional().transform((value) => value ?? fallback);
 
-/** A path parameter parsed by `schema`, refused as 400 missing_field with `message`. */
+/** A path parameter parsed by `schema`, refused as 400 missing_field with `message`; the API description shows `schema`. */
 export function pathParam<S extends z.ZodType>(schema: S, message: string): ParamParser<z.output<S>> {
-  return (raw) => {
+  const parse = (raw: string | string[]) => {
     const parsed = schema.safeParse(raw);
     if (!parsed.success) throw missingField(message);
     return parsed.data;
   };
+  return Object.assign(parse, { schema });
 }

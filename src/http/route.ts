@@ -1,14 +1,21 @@
 /**
  * One route of the table (route-table.ts): everything either stack needs to
  * serve it — method, path template, auth, bucket, parameter, query and body
- * rules, and the answer — as data. Express (express-routes.ts) and the fast
- * path (fast-path.ts) both run a route through `parseParams` and
- * `answerRoute`, so neither holds route-specific code of its own.
+ * rules, and the answer — and what the API description says of it, as data.
+ * A route is declared once, with an answer that is given the registry when
+ * called, so the table exists without a running registry (the OpenAPI
+ * document is built from it); `routeTable` binds the answers to one registry.
+ * Express (app.ts) and the fast path (fast-path.ts) both run a route through
+ * `parseParams` and `answerRoute`, so neither holds route-specific code of
+ * its own.
  */
 import type { z } from "zod";
 import type { ScopeName } from "../core/token-scopes.js";
+import type { RegistryMetrics } from "../metrics/registry-metrics.js";
 import type { Operator } from "../registry/operator-access.js";
+import type { RegistryService } from "../registry/service.js";
 import type { Answer } from "./answer.js";
+import type { RouteDoc } from "./api-description.js";
 import type { Spender } from "./edge.js";
 
 /** Who may call: an operator token with this scope, the DNS bridge, or anyone (null). */
@@ -18,7 +25,11 @@ export type RouteAuth = { operator: ScopeName } | "dns" | null;
  * Turns a decoded path parameter (for a `*name` wildcard, its decoded
  * segments) into the value the answer takes, or throws the refusal.
  */
-export type ParamParser<T> = (raw: string | string[]) => T;
+export interface ParamParser<T> {
+  (raw: string | string[]): T;
+  /** The schema it parses with, which describes the parameter (params.ts `pathParam`); absent when the route's `doc.paths` describe it. */
+  readonly schema?: z.ZodType;
+}
 
 /** What the answer of a route gets: its parsed parameters, query and body, and who asked. */
 export interface RouteCall<P, Q, B> {
@@ -36,7 +47,17 @@ type Parsers = Record<string, ParamParser<unknown>>;
 /** The parsed values of a route's parameters. */
 type Parsed<P extends Parsers> = { [K in keyof P]: ReturnType<P[K]> };
 
-export interface RouteSpec<P extends Parsers, Q, B> {
+/** What a route's answer is given besides the request: the registry it answers for. */
+export interface RouteContext {
+  service: RegistryService;
+  metrics: RegistryMetrics;
+  version: string;
+  jurisdiction: string;
+  origin: string;
+}
+
+/** A route as the table declares it, answer aside: all the OpenAPI document is built from. */
+export interface DescribedRoute<P extends Parsers = Parsers, Q = unknown, B = unknown> {
   /** Methods served; any other falls through to the next route (and in the end to 404). */
   methods: readonly string[];
   /** The Express path template (`:name` one segment, `*name` the rest), also the metrics label. */
@@ -48,15 +69,31 @@ export interface RouteSpec<P extends Parsers, Q, B> {
   query?: z.ZodType<Q>;
   /** The schema of the JSON object body; routes without one read no body. */
   body?: z.ZodType<B>;
-  answer(call: RouteCall<Parsed<P>, Q, B>): Answer | Promise<Answer>;
+  doc: RouteDoc;
+}
+
+export interface RouteSpec<P extends Parsers, Q, B> extends DescribedRoute<P, Q, B> {
+  answer(call: RouteCall<Parsed<P>, Q, B>, context: RouteContext): Answer | Promise<Answer>;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: the table holds routes of every parameter, query and body type; route() checks each one's parts against each other
-export type Route = RouteSpec<any, any, any>;
+export type RouteDeclaration = RouteSpec<any, any, any>;
+
+/** A declared route with its answer bound to one registry: what Express and the fast path serve. */
+// biome-ignore lint/suspicious/noExplicitAny: as RouteDeclaration
+export interface Route extends DescribedRoute<any, any, any> {
+  // biome-ignore lint/suspicious/noExplicitAny: as RouteDeclaration
+  answer(call: RouteCall<any, any, any>): Answer | Promise<Answer>;
+}
 
 /** Declares a route with its parts' types checked against each other. */
-export function route<P extends Parsers = Record<string, never>, Q = undefined, B = undefined>(spec: RouteSpec<P, Q, B>): Route {
-  return spec as Route;
+export function route<P extends Parsers = Record<string, never>, Q = undefined, B = undefined>(spec: RouteSpec<P, Q, B>): RouteDeclaration {
+  return spec as RouteDeclaration;
+}
+
+/** The route answering for the registry of `context`. */
+export function bindRoute(declared: RouteDeclaration, context: RouteContext): Route {
+  return { ...declared, answer: (call) => declared.answer(call, context) };
 }
 
 /** The route's parameters from the decoded raw values; throws the refusal of the first that fails. */

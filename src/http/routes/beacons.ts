@@ -7,9 +7,9 @@ import { z } from "zod";
 import { missingField, notFound } from "../../core/errors.js";
 import { IdentifierSchema } from "../../core/manifest.js";
 import type { BeaconKind } from "../../registry/leaves.js";
-import type { RegistryService } from "../../registry/service.js";
 import { json, type Answer } from "../answer.js";
-import { route, type ParamParser, type Route } from "../route.js";
+import { jsonAnswer, type Content } from "../api-description.js";
+import { route, type ParamParser, type RouteDeclaration } from "../route.js";
 
 /** The smallest valid PNG: one transparent pixel. */
 export const PIXEL_PNG = Buffer.from(
@@ -47,9 +47,20 @@ const BEACON_ANSWERS: Record<BeaconKind, Answer> = {
   license: { ...json(LICENSE_ANSWER), headers: NO_STORE },
 };
 
+/** The same answers, as the API description shows them. */
+const BEACON_CONTENT: Record<BeaconKind, Content> = {
+  http_img: { kind: "bytes", type: "image/png" },
+  ocsp: { kind: "empty" },
+  license: jsonAnswer(LicenseAnswerSchema),
+};
+
+/** The path up to the token's segment. */
+const prefixOf = ({ path }: BeaconRoute) => path.slice(0, path.lastIndexOf("/") + 1);
+
 /** The token in the last path segment, which must end in `suffix`. */
-function beaconToken({ path, suffix }: BeaconRoute): ParamParser<string> {
-  const prefix = path.slice(0, path.lastIndexOf("/") + 1);
+function beaconToken(beacon: BeaconRoute): ParamParser<string> {
+  const { suffix } = beacon;
+  const prefix = prefixOf(beacon);
   return (raw) => {
     const segment = String(raw);
     if (!segment.endsWith(suffix)) throw notFound(`${prefix} beacons end in ${suffix}`);
@@ -59,18 +70,24 @@ function beaconToken({ path, suffix }: BeaconRoute): ParamParser<string> {
   };
 }
 
-export function beaconRoutes(service: RegistryService): Route[] {
-  return BEACON_ROUTES.map((beacon) => {
-    const name = beacon.path.slice(beacon.path.lastIndexOf(":") + 1);
-    return route({
-      methods: beacon.methods,
-      path: beacon.path,
-      bucket: "beacon",
-      params: { [name]: beaconToken(beacon) } as Record<string, ParamParser<string>>,
-      answer: async ({ params, address, userAgent }) => {
-        await service.events.beacon({ kind: beacon.kind, tokenId: params[name]!, sourceIp: address, userAgent });
-        return BEACON_ANSWERS[beacon.kind];
-      },
-    });
+export const BEACON_HIT_ROUTES: readonly RouteDeclaration[] = BEACON_ROUTES.map((beacon) => {
+  const name = beacon.path.slice(beacon.path.lastIndexOf(":") + 1);
+  return route({
+    methods: beacon.methods,
+    path: beacon.path,
+    bucket: "beacon",
+    params: { [name]: beaconToken(beacon) } as Record<string, ParamParser<string>>,
+    doc: {
+      tag: "beacons",
+      summary: `Beacon hit (${beacon.kind}): records an event and a log leaf for any token of 1..256 bytes`,
+      ok: BEACON_CONTENT[beacon.kind],
+      cacheControl: NO_STORE["Cache-Control"],
+      errors: [400, 429, 503],
+      paths: [{ path: `${prefixOf(beacon)}{token_id}${beacon.suffix}`, params: z.object({ token_id: IdentifierSchema }) }],
+    },
+    answer: async ({ params, address, userAgent }, { service }) => {
+      await service.events.beacon({ kind: beacon.kind, tokenId: params[name]!, sourceIp: address, userAgent });
+      return BEACON_ANSWERS[beacon.kind];
+    },
   });
-}
+});

@@ -1,15 +1,9 @@
 /** GET /health and GET /.well-known/oversight-registry. */
 import { z } from "zod";
-import type { RegistryService } from "../../registry/service.js";
 import { TreeSizeSchema, lowerHex } from "../../tlog/heads.js";
 import { json } from "../answer.js";
-import { route, type Route } from "../route.js";
-
-export interface IdentityOptions {
-  version: string;
-  jurisdiction: string;
-  origin: string;
-}
+import { jsonAnswer } from "../api-description.js";
+import { route, type RouteDeclaration } from "../route.js";
 
 export const SERVICE_NAME = "oversight-registry";
 
@@ -38,40 +32,44 @@ export const WellKnownAnswerSchema = z.object({
   }),
 });
 
-export function identityRoutes(service: RegistryService, options: IdentityOptions): Route[] {
-  const registry = service.registry;
-  return [
-    route({
-      methods: ["GET", "HEAD"],
-      path: "/health",
-      bucket: "read",
-      answer: () =>
-        json({
-          status: registry.fork ? "degraded" : "ok",
-          service: SERVICE_NAME,
-          version: options.version,
-          tlog_size: registry.store.size(),
-        } satisfies z.infer<typeof HealthAnswerSchema>),
-    }),
-    route({
-      methods: ["GET", "HEAD"],
-      path: "/.well-known/oversight-registry",
-      bucket: "read",
-      answer: () =>
-        json({
-          ed25519_pub: registry.identity.publicKeyHex,
-          version: options.version,
-          jurisdiction: options.jurisdiction,
-          tlog_size: registry.store.size(),
-          federation: {
-            spec_version: "v1",
-            canonicalization: "json-sort-keys-compact-utf8",
-            rekor_enabled: false,
-            checkpoint_origin: options.origin,
-            checkpoint_vkey: registry.heads.verifierKey(),
-            extensions: [...EXTENSIONS],
-          },
-        } satisfies z.infer<typeof WellKnownAnswerSchema>),
-    }),
-  ];
-}
+export const IDENTITY_ROUTES: readonly RouteDeclaration[] = [
+  route({
+    methods: ["GET", "HEAD"],
+    path: "/health",
+    bucket: "read",
+    doc: {
+      tag: "identity",
+      summary: "Liveness; `degraded` while the log does not extend its largest signed head",
+      ok: jsonAnswer(HealthAnswerSchema),
+      errors: [429],
+    },
+    answer: (_call, { service: { registry }, version }) =>
+      json({
+        status: registry.fork ? "degraded" : "ok",
+        service: SERVICE_NAME,
+        version,
+        tlog_size: registry.store.size(),
+      } satisfies z.infer<typeof HealthAnswerSchema>),
+  }),
+  route({
+    methods: ["GET", "HEAD"],
+    path: "/.well-known/oversight-registry",
+    bucket: "read",
+    doc: { tag: "identity", summary: "Who the registry is, and the extensions it serves", ok: jsonAnswer(WellKnownAnswerSchema), errors: [429] },
+    answer: (_call, { service: { registry }, version, jurisdiction, origin }) =>
+      json({
+        ed25519_pub: registry.identity.publicKeyHex,
+        version,
+        jurisdiction,
+        tlog_size: registry.store.size(),
+        federation: {
+          spec_version: "v1",
+          canonicalization: "json-sort-keys-compact-utf8",
+          rekor_enabled: false,
+          checkpoint_origin: origin,
+          checkpoint_vkey: registry.heads.verifierKey(),
+          extensions: [...EXTENSIONS],
+        },
+      } satisfies z.infer<typeof WellKnownAnswerSchema>),
+  }),
+];

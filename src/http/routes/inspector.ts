@@ -8,6 +8,8 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Router, type Response } from "express";
+import { z } from "zod";
+import type { DescribedRoute } from "../route.js";
 
 /** dist/http/routes → dist/web; build/src/http/routes → build/src/web. */
 export const INSPECTOR_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../web");
@@ -32,6 +34,38 @@ export const INSPECTOR_CSP = [
 /** `Cache-Control` of the content-hashed assets: a new build gives them new names. */
 export const ASSET_CACHE_CONTROL = "public, max-age=31536000, immutable";
 const TYPES: Record<string, string> = { ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8" };
+
+const PAGE_CACHE_CONTROL = "no-cache";
+
+/** The page and its assets as the API description shows them; Express serves them behind the route table (app.ts). */
+export const INSPECTOR_PAGE = {
+  methods: ["GET", "HEAD"],
+  path: "/",
+  bucket: "read",
+  doc: {
+    tag: "inspector",
+    summary: "The evidence inspector page (docs/INSPECTOR.md) for a client that prefers HTML; a client that prefers JSON gets the 404 envelope",
+    ok: { kind: "text", type: "text/html; charset=utf-8" },
+    cacheControl: PAGE_CACHE_CONTROL,
+    errors: [404, 429],
+  },
+} as const satisfies DescribedRoute;
+
+export const INSPECTOR_ASSET = {
+  methods: ["GET", "HEAD"],
+  path: "/web/:name",
+  bucket: "read",
+  doc: {
+    tag: "inspector",
+    summary: "The inspector page's content-hashed script and stylesheet (text/javascript or text/css)",
+    ok: { kind: "text", type: TYPES[".js"]! },
+    cacheControl: ASSET_CACHE_CONTROL,
+    errors: [404, 429],
+    paths: [{ path: "/web/{name}", params: z.object({ name: z.string() }) }],
+  },
+} as const satisfies DescribedRoute;
+
+export const INSPECTOR_ROUTES: readonly DescribedRoute[] = [INSPECTOR_PAGE, INSPECTOR_ASSET];
 
 interface Asset {
   type: string;
@@ -58,11 +92,11 @@ export function inspectorRoutes(dir: string = INSPECTOR_DIR): Router {
     res.set({ "Content-Type": type, "Cache-Control": cache, "Content-Security-Policy": INSPECTOR_CSP }).send(body);
   };
 
-  router.get("/", (req, res, next) => {
+  router.get(INSPECTOR_PAGE.path, (req, res, next) => {
     if (req.accepts(["html", "json"]) !== "html") return next();
-    send(res, "text/html; charset=utf-8", "no-cache", page.index);
+    send(res, INSPECTOR_PAGE.doc.ok.type, PAGE_CACHE_CONTROL, page.index);
   });
-  router.get("/web/:name", (req, res, next) => {
+  router.get(INSPECTOR_ASSET.path, (req, res, next) => {
     const asset = page.assets.get(req.params.name);
     if (!asset) return next();
     send(res, asset.type, ASSET_CACHE_CONTROL, asset.body);

@@ -1,9 +1,11 @@
 /** The log's read routes: v1 head, proofs and ranges; Part 2 consistency, checkpoint and tiles. */
 import { z } from "zod";
-import type { RegistryService } from "../../registry/service.js";
+import { ConsistencyProofSchema, InclusionProofSchema, RangePageSchema } from "../../registry/log-reads.js";
+import { SignedTreeHeadSchema } from "../../tlog/heads.js";
 import { JSON_TYPE, json } from "../answer.js";
+import { jsonAnswer } from "../api-description.js";
 import { IntegerParam, optionalInteger, optionalLimit, pathParam } from "../params.js";
-import { route, type Route } from "../route.js";
+import { route, type RouteDeclaration } from "../route.js";
 
 const Index = pathParam(IntegerParam, "index must be a non-negative decimal integer");
 export const ProofQuery = z.object({ tree_size: IntegerParam.optional() });
@@ -14,43 +16,78 @@ export const RangeQuery = z.object({ start: optionalInteger(0), limit: optionalL
 const SHORT_LIVED = "public, max-age=5";
 const IMMUTABLE = "public, max-age=31536000, immutable";
 const READ = { methods: ["GET", "HEAD"], bucket: "read" } as const;
+const TILE_PATH_RULE = "C2SP tlog-tiles: N in 3-digit groups, all but the last prefixed with `x` (x001/x234/067), then `.p/{W}` for a partial tile";
 
-export function tlogRoutes(service: RegistryService): Route[] {
-  const log = service.log;
-  return [
-    route({ ...READ, path: "/tlog/head", answer: () => json(log.head(), { "Cache-Control": "no-cache" }) }),
-    route({
-      ...READ,
-      path: "/tlog/proof/:index",
-      params: { index: Index },
-      query: ProofQuery,
-      answer: ({ params, query }) => json(log.inclusion(params.index, query.tree_size)),
+export const TLOG_ROUTES: readonly RouteDeclaration[] = [
+  route({
+    ...READ,
+    path: "/tlog/head",
+    doc: { tag: "log", summary: "The signed tree head", ok: jsonAnswer(SignedTreeHeadSchema), cacheControl: "no-cache", errors: [429, 503] },
+    answer: (_call, { service: { log } }) => json(log.head(), { "Cache-Control": "no-cache" }),
+  }),
+  route({
+    ...READ,
+    path: "/tlog/proof/:index",
+    params: { index: Index },
+    query: ProofQuery,
+    doc: {
+      tag: "log",
+      summary: "Inclusion proof of a leaf, at the current size or at `tree_size`",
+      ok: jsonAnswer(InclusionProofSchema),
+      errors: [400, 404, 429],
+    },
+    answer: ({ params, query }, { service: { log } }) => json(log.inclusion(params.index, query.tree_size)),
+  }),
+  route({
+    ...READ,
+    path: "/tlog/consistency",
+    query: ConsistencyQuery,
+    doc: { tag: "log", summary: "Consistency proof between two tree sizes", ok: jsonAnswer(ConsistencyProofSchema), errors: [400, 404, 429] },
+    answer: ({ query }, { service: { log } }) => json(log.consistency(query.first, query.second)),
+  }),
+  route({
+    ...READ,
+    path: "/tlog/range",
+    query: RangeQuery,
+    doc: { tag: "log", summary: "Leaves from `start`, `limit` clamped to 1..1000", ok: jsonAnswer(RangePageSchema), errors: [400, 429] },
+    answer: ({ query }, { service: { log } }) => ({ content: { type: JSON_TYPE, body: log.rangeJson(query.start, query.limit) } }),
+  }),
+  route({
+    ...READ,
+    path: "/checkpoint",
+    doc: {
+      tag: "log",
+      summary: "The C2SP checkpoint, a signed note",
+      ok: { kind: "text", type: "text/plain; charset=utf-8" },
+      cacheControl: SHORT_LIVED,
+      errors: [429, 503],
+    },
+    answer: (_call, { service: { log } }) => ({
+      headers: { "Cache-Control": SHORT_LIVED },
+      content: { type: "text/plain; charset=utf-8", body: log.checkpoint() },
     }),
-    route({
-      ...READ,
-      path: "/tlog/consistency",
-      query: ConsistencyQuery,
-      answer: ({ query }) => json(log.consistency(query.first, query.second)),
-    }),
-    route({
-      ...READ,
-      path: "/tlog/range",
-      query: RangeQuery,
-      answer: ({ query }) => ({ content: { type: JSON_TYPE, body: log.rangeJson(query.start, query.limit) } }),
-    }),
-    route({
-      ...READ,
-      path: "/checkpoint",
-      answer: () => ({ headers: { "Cache-Control": SHORT_LIVED }, content: { type: "text/plain; charset=utf-8", body: log.checkpoint() } }),
-    }),
-    route({
-      ...READ,
-      path: "/tile/*path",
-      params: { path: (segments: string | string[]) => ["tile", ...[segments].flat()].join("/") },
-      answer: ({ params }) => {
-        const { bytes, immutable } = log.tile(params.path);
-        return { headers: { "Cache-Control": immutable ? IMMUTABLE : SHORT_LIVED }, content: { type: "application/octet-stream", body: bytes } };
-      },
-    }),
-  ];
-}
+  }),
+  route({
+    ...READ,
+    path: "/tile/*path",
+    params: { path: (segments: string | string[]) => ["tile", ...[segments].flat()].join("/") },
+    doc: {
+      tag: "log",
+      summary: "Hash tiles and entry bundles",
+      ok: { kind: "bytes", type: "application/octet-stream" },
+      errors: [404, 429],
+      paths: [
+        {
+          path: "/tile/{L}/{N}",
+          params: z.object({ L: z.string(), N: z.string() }),
+          summary: `Hash tile of level L; ${TILE_PATH_RULE}. Full tiles are immutable`,
+        },
+        { path: "/tile/entries/{N}", params: z.object({ N: z.string() }), summary: `Entry bundle; ${TILE_PATH_RULE}. Full bundles are immutable` },
+      ],
+    },
+    answer: ({ params }, { service: { log } }) => {
+      const { bytes, immutable } = log.tile(params.path);
+      return { headers: { "Cache-Control": immutable ? IMMUTABLE : SHORT_LIVED }, content: { type: "application/octet-stream", body: bytes } };
+    },
+  }),
+];
