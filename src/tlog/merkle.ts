@@ -28,6 +28,12 @@ export const EMPTY_ROOT: Buffer = createHash("sha256").digest();
 /** Hash of the complete subtree of 2^level leaves starting at leaf index * 2^level; level 0 is the leaf hash. */
 export interface NodeSource {
   node(level: number, index: number): Buffer;
+  /**
+   * MTH(D[start:end]) when the source already knows it, so the proof math
+   * need not hash it again from its subtrees (a store knows the ranges that
+   * end at its current size once per size).
+   */
+  range?(start: number, end: number): Buffer | undefined;
 }
 
 // One-shot hashing of a reused prefixed buffer is ~40% faster than a Hash
@@ -98,7 +104,7 @@ export function rangeNodes(start: number, end: number, into: NodeKey[] = []): No
 /** MTH(D[start:end]) from complete subtrees. */
 export function rangeHash(src: NodeSource, start: number, end: number): Buffer {
   if (end <= start) return EMPTY_ROOT;
-  return rootOfPeaks(rangeNodes(start, end).map(({ level, index }) => src.node(level, index)));
+  return src.range?.(start, end) ?? rootOfPeaks(rangeNodes(start, end).map(({ level, index }) => src.node(level, index)));
 }
 
 /** Root of a tree from the roots of its perfect subtrees, largest (leftmost) first. */

@@ -26,14 +26,12 @@ import {
   type NodeSource,
 } from "./merkle.js";
 import { prepareLogSize } from "./log-size.js";
+import { NodeCache } from "./node-cache.js";
 import { MAX_TLOG_SIZE, nodeId } from "./schema.js";
 import { TILE_HEIGHT, TILE_WIDTH } from "./tile-path.js";
 
 /** A leaf must fit the uint16 length prefix of a C2SP entry bundle. */
 export const MAX_LEAF_BYTES = 65_535;
-/** Subtrees of 2^8 leaves and up are few and read by nearly every proof: they stay in memory. */
-const CACHED_LEVEL = 8;
-const CACHE_ENTRIES = 65_536;
 /** Highest tile level whose entries still have exact node keys. */
 const MAX_TILE_LEVEL = Math.floor(Math.log2(MAX_TLOG_SIZE) / TILE_HEIGHT);
 
@@ -66,10 +64,19 @@ export class TlogStore {
   private peaks: Buffer[] = [];
   private currentRoot: Buffer | null = null;
   /**
-   * Upper-level node hashes by key. A complete subtree never changes, but one
+   * Upper-level node hashes. A complete subtree never changes, but one
    * written by an append that is then rolled back would, so reload() clears it.
    */
-  private readonly upper = new Map<number, Buffer>();
+  private readonly upper: NodeCache;
+  /** The size `upper` is fitted to. */
+  private cachedFor = -1;
+  /**
+   * MTH(D[start:size]) by start, for every start where a peak begins, at
+   * `edgeFor` leaves: the right-hand ranges every proof at the current size
+   * needs, hashed once per size instead of once per proof.
+   */
+  private edgeRanges = new Map<number, Buffer>();
+  private edgeFor = -1;
 
   private readonly storedSize: () => number;
   private readonly nodesStmt: Statement;
@@ -81,7 +88,12 @@ export class TlogStore {
   private readonly leafDataRange: Statement;
   private readonly leafDataAt: Statement;
 
-  constructor(private readonly db: Database.Database) {
+  /** `nodeCacheBytes`: the memory budget of the upper levels kept for proofs (NODE_CACHE_BYTES). */
+  constructor(
+    private readonly db: Database.Database,
+    options: { nodeCacheBytes?: number } = {},
+  ) {
+    this.upper = new NodeCache(options.nodeCacheBytes);
     this.storedSize = prepareLogSize(db);
     // Every node a proof needs in one statement (leaves keyed -1 - idx beside
     // the node ids): one read per proof instead of one per hash.
@@ -113,8 +125,10 @@ export class TlogStore {
   reload(): void {
     const size = this.storedSize();
     this.upper.clear();
+    this.cachedFor = -1;
+    this.edgeFor = -1;
     const edge = rangeNodes(0, size);
-    const src = this.read(edge);
+    const src = this.read(edge, size);
     this.peaks = edge.map(({ level, index }) => src.node(level, index));
     this.count = size;
     this.currentRoot = null;
@@ -275,7 +289,12 @@ export class TlogStore {
    * A NodeSource over `keys`, read in one statement. Upper levels come from
    * the cache when they can, and the ones read join it.
    */
-  private read(keys: readonly NodeKey[]): NodeSource {
+  private read(keys: readonly NodeKey[], n = this.count): NodeSource {
+    if (this.cachedFor !== n) {
+      this.upper.resize(n);
+      this.cachedFor = n;
+    }
+    const lowest = this.upper.lowestLevel;
     const ids: number[] = [];
     const leaves: number[] = [];
     const found = new Map<number, Buffer>();
@@ -284,10 +303,8 @@ export class TlogStore {
         leaves.push(index);
         continue;
       }
-      const id = nodeId(level, index);
-      const cached = level >= CACHED_LEVEL ? this.upper.get(id) : undefined;
-      if (cached === undefined) ids.push(id);
-      else found.set(id, cached);
+      const cached = level >= lowest ? this.upper.get(level, index) : undefined;
+      if (cached === undefined) ids.push(nodeId(level, index));
     }
     if (ids.length + leaves.length > 0) {
       const rows = this.nodesStmt.all(JSON.stringify(ids), JSON.stringify(leaves)) as [number | bigint, Buffer][];
@@ -295,15 +312,31 @@ export class TlogStore {
     }
     return {
       node: (level, index) => {
-        const id = level === 0 ? -1 - index : nodeId(level, index);
-        const hash = this.checked(found.get(id), level, index);
-        if (level >= CACHED_LEVEL && !this.upper.has(id)) {
-          if (this.upper.size >= CACHE_ENTRIES) this.upper.delete(this.upper.keys().next().value!);
-          this.upper.set(id, hash);
+        if (level >= lowest) {
+          const cached = this.upper.get(level, index);
+          if (cached !== undefined) return cached;
         }
+        const hash = this.checked(found.get(level === 0 ? -1 - index : nodeId(level, index)), level, index);
+        if (level >= lowest) this.upper.set(level, index, hash, n);
         return hash;
       },
+      range: (start, end) => (end === this.count ? this.edgeRange(start) : undefined),
     };
+  }
+
+  /** MTH(D[start:size]) at the current size when a peak begins at `start`, from the in-memory right edge. */
+  private edgeRange(start: number): Buffer | undefined {
+    if (this.edgeFor !== this.count) {
+      this.edgeRanges = new Map();
+      const starts = rangeNodes(0, this.count).map(({ level, index }) => index * 2 ** level);
+      let root: Buffer | undefined;
+      for (let j = this.peaks.length - 1; j >= 0; j--) {
+        root = root === undefined ? this.peaks[j]! : nodeHash(this.peaks[j]!, root);
+        this.edgeRanges.set(starts[j]!, root);
+      }
+      this.edgeFor = this.count;
+    }
+    return this.edgeRanges.get(start);
   }
 
   private checked(hash: unknown, level: number, index: number): Buffer {
