@@ -115,6 +115,19 @@ export function rootOfPeaks(peaks: readonly Buffer[]): Buffer {
   return root;
 }
 
+/**
+ * The hash of the complete subtree `level`/`index` from a run of leaf hashes
+ * (32 bytes each) that starts at leaf `first` and covers the subtree.
+ */
+export function subtreeOfLeaves(leafHashes: Buffer, first: number, level: number, index: number): Buffer {
+  if (level === 0) {
+    const at = (index - first) * HASH_SIZE;
+    if (at < 0 || at + HASH_SIZE > leafHashes.length) throw new RangeError(`leaf ${index} is not in the run from ${first}`);
+    return leafHashes.subarray(at, at + HASH_SIZE);
+  }
+  return nodeHash(subtreeOfLeaves(leafHashes, first, level - 1, 2 * index), subtreeOfLeaves(leafHashes, first, level - 1, 2 * index + 1));
+}
+
 /** Root of the first `size` leaves. */
 export function treeRoot(src: NodeSource, size: number): Buffer {
   return rangeHash(src, 0, size);

@@ -10,6 +10,7 @@ import {
   nodeHash,
   popcount,
   rootFromLeafHashes,
+  subtreeOfLeaves,
   treeRoot,
   verifyConsistency,
   verifyInclusion,
@@ -348,4 +349,22 @@ test("a source that knows a range's hash is asked for it and spares the node rea
   }
   assert.ok(ranges.includes("512-1000"));
   assert.deepEqual(treeRoot(knowing, 1000), naiveRoot(hashes));
+});
+
+test("subtreeOfLeaves hashes a complete subtree from a run of leaf hashes", () => {
+  const hashes = leavesOf(40, 9);
+  const full = new MemorySource(hashes);
+  const run = Buffer.concat(hashes.slice(16, 32));
+  for (const [level, index] of [
+    [0, 16],
+    [0, 31],
+    [1, 9],
+    [2, 6],
+    [3, 3],
+    [4, 1],
+  ] as const) {
+    assert.deepEqual(subtreeOfLeaves(run, 16, level, index), full.node(level, index), `${level}/${index}`);
+  }
+  assert.throws(() => subtreeOfLeaves(run, 16, 0, 32), RangeError);
+  assert.throws(() => subtreeOfLeaves(run, 16, 2, 3), RangeError);
 });

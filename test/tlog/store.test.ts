@@ -411,3 +411,26 @@ test("with a node cache smaller than the tree, proofs and roots stay right as th
   for (const i of [0, 700, 1499, 1500, 1799]) assert.deepEqual(store.inclusionProof(i), naivePath(i, all), `${i}/1800 after the rollback`);
   assert.deepEqual(store.root(), naiveRoot(all));
 });
+
+test("once the upper levels are cached, a proof at the current size reads one run of leaf hashes, not nodes", (t) => {
+  const statements: string[] = [];
+  const db = new Database(tempFile(t), { verbose: (sql) => statements.push(String(sql)) });
+  t.after(() => db.close());
+  db.exec(TLOG_SCHEMA_SQL);
+  // At 1,000 leaves, 4 KiB holds levels 4 and up (runs of 16 leaves); 2 KiB levels 5 and up, beyond the leaf runs.
+  for (const [budget, viaLeaves] of [
+    [4096, true],
+    [2048, false],
+  ] as const) {
+    const store = new TlogStore(db, { nodeCacheBytes: budget });
+    if (store.size() === 0) appendAll(db, store, dataOf(1000, 31));
+    const hashes = dataOf(1000, 31).map(naiveLeafHash);
+    for (let i = 0; i < 1000; i++) store.inclusionProof(i);
+    for (const i of [0, 77, 500, 999]) {
+      statements.length = 0;
+      assert.deepEqual(store.inclusionProof(i), naivePath(i, hashes), `${i} with ${budget} bytes`);
+      assert.equal(statements.length, 1, statements.join(" | "));
+      assert.equal(statements[0]!.includes("tlog_nodes"), !viaLeaves, `${i} with ${budget} bytes: ${statements[0]}`);
+    }
+  }
+});
