@@ -24,7 +24,7 @@ export function tlogRoutes(service: RegistryService): Route[] {
       path: "/tlog/proof/:index",
       params: { index: Index },
       query: ProofQuery,
-      answer: ({ params, query }) => json(log.inclusion(params.index, query.tree_size)),
+      answer: ({ params, query }) => ({ content: { type: JSON_TYPE, body: log.inclusionJson(params.index, query.tree_size) } }),
     }),
     route({
       ...READ,
