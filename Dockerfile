@@ -28,10 +28,13 @@ RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund
 
 FROM ${NODE_IMAGE} AS runtime
+# The last two keep the process small under load (src/memory-settings.ts).
 ENV NODE_ENV=production \
     OVERSIGHT_HOST=0.0.0.0 \
     OVERSIGHT_PORT=8765 \
-    OVERSIGHT_DATA=/data
+    OVERSIGHT_DATA=/data \
+    NODE_OPTIONS=--max-semi-space-size=4 \
+    MALLOC_MMAP_THRESHOLD_=131072
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist

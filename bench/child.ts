@@ -9,6 +9,7 @@ import { once } from "node:events";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { REGISTRY_MEMORY_ENV, REGISTRY_NODE_OPTIONS } from "../src/memory-settings.js";
 import { log } from "./output.js";
 
 /** dist/main.js: build/src is a link to dist/ (npm run build:all). */
@@ -74,7 +75,8 @@ export async function startChild({ label, script = MAIN_JS, args, env, readyMsg,
 export function startBenchRegistry(dataDir: string, dbFile: string, operatorToken: string, nodeArgs: string[] = []): Promise<BenchChild> {
   return startChild({
     label: "server",
-    nodeArgs,
+    // Started as the Dockerfile starts it, so the memory figures are the deployed ones.
+    nodeArgs: [...REGISTRY_NODE_OPTIONS, ...nodeArgs],
     args: ["--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir, "--db", path.join(dataDir, dbFile)],
     env: {
       OVERSIGHT_OPERATOR_TOKEN: operatorToken,
@@ -84,6 +86,7 @@ export function startBenchRegistry(dataDir: string, dbFile: string, operatorToke
       OVERSIGHT_SQLITE_SYNCHRONOUS: "FULL",
       OVERSIGHT_LOG_ORIGIN: "bench.invalid/oversight-registry",
       OVERSIGHT_LOG_LEVEL: "info",
+      ...REGISTRY_MEMORY_ENV,
     },
     readyMsg: "listening",
   });

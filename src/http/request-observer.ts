@@ -10,7 +10,7 @@ import type { Logger } from "../log.js";
 import type { RegistryMetrics } from "../metrics/registry-metrics.js";
 import { safePath } from "./error-handler.js";
 import { assignRequestId } from "./request-id.js";
-import { methodLabel, routeFamily, statusClass } from "./route-family.js";
+import { requestLabels } from "./route-family.js";
 
 export function observeRequests(metrics: RegistryMetrics, logger: Logger, listener: RequestListener): RequestListener {
   return (req, res) => {
@@ -20,14 +20,14 @@ export function observeRequests(metrics: RegistryMetrics, logger: Logger, listen
     const id = assignRequestId(req, res);
     res.once("finish", () => {
       const seconds = (performance.now() - started) / 1000;
-      const route = routeFamily(url);
-      metrics.request({ route, method: methodLabel(req.method), status: statusClass(res.statusCode) }, seconds);
+      const labels = requestLabels(url, req.method, res.statusCode);
+      metrics.request(labels, seconds);
       if (logger.level === "debug") {
         logger.debug("request", {
           request_id: id,
           method: req.method,
           path: safePath(url),
-          route,
+          route: labels.route,
           status: res.statusCode,
           duration_ms: Math.round(seconds * 1e6) / 1000,
         });

@@ -5,6 +5,7 @@
  * value comes from the fixed sets below, never from the URL itself, so the
  * number of series stays bounded whatever clients send.
  */
+import type { RequestLabels } from "../metrics/registry-metrics.js";
 import { BEACON_ROUTES } from "./routes/beacons.js";
 
 /** Paths served as they are, one family each. */
@@ -56,4 +57,26 @@ export function statusClass(status: number): string {
 /** The method, or `OTHER` for methods no route serves. */
 export function methodLabel(method: string | undefined): string {
   return method !== undefined && KNOWN_METHODS.has(method) ? method : "OTHER";
+}
+
+/**
+ * The labels of an answered request as one object per distinct set, made
+ * once and reused: the observer builds none per request. The sets are
+ * bounded by the families, methods and statuses above.
+ */
+const labelSets = new Map<string, Map<string, Map<number, RequestLabels>>>();
+
+export function requestLabels(target: string, method: string | undefined, status: number): RequestLabels {
+  const route = routeFamily(target);
+  const byRoute = labelSets.get(route) ?? new Map<string, Map<number, RequestLabels>>();
+  labelSets.set(route, byRoute);
+  const label = methodLabel(method);
+  const byMethod = byRoute.get(label) ?? new Map<number, RequestLabels>();
+  byRoute.set(label, byMethod);
+  let labels = byMethod.get(status);
+  if (labels === undefined) {
+    labels = { route, method: label, status: statusClass(status) };
+    byMethod.set(status, labels);
+  }
+  return labels;
 }

@@ -15,6 +15,7 @@ const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 const VERIFY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 const RATE_BUCKETS: readonly BucketName[] = ["write", "read", "token", "dns"];
 const REQUEST_LABELS = ["route", "method", "status"] as const;
+const LATENCY_NAME = "http_request_duration_seconds";
 
 /** The labels of one answered request (route-family.ts makes them). */
 export interface RequestLabels {
@@ -25,18 +26,24 @@ export interface RequestLabels {
 
 export class RegistryMetrics {
   readonly registry: Registry = processRegistry();
-  private readonly requests = new Counter({
-    name: "http_requests_total",
-    help: "HTTP requests answered, by route family, method and status class.",
-    labelNames: REQUEST_LABELS,
-    registers: [this.registry],
-  });
   private readonly latency = new Histogram({
-    name: "http_request_duration_seconds",
+    name: LATENCY_NAME,
     help: "Time from the request's arrival until its answer was handed to the operating system, by route family, method and status class.",
     labelNames: REQUEST_LABELS,
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
+  });
+  /** The latency histogram's counts, copied when scraped: a request costs one observation, not two. */
+  private readonly requests: Counter<(typeof REQUEST_LABELS)[number]> = new Counter({
+    name: "http_requests_total",
+    help: "HTTP requests answered, by route family, method and status class.",
+    labelNames: REQUEST_LABELS,
+    registers: [this.registry],
+    collect: async () => {
+      const counts = (await this.latency.get()).values.filter((v) => v.metricName === `${LATENCY_NAME}_count`);
+      this.requests.reset();
+      for (const { labels, value } of counts) this.requests.inc(labels, value);
+    },
   });
   private readonly batchSize = new Histogram({
     name: "registry_batch_size",
@@ -80,7 +87,6 @@ export class RegistryMetrics {
 
   /** One answered request, whichever stack answered it. */
   request(labels: RequestLabels, seconds: number): void {
-    this.requests.inc(labels);
     this.latency.observe(labels, seconds);
   }
 

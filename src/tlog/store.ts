@@ -22,18 +22,23 @@ import {
   rangeHash,
   rangeNodes,
   rootOfPeaks,
+  subtreeOfLeaves,
   type NodeKey,
   type NodeSource,
 } from "./merkle.js";
 import { prepareLogSize } from "./log-size.js";
+import { NodeCache } from "./node-cache.js";
 import { MAX_TLOG_SIZE, nodeId } from "./schema.js";
 import { TILE_HEIGHT, TILE_WIDTH } from "./tile-path.js";
 
 /** A leaf must fit the uint16 length prefix of a C2SP entry bundle. */
 export const MAX_LEAF_BYTES = 65_535;
-/** Subtrees of 2^8 leaves and up are few and read by nearly every proof: they stay in memory. */
-const CACHED_LEVEL = 8;
-const CACHE_ENTRIES = 65_536;
+/**
+ * Up to this lowest cached level (16 leaves), the nodes below the cache are
+ * hashed from their leaves; above it, hashing the block costs more than
+ * reading the nodes.
+ */
+const LEAF_BLOCK_MAX_LEVEL = 4;
 /** Highest tile level whose entries still have exact node keys. */
 const MAX_TILE_LEVEL = Math.floor(Math.log2(MAX_TLOG_SIZE) / TILE_HEIGHT);
 
@@ -44,6 +49,24 @@ export interface LeafRecord {
 }
 
 type Statement = Database.Statement<unknown[], unknown>;
+
+/**
+ * The right edge of a tree as proofs at its size use it, by the leaf each
+ * piece starts at: the peaks (the perfect subtrees along the edge, already
+ * in memory), and MTH(D[start:size]) for every start where a peak begins,
+ * which every proof's right-hand ranges are, hashed once per size instead of
+ * once per proof.
+ */
+interface RightEdge {
+  size: number;
+  peaks: Map<number, { level: number; hash: Buffer }>;
+  ranges: Map<number, Buffer>;
+}
+
+function peakOf(edge: RightEdge, level: number, index: number): Buffer | undefined {
+  const peak = edge.peaks.get(index * 2 ** level);
+  return peak?.level === level ? peak.hash : undefined;
+}
 
 function requireCount(name: string, value: unknown): number {
   if (!Number.isSafeInteger(value) || (value as number) < 0) {
@@ -66,10 +89,14 @@ export class TlogStore {
   private peaks: Buffer[] = [];
   private currentRoot: Buffer | null = null;
   /**
-   * Upper-level node hashes by key. A complete subtree never changes, but one
+   * Upper-level node hashes. A complete subtree never changes, but one
    * written by an append that is then rolled back would, so reload() clears it.
    */
-  private readonly upper = new Map<number, Buffer>();
+  private readonly upper: NodeCache;
+  /** The size `upper` is fitted to. */
+  private cachedFor = -1;
+  /** The right edge at the current size, as proofs use it (built on first use at each size). */
+  private edge: RightEdge | null = null;
 
   private readonly storedSize: () => number;
   private readonly nodesStmt: Statement;
@@ -81,7 +108,12 @@ export class TlogStore {
   private readonly leafDataRange: Statement;
   private readonly leafDataAt: Statement;
 
-  constructor(private readonly db: Database.Database) {
+  /** `nodeCacheBytes`: the memory budget of the upper levels kept for proofs (NODE_CACHE_BYTES). */
+  constructor(
+    private readonly db: Database.Database,
+    options: { nodeCacheBytes?: number } = {},
+  ) {
+    this.upper = new NodeCache(options.nodeCacheBytes);
     this.storedSize = prepareLogSize(db);
     // Every node a proof needs in one statement (leaves keyed -1 - idx beside
     // the node ids): one read per proof instead of one per hash.
@@ -113,8 +145,11 @@ export class TlogStore {
   reload(): void {
     const size = this.storedSize();
     this.upper.clear();
+    this.cachedFor = -1;
+    this.edge = null;
     const edge = rangeNodes(0, size);
-    const src = this.read(edge);
+    // Not through the edge in memory: that is what is being re-read.
+    const src = this.read(edge, size, false);
     this.peaks = edge.map(({ level, index }) => src.node(level, index));
     this.count = size;
     this.currentRoot = null;
@@ -273,37 +308,88 @@ export class TlogStore {
 
   /**
    * A NodeSource over `keys`, read in one statement. Upper levels come from
-   * the cache when they can, and the ones read join it.
+   * the cache when they can, and the ones read join it. When every upper
+   * node is cached and the rest lie under one subtree of the lowest cached
+   * level (one proof at the current size, once the cache is warm), the
+   * statement reads that subtree's leaf hashes as one blob and the nodes
+   * below the cache are hashed from them: a range scan costs about half of
+   * the keyed reads it replaces (~11 µs for 8 leaf hashes against ~22 µs at
+   * 1,000,000 leaves).
    */
-  private read(keys: readonly NodeKey[]): NodeSource {
+  private read(keys: readonly NodeKey[], n = this.count, useEdge = n === this.count): NodeSource {
+    const fitted = Math.max(n, this.count);
+    if (this.cachedFor !== fitted) {
+      this.upper.resize(fitted);
+      this.cachedFor = fitted;
+    }
+    const lowest = this.upper.lowestLevel;
+    const edge = useEdge ? this.rightEdge() : null;
+    const below: NodeKey[] = [];
     const ids: number[] = [];
-    const leaves: number[] = [];
-    const found = new Map<number, Buffer>();
-    for (const { level, index } of keys) {
-      if (level === 0) {
-        leaves.push(index);
+    let block: number | null = null;
+    let oneBlock = lowest <= LEAF_BLOCK_MAX_LEVEL;
+    for (const key of keys) {
+      if (edge !== null && peakOf(edge, key.level, key.index) !== undefined) continue;
+      if (key.level >= lowest) {
+        if (this.upper.get(key.level, key.index) === undefined) ids.push(nodeId(key.level, key.index));
         continue;
       }
-      const id = nodeId(level, index);
-      const cached = level >= CACHED_LEVEL ? this.upper.get(id) : undefined;
-      if (cached === undefined) ids.push(id);
-      else found.set(id, cached);
+      below.push(key);
+      const at = Math.floor((key.index * 2 ** key.level) / 2 ** lowest);
+      if (block !== null && at !== block) oneBlock = false;
+      block = at;
     }
-    if (ids.length + leaves.length > 0) {
+    const found = new Map<number, Buffer>();
+    let leafBlock: { first: number; hashes: Buffer } | null = null;
+    if (block !== null && oneBlock && ids.length === 0) {
+      const first = block * 2 ** lowest;
+      const end = Math.min(first + 2 ** lowest, n);
+      const hashes = this.leafHashTile.get(first, end);
+      if (!Buffer.isBuffer(hashes) || hashes.length !== (end - first) * HASH_SIZE) {
+        throw serverError(`the log store lacks leaf hashes in [${first}, ${end}); run the database check`);
+      }
+      leafBlock = { first, hashes };
+    } else if (ids.length + below.length > 0) {
+      const leaves: number[] = [];
+      for (const { level, index } of below) (level === 0 ? leaves : ids).push(level === 0 ? index : nodeId(level, index));
       const rows = this.nodesStmt.all(JSON.stringify(ids), JSON.stringify(leaves)) as [number | bigint, Buffer][];
       for (const [id, hash] of rows) found.set(Number(id), hash);
     }
     return {
       node: (level, index) => {
-        const id = level === 0 ? -1 - index : nodeId(level, index);
-        const hash = this.checked(found.get(id), level, index);
-        if (level >= CACHED_LEVEL && !this.upper.has(id)) {
-          if (this.upper.size >= CACHE_ENTRIES) this.upper.delete(this.upper.keys().next().value!);
-          this.upper.set(id, hash);
+        const peak = edge === null ? undefined : peakOf(edge, level, index);
+        if (peak !== undefined) return peak;
+        if (level >= lowest) {
+          const cached = this.upper.get(level, index);
+          if (cached !== undefined) return cached;
+        } else if (leafBlock !== null) {
+          return subtreeOfLeaves(leafBlock.hashes, leafBlock.first, level, index);
         }
+        const hash = this.checked(found.get(level === 0 ? -1 - index : nodeId(level, index)), level, index);
+        if (level >= lowest) this.upper.set(level, index, hash, fitted);
         return hash;
       },
+      range: (start, end) => (edge !== null && end === edge.size ? edge.ranges.get(start) : undefined),
     };
+  }
+
+  /** The right edge of the current size, built from the peaks in memory once per size. */
+  private rightEdge(): RightEdge {
+    if (this.edge?.size !== this.count) {
+      const ranges = new Map<number, Buffer>();
+      const peaks = new Map<number, { level: number; hash: Buffer }>();
+      const keys = rangeNodes(0, this.count);
+      let root: Buffer | undefined;
+      for (let j = keys.length - 1; j >= 0; j--) {
+        const { level, index } = keys[j]!;
+        const hash = this.peaks[j]!;
+        root = root === undefined ? hash : nodeHash(hash, root);
+        ranges.set(index * 2 ** level, root);
+        peaks.set(index * 2 ** level, { level, hash });
+      }
+      this.edge = { size: this.count, ranges, peaks };
+    }
+    return this.edge;
   }
 
   private checked(hash: unknown, level: number, index: number): Buffer {

@@ -13,6 +13,7 @@ import { loadConfig } from "../../src/config.js";
 import { BridgeConfigError, loadBridgeConfig } from "../../src/dns/config.js";
 import { IDENTITY_FILE } from "../../src/core/identity.js";
 import { LOCK_FILE } from "../../src/data-dir-lock.js";
+import { REGISTRY_MEMORY_ENV, REGISTRY_NODE_OPTIONS } from "../../src/memory-settings.js";
 import { OPERATOR_TOKEN_FILE } from "../../src/operator-token.js";
 import { tempDir } from "../temp.js";
 import { freePort } from "./free-port.js";
@@ -311,4 +312,10 @@ test("the example environment names every setting the registry, the DNS bridge, 
   for (const [name, value] of documented) {
     if (/TOKEN|SECRET|PASSWORD|KEY/.test(name)) assert.equal(value, "", `.env.example carries a value for ${name}`);
   }
+});
+
+test("the image starts node with the memory settings of src/memory-settings.ts, as the benchmarks do", () => {
+  const { env } = readImage();
+  assert.deepEqual((env["NODE_OPTIONS"] ?? "").split(/\s+/).filter(Boolean), [...REGISTRY_NODE_OPTIONS]);
+  for (const [name, value] of Object.entries(REGISTRY_MEMORY_ENV)) assert.equal(env[name], value, name);
 });

@@ -7,7 +7,7 @@ import { verifyEvidencePages } from "../../src/verify/evidence-pages.js";
 import { VERIFY_EXIT, verifyEvidenceCommand } from "../../src/ops/verify-evidence.js";
 import { captureIo } from "../ops/monitor-support.js";
 import { tempDir } from "../temp.js";
-import { EVIDENCE_PAGE_EVENTS } from "../../src/registry/evidence.js";
+import { EVIDENCE_PAGE_EVENTS, PROOFS_PER_TURN } from "../../src/registry/evidence.js";
 import { createIssuer } from "../issuer.js";
 import { expectEnvelope } from "./helpers.js";
 import { startTestRegistry, type TestRegistry } from "./registry-server.js";
@@ -55,11 +55,20 @@ test("evidence pages: chain to exactly the snapshot's events, each verifies, the
     assert.deepEqual(failed, []);
   }
 
-  let turned = false;
+  // A full page is built in slices of PROOFS_PER_TURN proofs and signed in one more slice;
+  // the counter starts once the first slice is done, so it sees every turn but one.
+  const slices = Math.ceil(EVIDENCE_PAGE_EVENTS / PROOFS_PER_TURN) + 1;
+  let turns = 0;
+  let built = false;
+  const count = () => {
+    turns++;
+    if (!built) setImmediate(count);
+  };
   const building = reg.service.evidence.bundle("paged-file");
-  setImmediate(() => (turned = true));
+  setImmediate(count);
   assert.equal(((await building)["events"] as unknown[]).length, EVIDENCE_PAGE_EVENTS);
-  assert.ok(turned, "the event loop turned while the page was built");
+  built = true;
+  assert.ok(turns >= slices - 2, `the event loop turned ${turns} times while the page was built`);
 
   const now = await (await reg.call("/evidence/paged-file")).json();
   assert.equal(now.tlog_head.size, size + 20);

@@ -10,6 +10,7 @@ import {
   nodeHash,
   popcount,
   rootFromLeafHashes,
+  subtreeOfLeaves,
   treeRoot,
   verifyConsistency,
   verifyInclusion,
@@ -323,4 +324,47 @@ test("integer helpers are exact past 2^32", () => {
   const big = 2 ** 45 + 777;
   const expected = 2n * BigInt(big) - BigInt(popcount(big));
   assert.equal(BigInt(nodeId(0, big)), expected);
+});
+
+test("a source that knows a range's hash is asked for it and spares the node reads", () => {
+  const hashes = leavesOf(1000, 7);
+  const full = new MemorySource(hashes);
+  const ranges: string[] = [];
+  const knowing: NodeSource = {
+    node: (level, index) => full.node(level, index),
+    // The right edge of the tree of 1,000, as a store knows it at its current size.
+    range: (start, end) => {
+      ranges.push(`${start}-${end}`);
+      return end === 1000 ? naiveRoot(hashes.slice(start)) : undefined;
+    },
+  };
+  assert.deepEqual(inclusionProof(knowing, 999, 1000), naivePath(999, hashes), "a leaf whose path has no range at the edge");
+  for (const index of [0, 511, 512, 900]) {
+    full.reads = 0;
+    assert.deepEqual(inclusionProof(knowing, index, 1000), naivePath(index, hashes), `leaf ${index}`);
+    const withKnownRanges = full.reads;
+    full.reads = 0;
+    inclusionProof(full, index, 1000);
+    assert.ok(withKnownRanges < full.reads, `leaf ${index}: ${withKnownRanges} reads, ${full.reads} without the known ranges`);
+  }
+  assert.ok(ranges.includes("512-1000"));
+  assert.deepEqual(treeRoot(knowing, 1000), naiveRoot(hashes));
+});
+
+test("subtreeOfLeaves hashes a complete subtree from a run of leaf hashes", () => {
+  const hashes = leavesOf(40, 9);
+  const full = new MemorySource(hashes);
+  const run = Buffer.concat(hashes.slice(16, 32));
+  for (const [level, index] of [
+    [0, 16],
+    [0, 31],
+    [1, 9],
+    [2, 6],
+    [3, 3],
+    [4, 1],
+  ] as const) {
+    assert.deepEqual(subtreeOfLeaves(run, 16, level, index), full.node(level, index), `${level}/${index}`);
+  }
+  assert.throws(() => subtreeOfLeaves(run, 16, 0, 32), RangeError);
+  assert.throws(() => subtreeOfLeaves(run, 16, 2, 3), RangeError);
 });

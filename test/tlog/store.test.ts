@@ -377,3 +377,60 @@ test("batched reads: every proof, root and tile of many sizes matches the naive 
     assert.equal(tile.length, width * 32);
   }
 });
+
+test("with a node cache smaller than the tree, proofs and roots stay right as the log grows and after a rollback", (t) => {
+  const db = openDb(t);
+  // 2 KiB: the lowest cached level climbs from 1 to 7 over 1,500 leaves.
+  const store = new TlogStore(db, { nodeCacheBytes: 2048 });
+  const datas = dataOf(1500, 21);
+  const hashes = datas.map(naiveLeafHash);
+  const rand = prng(22);
+  let n = 0;
+  while (n < datas.length) {
+    const next = Math.min(datas.length, n + 1 + rand(97));
+    appendAll(db, store, datas.slice(n, next));
+    n = next;
+    const prefix = hashes.slice(0, n);
+    for (const i of [0, n - 1, rand(n), rand(n)]) {
+      assert.deepEqual(store.inclusion(i, n), { leafHash: hashes[i], path: naivePath(i, prefix), root: naiveRoot(prefix) }, `${i}/${n}`);
+      const m = 1 + rand(n);
+      assert.deepEqual(store.inclusionProof(i % m, m), naivePath(i % m, hashes.slice(0, m)), `${i % m}/${m}`);
+    }
+  }
+  // Nodes of an append that is rolled back are read (and cached) inside it, then forgotten.
+  assert.throws(() =>
+    db.transaction(() => {
+      store.appendMany(dataOf(300, 23));
+      store.inclusionProof(0);
+      throw new Error("roll back");
+    })(),
+  );
+  store.reload();
+  appendAll(db, store, dataOf(300, 24));
+  const all = [...hashes, ...dataOf(300, 24).map(naiveLeafHash)];
+  for (const i of [0, 700, 1499, 1500, 1799]) assert.deepEqual(store.inclusionProof(i), naivePath(i, all), `${i}/1800 after the rollback`);
+  assert.deepEqual(store.root(), naiveRoot(all));
+});
+
+test("once the upper levels are cached, a proof at the current size reads one run of leaf hashes, not nodes", (t) => {
+  const statements: string[] = [];
+  const db = new Database(tempFile(t), { verbose: (sql) => statements.push(String(sql)) });
+  t.after(() => db.close());
+  db.exec(TLOG_SCHEMA_SQL);
+  // At 1,000 leaves, 4 KiB holds levels 4 and up (runs of 16 leaves); 2 KiB levels 5 and up, beyond the leaf runs.
+  for (const [budget, viaLeaves] of [
+    [4096, true],
+    [2048, false],
+  ] as const) {
+    const store = new TlogStore(db, { nodeCacheBytes: budget });
+    if (store.size() === 0) appendAll(db, store, dataOf(1000, 31));
+    const hashes = dataOf(1000, 31).map(naiveLeafHash);
+    for (let i = 0; i < 1000; i++) store.inclusionProof(i);
+    for (const i of [0, 77, 500, 999]) {
+      statements.length = 0;
+      assert.deepEqual(store.inclusionProof(i), naivePath(i, hashes), `${i} with ${budget} bytes`);
+      assert.equal(statements.length, 1, statements.join(" | "));
+      assert.equal(statements[0]!.includes("tlog_nodes"), !viaLeaves, `${i} with ${budget} bytes: ${statements[0]}`);
+    }
+  }
+});

@@ -36,7 +36,7 @@ export const TLOG_ROUTES: readonly RouteDeclaration[] = [
       ok: jsonAnswer(InclusionProofSchema),
       errors: [400, 404, 429],
     },
-    answer: ({ params, query }, { service: { log } }) => json(log.inclusion(params.index, query.tree_size)),
+    answer: ({ params, query }, { service: { log } }) => ({ content: { type: JSON_TYPE, body: log.inclusionJson(params.index, query.tree_size) } }),
   }),
   route({
     ...READ,
