@@ -25,6 +25,7 @@ import path from "node:path";
 import * as dnsPacket from "dns-packet";
 import { startChild, type BenchChild } from "./child.js";
 import { flagValue, integerFlag } from "./flags.js";
+import { cpuSample, type CpuSample } from "./http-measure.js";
 
 const SECRET = randomBytes(24).toString("hex");
 const APEX = "bench.invalid";
@@ -163,6 +164,9 @@ async function udpLoad(port: number, clients: number, seconds: number, firstToke
   return { answered, lost, latenciesMs: Float64Array.from(latencies).sort(), seconds: (performance.now() - started) / 1000, nextToken: token };
 }
 
+/** CPU seconds a process used between two samples (all its threads); null without /proc. */
+const cpuSeconds = (before: CpuSample, after: CpuSample) => (before.server === null || after.server === null ? null : after.server - before.server);
+
 const percentile = (sorted: Float64Array, p: number) =>
   sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 const round = (n: number | null, digits = 3) => (n === null ? null : Math.round(n * 10 ** digits) / 10 ** digits);
@@ -249,7 +253,9 @@ async function main(argv: string[]): Promise<void> {
     const deliveredBefore = await metric(metricsUrl, "dns_events_delivered_total");
     log(`measuring for ${durationS} s with ${clients} clients (${generator})`);
     const loadStart = performance.now();
+    const cpuBefore = [cpuSample(bridge.pid), cpuSample(registry.pid)];
     const load = await drive(durationS, token, true);
+    const cpuAfter = [cpuSample(bridge.pid), cpuSample(registry.pid)];
     const backlogAtEnd = await metric(metricsUrl, "dns_journal_backlog");
     const deliveredDuringLoad = (await metric(metricsUrl, "dns_events_delivered_total")) - deliveredBefore;
     let drained = true;
@@ -268,6 +274,11 @@ async function main(argv: string[]): Promise<void> {
     const answeredPerS = Math.round(load.answered / load.seconds);
     const deliveredPerS = Math.round(delivered / ((drainEnd - loadStart) / 1000));
     const [load1] = os.loadavg();
+    const perAnswerUs = (i: number) => {
+      const seconds = cpuSeconds(cpuBefore[i]!, cpuAfter[i]!);
+      return seconds === null ? null : Math.round((seconds * 1e6) / load.answered);
+    };
+    const [machineBefore, machineAfter] = [cpuBefore[0]!.machine, cpuAfter[0]!.machine];
     // The line to read first; the JSON below has every figure.
     log(
       `${clients} clients (${generator}): ${answeredPerS} answers/s (target >= 5000), p50 ${p50} ms, p99 ${p99} ms (target <= 5), ` +
@@ -295,6 +306,13 @@ async function main(argv: string[]): Promise<void> {
         delivered,
         drained,
         delivered_per_s_until_drained: deliveredPerS,
+        bridge_cpu_us_per_answer: perAnswerUs(0),
+        registry_cpu_us_per_answer: perAnswerUs(1),
+        // Cores' worth of CPU busy on the whole machine during the load: above the bridge's and the registry's, other work.
+        machine_busy_cores:
+          machineBefore === null || machineAfter === null
+            ? null
+            : round((os.cpus().length * (machineAfter.busy - machineBefore.busy)) / (machineAfter.total - machineBefore.total), 2),
       }),
     );
   } finally {
