@@ -203,6 +203,7 @@ async function main(argv: string[]): Promise<void> {
         OVERSIGHT_LOG_LEVEL: "info",
       },
       readyMsg: "listening",
+      nodeArgs: profileDir === null ? [] : ["--cpu-prof", "--cpu-prof-dir", profileDir, "--cpu-prof-name", "registry.cpuprofile"],
     });
     children.push(registry);
     const bridge = await startChild({

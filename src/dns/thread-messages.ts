@@ -59,7 +59,7 @@ export type JournalRequest =
   | { type: "oldest"; request: number; limit: number }
   | { type: "settle"; request: number; delivered: JournalEntry[]; refused: Refusal[] };
 
-/** Journal → sender thread: answers to requests, and a nudge when new events are committed. */
+/** Journal → sender thread: answers to requests, and a nudge when new events are committed while the sender waits for some. */
 export type JournalReply =
   | { type: "entries"; request: number; entries: JournalEntry[] }
   | { type: "settled"; request: number }
