@@ -9,7 +9,6 @@ import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 import { deliveryTarget } from "./delivery.js";
 import type { JournalEntry } from "./journal.js";
 import { Sender, type SenderJournal } from "./sender.js";
-import { lowerThreadPriority, SENDER_NICE } from "./thread-priority.js";
 import { threadLogger, type FromSenderThread, type JournalReply, type JournalRequest, type SenderThreadData, type ToSenderThread } from "./thread-messages.js";
 
 /** The journal thread's journal, one request at a time over the channel. */
@@ -50,7 +49,6 @@ class RemoteJournal implements SenderJournal {
 }
 
 if (parentPort) {
-  lowerThreadPriority(SENDER_NICE);
   const main = parentPort;
   const data = workerData as SenderThreadData;
   const post = (message: FromSenderThread) => main.postMessage(message);

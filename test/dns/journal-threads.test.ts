@@ -6,13 +6,10 @@
 // real registry.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import * as dnsPacket from "dns-packet";
 import { JOURNAL_FILE } from "../../src/dns/journal.js";
-import { SENDER_NICE } from "../../src/dns/thread-priority.js";
 import { startTestRegistry, type TestRegistry } from "../http/registry-server.js";
 import { APEX, DNS_SECRET, beaconName, queryPacket, startTestBridge, tokenOf, udpExchange, udpQuery, until, type Reply, type TestBridge } from "./harness.js";
 
@@ -102,26 +99,4 @@ test("the sender thread dying with a backlog: the threads come back and every jo
   await until("the backlog delivered", () => bridge.journal.pending === 0);
   assert.deepEqual(dnsTokens(reg).sort(), Array.from({ length: 10 }, (_, i) => tokenOf(i + 1)).sort());
   assert.equal(bridge.journal.backlog().delivered, 10);
-});
-
-/** This process's threads at each nice value, from /proc (field 19 of a thread's stat, after the parenthesised name). */
-function threadsAtNice(nice: number): number {
-  return fs.readdirSync("/proc/self/task").filter((tid) => {
-    const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
-    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]) === nice;
-  }).length;
-}
-
-test("the sender thread gives way to answering: it alone runs at a higher nice value, and a restarted sender too", { skip: !fs.existsSync("/proc/thread-self") && "no /proc/thread-self" }, async (t) => {
-  const reg = await startTestRegistry(t, { dnsSecret: DNS_SECRET });
-  const before = threadsAtNice(SENDER_NICE);
-  const bridge = await startTestBridge(t, reg.url);
-  await until("the sender thread lowered", () => threadsAtNice(SENDER_NICE) === before + 1);
-  assert.equal(os.getPriority(), 0, "the thread that answers keeps its priority");
-  const first = bridge.journal.workers.sender!;
-  await first.terminate();
-  await until("a new sender thread", () => ![null, first].includes(bridge.journal.workers.sender));
-  await until("the new sender thread lowered", () => threadsAtNice(SENDER_NICE) === before + 1);
-  assert.equal((await udpQuery(bridge.dnsPort, beaconName(tokenOf(1)), "A")).rcode, "NOERROR");
-  await until("the event delivered", () => bridge.journal.pending === 0 && dnsTokens(reg).length === 1);
 });
