@@ -242,3 +242,23 @@ test("TCP: a hundred pipelined queries on one connection are all answered, in or
   assert.ok(replies.every((r) => r.rcode === "NOERROR" && r.answers?.length === 1));
   await until("fifty events", () => bridge.journal.pending === 0 && reg.service.registry.store.size() === 50);
 });
+
+test("the metrics time each journaled beacon answer and its wait for the commit; other answers are not timed there", async (t) => {
+  const reg = await startTestRegistry(t, { dnsSecret: DNS_SECRET });
+  const bridge = await startTestBridge(t, reg.url);
+  const histogram = async (name: string) => {
+    const text = await (await fetch(`${bridge.metricsUrl}/metrics`)).text();
+    const read = (suffix: string) => Number(new RegExp(`^${name}_${suffix} (\\S+)$`, "m").exec(text)?.[1]);
+    return { count: read("count"), sum: read("sum") };
+  };
+  const id = 4242;
+  assert.equal((dnsPacket.decode((await udpExchange(bridge.dnsPort, queryPacket(beaconName(tokenOf(1)), "A", id)))!) as Reply).rcode, "NOERROR");
+  // The same query again is a retransmission: answered, not journaled, so not timed.
+  assert.equal((dnsPacket.decode((await udpExchange(bridge.dnsPort, queryPacket(beaconName(tokenOf(1)), "A", id)))!) as Reply).rcode, "NOERROR");
+  assert.equal((await udpQuery(bridge.dnsPort, APEX, "SOA")).rcode, "NOERROR");
+  const answer = await histogram("dns_beacon_answer_seconds");
+  const commitWait = await histogram("dns_journal_commit_wait_seconds");
+  assert.equal(answer.count, 1);
+  assert.equal(commitWait.count, 1);
+  assert.ok(commitWait.sum > 0 && answer.sum >= commitWait.sum, `the answer's ${answer.sum} s include the commit wait's ${commitWait.sum} s`);
+});
