@@ -13,7 +13,9 @@ if (parentPort) {
   const main = parentPort;
   const data = workerData as JournalThreadData;
   const post = (message: FromJournalThread) => main.postMessage(message);
-  const journal = new Journal(data.dataDir, { synchronous: data.synchronous });
+  /** Travel with the next acknowledgement rather than as messages of their own, a thousand a second. */
+  let commitSeconds: number[] = [];
+  const journal = new Journal(data.dataDir, { synchronous: data.synchronous, observer: { observeCommit: (_jobs, seconds) => commitSeconds.push(seconds) } });
   let senderPort: MessagePort;
   /**
    * The sender found the journal empty and waits for a nudge. Only then is one
@@ -64,7 +66,8 @@ if (parentPort) {
       results.forEach((result, index) => {
         if (result.status === "rejected") failures.push({ index, message: errorMessage(result.reason) });
       });
-      post({ type: "appended", batch, failures });
+      post({ type: "appended", batch, failures, commitSeconds });
+      commitSeconds = [];
       if (senderWaiting && failures.length < events.length) {
         senderWaiting = false;
         senderPort.postMessage({ type: "journaled" } satisfies JournalReply);

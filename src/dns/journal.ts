@@ -13,7 +13,7 @@ import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { z } from "zod";
 import { openDatabase, type Synchronous } from "../registry/database.js";
-import { WriteSequencer } from "../registry/sequencer.js";
+import { WriteSequencer, type CommitObserver } from "../registry/sequencer.js";
 
 export const JOURNAL_FILE = "dns-bridge-journal.sqlite";
 
@@ -81,6 +81,8 @@ const MAX_ANSWER_CHARS = 2000;
 export interface JournalOptions {
   synchronous?: Synchronous;
   now?: () => number;
+  /** Told the duration of every transaction. */
+  observer?: CommitObserver;
 }
 
 export class Journal {
@@ -94,7 +96,7 @@ export class Journal {
   constructor(dataDir: string, options: JournalOptions = {}) {
     this.db = openDatabase(path.join(dataDir, JOURNAL_FILE), { synchronous: options.synchronous ?? "FULL", migrations: JOURNAL_MIGRATIONS });
     this.now = options.now ?? Date.now;
-    this.sequencer = new WriteSequencer(this.db, { resync: () => {} });
+    this.sequencer = new WriteSequencer(this.db, { resync: () => {}, ...(options.observer && { observer: options.observer }) });
     const db = this.db;
     this.sql = {
       append: db.prepare(
