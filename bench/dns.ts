@@ -41,6 +41,27 @@ async function metric(metricsUrl: string, name: string): Promise<number> {
   return Number(match[1]);
 }
 
+/** A histogram's cumulative bucket counts from the bridge's metrics, by upper bound in seconds. */
+async function histogramBuckets(metricsUrl: string, name: string): Promise<Map<number, number>> {
+  const text = await (await fetch(`${metricsUrl}/metrics`)).text();
+  const buckets = new Map<number, number>();
+  for (const match of text.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\S+)$`, "gm"))) {
+    buckets.set(match[1] === "+Inf" ? Infinity : Number(match[1]), Number(match[2]));
+  }
+  return buckets;
+}
+
+/** The upper bound (ms) of the bucket holding the p-th percentile of what was observed between two readings. */
+function bucketPercentileMs(before: Map<number, number>, after: Map<number, number>, p: number): number | null {
+  const delta = [...after].map(([le, n]) => [le, n - (before.get(le) ?? 0)] as const).sort((a, b) => a[0] - b[0]);
+  const total = delta.at(-1)?.[1] ?? 0;
+  if (total === 0) return null;
+  const bound = delta.find(([, n]) => n >= (p / 100) * total)![0];
+  return Number.isFinite(bound) ? bound * 1000 : null;
+}
+
+const STAGES = ["dns_beacon_answer_seconds", "dns_journal_commit_wait_seconds", "dns_journal_commit_seconds"] as const;
+
 interface LoadResult {
   answered: number;
   lost: number;
@@ -254,9 +275,12 @@ async function main(argv: string[]): Promise<void> {
     const deliveredBefore = await metric(metricsUrl, "dns_events_delivered_total");
     log(`measuring for ${durationS} s with ${clients} clients (${generator})`);
     const loadStart = performance.now();
+    const stagesBefore = await Promise.all(STAGES.map((name) => histogramBuckets(metricsUrl, name)));
     const cpuBefore = [cpuSample(bridge.pid), cpuSample(registry.pid)];
     const load = await drive(durationS, token, true);
     const cpuAfter = [cpuSample(bridge.pid), cpuSample(registry.pid)];
+    const stagesAfter = await Promise.all(STAGES.map((name) => histogramBuckets(metricsUrl, name)));
+    const [answerP99, commitWaitP99, commitP99] = STAGES.map((_, i) => bucketPercentileMs(stagesBefore[i]!, stagesAfter[i]!, 99));
     const backlogAtEnd = await metric(metricsUrl, "dns_journal_backlog");
     const deliveredDuringLoad = (await metric(metricsUrl, "dns_events_delivered_total")) - deliveredBefore;
     let drained = true;
@@ -301,6 +325,10 @@ async function main(argv: string[]): Promise<void> {
         p50_ms: p50,
         p99_ms: p99,
         max_ms: round(percentile(load.latenciesMs, 100)),
+        // The bridge's own view, from its histograms (a bucket's upper bound): what the client's p99 adds is the sockets and the client.
+        bridge_answer_p99_ms_at_most: answerP99,
+        bridge_commit_wait_p99_ms_at_most: commitWaitP99,
+        bridge_commit_p99_ms_at_most: commitP99,
         journaled_total: journaled,
         delivered_during_load_per_s: Math.round(deliveredDuringLoad / load.seconds),
         backlog_at_end_of_load: backlogAtEnd,
