@@ -325,6 +325,8 @@ async function main(argv: string[]): Promise<void> {
         p50_ms: p50,
         p99_ms: p99,
         max_ms: round(percentile(load.latenciesMs, 100)),
+        // Little's law: the queries the load generator actually kept outstanding, on average (at most `clients`).
+        mean_in_flight: round((load.answered / load.seconds) * (load.latenciesMs.reduce((a, b) => a + b, 0) / 1000 / Math.max(1, load.latenciesMs.length)), 2),
         // The bridge's own view, from its histograms (a bucket's upper bound): what the client's p99 adds is the sockets and the client.
         bridge_answer_p99_ms_at_most: answerP99,
         bridge_commit_wait_p99_ms_at_most: commitWaitP99,
