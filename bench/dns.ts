@@ -97,7 +97,25 @@ async function dnsperfLoad(port: number, clients: number, seconds: number, first
   const lines: string[] = [];
   for (let token = firstToken; token < firstToken + names; token++) lines.push(`${beaconName(token)} A`);
   fs.writeFileSync(file, `${lines.join("\n")}\n`);
-  const args = ["-s", "127.0.0.1", "-p", String(port), "-d", file, "-n", "1", "-l", String(seconds), "-c", String(clients), "-q", String(clients), "-t", String(LOST_AFTER_MS / 1000), "-v"];
+  const args = [
+    "-s",
+    "127.0.0.1",
+    "-p",
+    String(port),
+    "-d",
+    file,
+    "-n",
+    "1",
+    "-l",
+    String(seconds),
+    "-c",
+    String(clients),
+    "-q",
+    String(clients),
+    "-t",
+    String(LOST_AFTER_MS / 1000),
+    "-v",
+  ];
   const child = spawn("dnsperf", args, { stdio: ["ignore", "pipe", "inherit"] });
   const latencies: number[] = [];
   let answered = 0;
