@@ -29,7 +29,7 @@ export type CounterName = keyof typeof COUNTERS;
 export const HISTOGRAMS = {
   dns_beacon_answer_seconds: "journaled beacon queries: from the query read off the socket to its answer ready to send",
   dns_journal_commit_wait_seconds: "journaled beacon queries: from the append handed to the journal thread to its commit acknowledged",
-  dns_journal_commit_seconds: "the journal thread's transactions (appends and settled deliveries), the fsync included",
+  dns_journal_commit_seconds: "the journal thread's transactions: appends (their fsync included) and settled deliveries",
 } as const;
 export type HistogramName = keyof typeof HISTOGRAMS;
 
