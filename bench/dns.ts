@@ -1,17 +1,21 @@
 /**
  * DNS bridge benchmark: `npm run bench:dns -- [--duration S] [--warmup S]
  * [--clients N] [--window N] [--synchronous FULL|NORMAL] [--drain-limit S]
- * [--profile DIR]`.
+ * [--load dnsperf|node] [--profile DIR]`.
  *
  * Starts the registry and the bridge as their own processes on 127.0.0.1
  * (ephemeral ports, temp data dirs, the registry's rate limits off, a DNS
  * secret, synchronous=FULL for both unless told otherwise) and drives the
- * bridge over UDP with `--clients` closed-loop clients, each with one query
- * outstanding, every query for a new beacon token (so every one is
- * journaled). Prints one JSON line: answered queries per second, answer
- * latency percentiles, and delivery into the registry (events per second from
- * the first query until the journal's backlog is empty). Progress on stderr.
+ * bridge over UDP with `--clients` queries outstanding at any time, every
+ * query for a new beacon token (so every one is journaled). The load comes
+ * from `dnsperf` when it is on the PATH (a C load generator, so the client
+ * takes little of the cores the bridge and the registry share), else from
+ * closed-loop clients in this process. Prints one JSON line: answered queries
+ * per second, answer latency percentiles, and delivery into the registry
+ * (events per second from the first query until the journal's backlog is
+ * empty). Progress on stderr.
  */
+import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import dgram from "node:dgram";
 import { once } from "node:events";
@@ -21,6 +25,7 @@ import path from "node:path";
 import * as dnsPacket from "dns-packet";
 import { startChild, type BenchChild } from "./child.js";
 import { flagValue, integerFlag } from "./flags.js";
+import { cpuSample, type CpuSample } from "./http-measure.js";
 
 const SECRET = randomBytes(24).toString("hex");
 const APEX = "bench.invalid";
@@ -36,11 +41,113 @@ async function metric(metricsUrl: string, name: string): Promise<number> {
   return Number(match[1]);
 }
 
+/** A histogram's cumulative bucket counts from the bridge's metrics, by upper bound in seconds. */
+async function histogramBuckets(metricsUrl: string, name: string): Promise<Map<number, number>> {
+  const text = await (await fetch(`${metricsUrl}/metrics`)).text();
+  const buckets = new Map<number, number>();
+  for (const match of text.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\S+)$`, "gm"))) {
+    buckets.set(match[1] === "+Inf" ? Infinity : Number(match[1]), Number(match[2]));
+  }
+  return buckets;
+}
+
+/** The upper bound (ms) of the bucket holding the p-th percentile of what was observed between two readings. */
+function bucketPercentileMs(before: Map<number, number>, after: Map<number, number>, p: number): number | null {
+  const delta = [...after].map(([le, n]) => [le, n - (before.get(le) ?? 0)] as const).sort((a, b) => a[0] - b[0]);
+  const total = delta.at(-1)?.[1] ?? 0;
+  if (total === 0) return null;
+  const bound = delta.find(([, n]) => n >= (p / 100) * total)![0];
+  return Number.isFinite(bound) ? bound * 1000 : null;
+}
+
+const STAGES = ["dns_beacon_answer_seconds", "dns_journal_commit_wait_seconds", "dns_journal_commit_seconds"] as const;
+
 interface LoadResult {
   answered: number;
   lost: number;
   latenciesMs: Float64Array;
   seconds: number;
+}
+
+type LoadGenerator = "dnsperf" | "node";
+
+const beaconName = (token: number) => `${token.toString(16).padStart(32, "0")}.t.${APEX}`;
+
+function dnsperfOnPath(): boolean {
+  try {
+    execFileSync("dnsperf", ["-h"], { stdio: "ignore" });
+    return true;
+  } catch (error) {
+    // `dnsperf -h` exits 1 after printing its usage; only a missing program is ENOENT.
+    return (error as NodeJS.ErrnoException).code !== "ENOENT";
+  }
+}
+
+/** More names than the bridge can answer in the time, so dnsperf never runs out of new tokens. */
+const DNSPERF_NAMES_PER_S = 30_000;
+
+/**
+ * dnsperf with `clients` queries outstanding, each name asked once (`-n 1`),
+ * for `seconds`. `-v` prints one line per answer with its latency, from
+ * which the percentiles come; lost queries are dnsperf's own count (timeout 2 s).
+ */
+async function dnsperfLoad(port: number, clients: number, seconds: number, firstToken: number, dir: string): Promise<LoadResult & { nextToken: number }> {
+  const names = DNSPERF_NAMES_PER_S * seconds;
+  const file = path.join(dir, `queries-${firstToken}.txt`);
+  const lines: string[] = [];
+  for (let token = firstToken; token < firstToken + names; token++) lines.push(`${beaconName(token)} A`);
+  fs.writeFileSync(file, `${lines.join("\n")}\n`);
+  const args = [
+    "-s",
+    "127.0.0.1",
+    "-p",
+    String(port),
+    "-d",
+    file,
+    "-n",
+    "1",
+    "-l",
+    String(seconds),
+    "-c",
+    String(clients),
+    "-q",
+    String(clients),
+    "-t",
+    String(LOST_AFTER_MS / 1000),
+    "-v",
+  ];
+  const child = spawn("dnsperf", args, { stdio: ["ignore", "pipe", "inherit"] });
+  const latencies: number[] = [];
+  let answered = 0;
+  let tail = "";
+  let partial = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+    const text = partial + chunk;
+    const end = text.lastIndexOf("\n");
+    partial = text.slice(end + 1);
+    for (const line of text.slice(0, end).split("\n")) {
+      // "> NOERROR <name> A 0.000123": an answer and its latency in seconds; anything else is the summary.
+      const answer = /^> NOERROR \S+ \S+ ([\d.]+)$/.exec(line);
+      if (answer) {
+        answered++;
+        latencies.push(Number(answer[1]) * 1000);
+      } else tail += `${line}\n`;
+    }
+  });
+  const [code] = (await once(child, "exit")) as [number | null];
+  fs.rmSync(file);
+  const summary = (label: string) => {
+    const match = new RegExp(`${label}:\\s+([\\d.]+)`).exec(tail);
+    if (!match) throw new Error(`dnsperf printed no '${label}' (exit code ${code})`);
+    return Number(match[1]);
+  };
+  return {
+    answered,
+    lost: summary("Queries lost"),
+    latenciesMs: Float64Array.from(latencies).sort(),
+    seconds: summary("Run time \\(s\\)"),
+    nextToken: firstToken + names,
+  };
 }
 
 /** Closed loop: each client sends its next query when the previous one is answered (or lost). */
@@ -74,7 +181,7 @@ async function udpLoad(port: number, clients: number, seconds: number, firstToke
               return;
             }
             id = (id + 1) & 0xffff;
-            const name = `${(token++).toString(16).padStart(32, "0")}.t.${APEX}`;
+            const name = beaconName(token++);
             const packet = dnsPacket.encode({ type: "query", id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ name, type: "A", class: "IN" }] });
             sentAt = performance.now();
             timer = setTimeout(() => {
@@ -96,6 +203,9 @@ async function udpLoad(port: number, clients: number, seconds: number, firstToke
   return { answered, lost, latenciesMs: Float64Array.from(latencies).sort(), seconds: (performance.now() - started) / 1000, nextToken: token };
 }
 
+/** CPU seconds a process used between two samples (all its threads); null without /proc. */
+const cpuSeconds = (before: CpuSample, after: CpuSample) => (before.server === null || after.server === null ? null : after.server - before.server);
+
 const percentile = (sorted: Float64Array, p: number) =>
   sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 const round = (n: number | null, digits = 3) => (n === null ? null : Math.round(n * 10 ** digits) / 10 ** digits);
@@ -110,6 +220,9 @@ async function main(argv: string[]): Promise<void> {
   if (synchronous !== "FULL" && synchronous !== "NORMAL") throw new Error(`--synchronous must be FULL or NORMAL, got '${synchronous}'`);
   const profile = flagValue(argv, "profile");
   const profileDir = profile === undefined ? null : path.resolve(profile);
+  const loadFlag = flagValue(argv, "load");
+  if (loadFlag !== undefined && loadFlag !== "dnsperf" && loadFlag !== "node") throw new Error(`--load must be dnsperf or node, got '${loadFlag}'`);
+  const generator: LoadGenerator = (loadFlag as LoadGenerator | undefined) ?? (dnsperfOnPath() ? "dnsperf" : "node");
 
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "oversight-bench-dns-"));
   const children: BenchChild[] = [];
@@ -129,6 +242,7 @@ async function main(argv: string[]): Promise<void> {
         OVERSIGHT_LOG_LEVEL: "info",
       },
       readyMsg: "listening",
+      nodeArgs: profileDir === null ? [] : ["--cpu-prof", "--cpu-prof-dir", profileDir, "--cpu-prof-name", "registry.cpuprofile"],
     });
     children.push(registry);
     const bridge = await startChild({
@@ -165,19 +279,26 @@ async function main(argv: string[]): Promise<void> {
     const port = Number(bridge.ready["dns_port"]);
     const metricsUrl = String(bridge.ready["metrics_url"]);
 
+    const drive = (seconds: number, firstToken: number, record: boolean) =>
+      generator === "dnsperf" ? dnsperfLoad(port, clients, seconds, firstToken, root) : udpLoad(port, clients, seconds, firstToken, record);
     let token = 1;
     if (warmupS > 0) {
       log(`warming up for ${warmupS} s`);
-      token = (await udpLoad(port, clients, warmupS, token, false)).nextToken;
+      token = (await drive(warmupS, token, false)).nextToken;
       for (let i = 0; (await metric(metricsUrl, "dns_journal_backlog")) > 0; i++) {
         if (i > drainLimitS * 10) throw new Error("the warm-up backlog never drained");
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     }
     const deliveredBefore = await metric(metricsUrl, "dns_events_delivered_total");
-    log(`measuring for ${durationS} s with ${clients} clients`);
+    log(`measuring for ${durationS} s with ${clients} clients (${generator})`);
     const loadStart = performance.now();
-    const load = await udpLoad(port, clients, durationS, token, true);
+    const stagesBefore = await Promise.all(STAGES.map((name) => histogramBuckets(metricsUrl, name)));
+    const cpuBefore = [cpuSample(bridge.pid), cpuSample(registry.pid)];
+    const load = await drive(durationS, token, true);
+    const cpuAfter = [cpuSample(bridge.pid), cpuSample(registry.pid)];
+    const stagesAfter = await Promise.all(STAGES.map((name) => histogramBuckets(metricsUrl, name)));
+    const [answerP99, commitWaitP99, commitP99] = STAGES.map((_, i) => bucketPercentileMs(stagesBefore[i]!, stagesAfter[i]!, 99));
     const backlogAtEnd = await metric(metricsUrl, "dns_journal_backlog");
     const deliveredDuringLoad = (await metric(metricsUrl, "dns_events_delivered_total")) - deliveredBefore;
     let drained = true;
@@ -196,9 +317,14 @@ async function main(argv: string[]): Promise<void> {
     const answeredPerS = Math.round(load.answered / load.seconds);
     const deliveredPerS = Math.round(delivered / ((drainEnd - loadStart) / 1000));
     const [load1] = os.loadavg();
+    const perAnswerUs = (i: number) => {
+      const seconds = cpuSeconds(cpuBefore[i]!, cpuAfter[i]!);
+      return seconds === null ? null : Math.round((seconds * 1e6) / load.answered);
+    };
+    const [machineBefore, machineAfter] = [cpuBefore[0]!.machine, cpuAfter[0]!.machine];
     // The line to read first; the JSON below has every figure.
     log(
-      `${clients} clients: ${answeredPerS} answers/s (target >= 5000), p50 ${p50} ms, p99 ${p99} ms (target <= 5), ` +
+      `${clients} clients (${generator}): ${answeredPerS} answers/s (target >= 5000), p50 ${p50} ms, p99 ${p99} ms (target <= 5), ` +
         `delivered ${deliveredPerS}/s (target >= 3000), lost ${load.lost}; ${os.cpus().length} cores, load average ${load1!.toFixed(2)}`,
     );
     console.log(
@@ -207,6 +333,7 @@ async function main(argv: string[]): Promise<void> {
         cores: os.cpus().length,
         load_avg_1m: round(load1!, 2),
         clients,
+        load_generator: generator,
         delivery_window: window,
         synchronous,
         duration_s: round(load.seconds, 2),
@@ -216,12 +343,25 @@ async function main(argv: string[]): Promise<void> {
         p50_ms: p50,
         p99_ms: p99,
         max_ms: round(percentile(load.latenciesMs, 100)),
+        // Little's law: the queries the load generator actually kept outstanding, on average (at most `clients`).
+        mean_in_flight: round((load.answered / load.seconds) * (load.latenciesMs.reduce((a, b) => a + b, 0) / 1000 / Math.max(1, load.latenciesMs.length)), 2),
+        // The bridge's own view, from its histograms (a bucket's upper bound): what the client's p99 adds is the sockets and the client.
+        bridge_answer_p99_ms_at_most: answerP99,
+        bridge_commit_wait_p99_ms_at_most: commitWaitP99,
+        bridge_commit_p99_ms_at_most: commitP99,
         journaled_total: journaled,
         delivered_during_load_per_s: Math.round(deliveredDuringLoad / load.seconds),
         backlog_at_end_of_load: backlogAtEnd,
         delivered,
         drained,
         delivered_per_s_until_drained: deliveredPerS,
+        bridge_cpu_us_per_answer: perAnswerUs(0),
+        registry_cpu_us_per_answer: perAnswerUs(1),
+        // Cores' worth of CPU busy on the whole machine during the load: above the bridge's and the registry's, other work.
+        machine_busy_cores:
+          machineBefore === null || machineAfter === null
+            ? null
+            : round((os.cpus().length * (machineAfter.busy - machineBefore.busy)) / (machineAfter.total - machineBefore.total), 2),
       }),
     );
   } finally {

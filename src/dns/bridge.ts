@@ -77,16 +77,16 @@ export async function startBridge(options: BridgeOptions, logger: Logger): Promi
   const buckets = new TokenBuckets(options.rate);
   let full = false;
 
-  /** Journals a beacon query; false only when the journal failed, so the resolver is told to ask again. */
-  const record = async (query: Query, tokenId: string, remote: Remote): Promise<boolean> => {
+  /** Journals a beacon query: "journaled", "answered" (not journaled, on purpose) or "failed" (the resolver is told to ask again). */
+  const record = async (query: Query, tokenId: string, remote: Remote): Promise<"journaled" | "answered" | "failed"> => {
     const { name, type } = query.question;
     if (recent.isRetransmission(remote.address, query.id, name, type)) {
       metrics.add("dns_events_retransmitted_total");
-      return true;
+      return "answered";
     }
     if (buckets.take(remote.address) > 0) {
       metrics.add("dns_events_rate_limited_total");
-      return true;
+      return "answered";
     }
     const atCap = journal.pending >= options.journalMax || journal.uncommitted >= MAX_UNCOMMITTED;
     if (atCap !== full) {
@@ -97,8 +97,9 @@ export async function startBridge(options: BridgeOptions, logger: Logger): Promi
     if (atCap) {
       recent.forget(remote.address, query.id, name, type);
       metrics.add("dns_events_journal_full_total");
-      return true;
+      return "answered";
     }
+    const appended = performance.now();
     try {
       await journal.append({ token_id: tokenId, client_ip: remote.address, qtype: type, qname: name.replace(/\.$/, "") });
     } catch (error) {
@@ -107,13 +108,15 @@ export async function startBridge(options: BridgeOptions, logger: Logger): Promi
       // A thread that died is logged once, when it dies, not once per query until it is back.
       if (!(error instanceof JournalUnavailableError))
         logger.error("could not journal a beacon query; answered SERVFAIL so the resolver asks again", { error });
-      return false;
+      return "failed";
     }
+    metrics.observe("dns_journal_commit_wait_seconds", (performance.now() - appended) / 1000);
     metrics.add("dns_events_journaled_total");
-    return true;
+    return "journaled";
   };
 
   const handle = async (message: Buffer, remote: Remote, transport: Transport): Promise<Buffer | null> => {
+    const received = performance.now();
     metrics.add("dns_queries_total");
     const decoded = decodeQuery(message);
     if (!decoded.ok) {
@@ -124,7 +127,11 @@ export async function startBridge(options: BridgeOptions, logger: Logger): Promi
     const { query } = decoded;
     const placement = placementOf(options.zone, query);
     if (placement.kind !== "beacon") return answer(options.zone, query, transport);
-    return (await record(query, placement.tokenId, remote)) ? answer(options.zone, query, transport) : serverFailure(query);
+    const recorded = await record(query, placement.tokenId, remote);
+    if (recorded === "failed") return serverFailure(query);
+    const reply = answer(options.zone, query, transport);
+    if (recorded === "journaled") metrics.observe("dns_beacon_answer_seconds", (performance.now() - received) / 1000);
+    return reply;
   };
 
   let dns;

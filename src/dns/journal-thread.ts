@@ -13,18 +13,31 @@ if (parentPort) {
   const main = parentPort;
   const data = workerData as JournalThreadData;
   const post = (message: FromJournalThread) => main.postMessage(message);
-  const journal = new Journal(data.dataDir, { synchronous: data.synchronous });
+  /** Travel with the next acknowledgement rather than as messages of their own, a thousand a second. */
+  let commitSeconds: number[] = [];
+  const journal = new Journal(data.dataDir, { synchronous: data.synchronous, observer: { observeCommit: (_jobs, seconds) => commitSeconds.push(seconds) } });
   let senderPort: MessagePort;
+  /**
+   * The sender found the journal empty and waits for a nudge. Only then is one
+   * sent: a sender in a round reads the new events in its next round anyway,
+   * and a nudge per commit would wake it a thousand times a second for nothing.
+   */
+  let senderWaiting = false;
 
   /** Answers on the port each request came by, so a restarted sender never gets its predecessor's answers. */
   const serveSender = (port: MessagePort) => {
     senderPort = port;
+    senderWaiting = false;
     const reply = (message: JournalReply) => port.postMessage(message);
     port.on("message", (request: JournalRequest) => {
       const { request: id } = request;
       let done: Promise<void>;
       if (request.type === "oldest") {
-        done = Promise.resolve().then(() => reply({ type: "entries", request: id, entries: journal.oldest(request.limit) }));
+        done = Promise.resolve().then(() => {
+          const entries = journal.oldest(request.limit);
+          senderWaiting = entries.length === 0;
+          reply({ type: "entries", request: id, entries });
+        });
       } else {
         const { delivered, refused } = request;
         done = journal.settle(delivered, refused).then(() => {
@@ -53,8 +66,12 @@ if (parentPort) {
       results.forEach((result, index) => {
         if (result.status === "rejected") failures.push({ index, message: errorMessage(result.reason) });
       });
-      post({ type: "appended", batch, failures });
-      if (failures.length < events.length) senderPort.postMessage({ type: "journaled" } satisfies JournalReply);
+      post({ type: "appended", batch, failures, commitSeconds });
+      commitSeconds = [];
+      if (senderWaiting && failures.length < events.length) {
+        senderWaiting = false;
+        senderPort.postMessage({ type: "journaled" } satisfies JournalReply);
+      }
     });
   });
 

@@ -22,7 +22,7 @@ import type { Logger } from "../log.js";
 import type { Synchronous } from "../registry/database.js";
 import { retryDelayMs, type BackoffPolicy } from "./backoff.js";
 import { openJournalReadOnly, readBacklog, readDeadLetters, readOldest, type Backlog, type DeadLetter, type JournalEntry, type NewEvent } from "./journal.js";
-import type { Counters } from "./metrics.js";
+import type { Counters, Observations } from "./metrics.js";
 import {
   relayLog,
   type FromJournalThread,
@@ -42,7 +42,7 @@ export interface JournalThreadsOptions {
   deliveryTimeoutMs: number;
   /** Paces the sender's retries, and the restarts of a thread that died. */
   backoff: BackoffPolicy;
-  metrics: Counters;
+  metrics: Counters & Observations;
   logger: Logger;
 }
 
@@ -218,6 +218,7 @@ export class JournalThreads {
       return;
     }
     if (message.type !== "appended") return;
+    for (const seconds of message.commitSeconds) this.options.metrics.observe("dns_journal_commit_seconds", seconds);
     const batch = this.inFlight.get(message.batch);
     if (batch === undefined) return;
     this.inFlight.delete(message.batch);

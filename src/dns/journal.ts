@@ -2,18 +2,19 @@
  * The bridge's durable journal: every beacon query is a row here before it is
  * answered, and leaves only when the registry acknowledged it (200) or
  * refused it for good (dead letters). SQLite in the bridge's data directory,
- * opened like the registry's database (0600, WAL, numbered migrations) and
- * written through the same group-committing sequencer, so a burst of queries
- * costs one fsync. It is opened and written on the journal thread only
+ * opened like the registry's database (0600, WAL, numbered migrations). Appends
+ * go through the same group-committing sequencer, so a burst of queries costs
+ * one fsync; settlements ride on the appends' fsyncs (settle). It is opened and written on the journal thread only
  * (journal-thread.ts); other threads read it through their own read-only
  * connections.
  */
 import type Database from "better-sqlite3";
 import { randomBytes } from "node:crypto";
+import { performance } from "node:perf_hooks";
 import path from "node:path";
 import { z } from "zod";
 import { openDatabase, type Synchronous } from "../registry/database.js";
-import { WriteSequencer } from "../registry/sequencer.js";
+import { WriteSequencer, type CommitObserver } from "../registry/sequencer.js";
 
 export const JOURNAL_FILE = "dns-bridge-journal.sqlite";
 
@@ -81,20 +82,26 @@ const MAX_ANSWER_CHARS = 2000;
 export interface JournalOptions {
   synchronous?: Synchronous;
   now?: () => number;
+  /** Told the duration of every transaction. */
+  observer?: CommitObserver;
 }
 
 export class Journal {
   readonly db: Database.Database;
   private readonly sequencer: WriteSequencer;
   private readonly now: () => number;
+  private readonly synchronous: Synchronous;
+  private readonly observer: CommitObserver | undefined;
   private readonly sql;
   /** Undelivered rows, kept in memory so the size cap costs no query per event. */
   private pendingCount: number;
 
   constructor(dataDir: string, options: JournalOptions = {}) {
-    this.db = openDatabase(path.join(dataDir, JOURNAL_FILE), { synchronous: options.synchronous ?? "FULL", migrations: JOURNAL_MIGRATIONS });
+    this.synchronous = options.synchronous ?? "FULL";
+    this.observer = options.observer;
+    this.db = openDatabase(path.join(dataDir, JOURNAL_FILE), { synchronous: this.synchronous, migrations: JOURNAL_MIGRATIONS });
     this.now = options.now ?? Date.now;
-    this.sequencer = new WriteSequencer(this.db, { resync: () => {} });
+    this.sequencer = new WriteSequencer(this.db, { resync: () => {}, ...(options.observer && { observer: options.observer }) });
     const db = this.db;
     this.sql = {
       append: db.prepare(
@@ -133,19 +140,43 @@ export class Journal {
     return readOldest(this.db, limit);
   }
 
-  /** Settles a round of deliveries in one transaction: acknowledged events leave, refused ones become dead letters. */
+  /**
+   * Settles a round of deliveries in one transaction: acknowledged events
+   * leave, refused ones become dead letters. It runs at once, outside the
+   * group commit, and without an fsync of its own (synchronous=NORMAL for
+   * this one transaction): the next append's commit syncs the whole WAL and
+   * carries it to the disk. So the appends waiting for their commit, and the
+   * answers waiting for them, never wait behind a delivery's fsync. A
+   * settlement lost in a power cut before that only brings its events back:
+   * they are sent again under their event_id and stay one leaf each, as
+   * after a crash between a delivery and its settlement.
+   */
   settle(delivered: JournalEntry[], refused: { entry: JournalEntry; status: number; answer: string }[]): Promise<void> {
     if (delivered.length === 0 && refused.length === 0) return Promise.resolve();
     const failedAt = this.now();
-    return this.sequencer.submit(() => {
-      for (const entry of delivered) this.sql.remove.run(entry.id);
-      for (const { entry, status, answer } of refused) {
-        this.sql.deadLetter.run({ ...entry, status, answer: answer.slice(0, MAX_ANSWER_CHARS), failed_at: failedAt });
-        this.sql.remove.run(entry.id);
+    const started = performance.now();
+    try {
+      this.db.pragma("synchronous = NORMAL");
+      try {
+        this.db
+          .transaction(() => {
+            for (const entry of delivered) this.sql.remove.run(entry.id);
+            for (const { entry, status, answer } of refused) {
+              this.sql.deadLetter.run({ ...entry, status, answer: answer.slice(0, MAX_ANSWER_CHARS), failed_at: failedAt });
+              this.sql.remove.run(entry.id);
+            }
+            if (delivered.length > 0) this.sql.bump.run("delivered", delivered.length);
+          })
+          .immediate();
+      } finally {
+        this.db.pragma(`synchronous = ${this.synchronous}`);
       }
-      if (delivered.length > 0) this.sql.bump.run("delivered", delivered.length);
-      this.pendingCount -= delivered.length + refused.length;
-    });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    this.observer?.observeCommit(delivered.length + refused.length, (performance.now() - started) / 1000, true);
+    this.pendingCount -= delivered.length + refused.length;
+    return Promise.resolve();
   }
 
   backlog(): Backlog {

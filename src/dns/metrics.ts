@@ -1,9 +1,10 @@
 /**
  * The bridge's metrics, in a prom-client registry of its own: label-free
- * counters and backlog gauges (docs/DNS-BRIDGE.md#observing-it), beside
- * prom-client's process and event-loop metrics.
+ * counters, backlog gauges and the latency of the beacon answers' stages
+ * (docs/DNS-BRIDGE.md#observing-it), beside prom-client's process and
+ * event-loop metrics.
  */
-import { Counter, type Registry } from "prom-client";
+import { Counter, Histogram, type Registry } from "prom-client";
 import { callbackGauge, processRegistry } from "../metrics/exposition.js";
 
 export const COUNTERS = {
@@ -20,9 +21,29 @@ export const COUNTERS = {
 } as const;
 export type CounterName = keyof typeof COUNTERS;
 
+/**
+ * Where a beacon answer's time goes: the whole of it, and the part spent
+ * waiting for the journal thread's commit (the rest is parsing, the bounds
+ * and encoding on the main thread, and waiting for it).
+ */
+export const HISTOGRAMS = {
+  dns_beacon_answer_seconds: "journaled beacon queries: from the query read off the socket to its answer ready to send",
+  dns_journal_commit_wait_seconds: "journaled beacon queries: from the append handed to the journal thread to its commit acknowledged",
+  dns_journal_commit_seconds: "the journal thread's transactions: appends (their fsync included) and settled deliveries",
+} as const;
+export type HistogramName = keyof typeof HISTOGRAMS;
+
+/** Fine below 10 ms, where the answer target (p99 <= 5 ms) is. */
+export const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.003, 0.004, 0.005, 0.006, 0.0075, 0.01, 0.015, 0.02, 0.05, 0.1, 0.25, 1, 5];
+
 /** What a component that only counts needs; the sender thread's counts travel to the main thread's BridgeMetrics. */
 export interface Counters {
   add(name: CounterName, by?: number): void;
+}
+
+/** What a component that only times needs; the journal thread's commit times travel to the main thread's BridgeMetrics. */
+export interface Observations {
+  observe(name: HistogramName, seconds: number): void;
 }
 
 export interface Gauges {
@@ -37,11 +58,15 @@ const GAUGE_HELP: Record<keyof Gauges, string> = {
   dns_journal_dead_letters: "events in the dead-letter table",
 };
 
-export class BridgeMetrics implements Counters {
+export class BridgeMetrics implements Counters, Observations {
   readonly registry: Registry = processRegistry();
   private readonly counters = new Map<CounterName, Counter>();
+  private readonly histograms = new Map<HistogramName, Histogram>();
 
   constructor(gauges: Gauges) {
+    for (const [name, help] of Object.entries(HISTOGRAMS)) {
+      this.histograms.set(name as HistogramName, new Histogram({ name, help, buckets: LATENCY_BUCKETS, registers: [this.registry] }));
+    }
     for (const [name, help] of Object.entries(COUNTERS)) {
       this.counters.set(name as CounterName, new Counter({ name, help, registers: [this.registry] }));
     }
@@ -52,6 +77,10 @@ export class BridgeMetrics implements Counters {
 
   add(name: CounterName, by = 1): void {
     this.counters.get(name)!.inc(by);
+  }
+
+  observe(name: HistogramName, seconds: number): void {
+    this.histograms.get(name)!.observe(seconds);
   }
 
   async get(name: CounterName): Promise<number> {

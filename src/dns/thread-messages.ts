@@ -43,8 +43,12 @@ export type ToJournalThread =
 
 export type FromJournalThread =
   | { type: "ready"; pending: number }
-  /** The batch's group commit is done: `failures` lists the events it could not write (usually none). */
-  | { type: "appended"; batch: number; failures: { index: number; message: string }[] }
+  /**
+   * The batch's group commit is done: `failures` lists the events it could
+   * not write (usually none); `commitSeconds`, the duration of each
+   * transaction since the previous message of this kind.
+   */
+  | { type: "appended"; batch: number; failures: { index: number; message: string }[]; commitSeconds: number[] }
   /** Events that left the journal (delivered or dead-lettered), once that is committed. */
   | { type: "settled"; events: number };
 
@@ -59,7 +63,7 @@ export type JournalRequest =
   | { type: "oldest"; request: number; limit: number }
   | { type: "settle"; request: number; delivered: JournalEntry[]; refused: Refusal[] };
 
-/** Journal → sender thread: answers to requests, and a nudge when new events are committed. */
+/** Journal → sender thread: answers to requests, and a nudge when new events are committed while the sender waits for some. */
 export type JournalReply =
   | { type: "entries"; request: number; entries: JournalEntry[] }
   | { type: "settled"; request: number }

@@ -242,3 +242,26 @@ test("TCP: a hundred pipelined queries on one connection are all answered, in or
   assert.ok(replies.every((r) => r.rcode === "NOERROR" && r.answers?.length === 1));
   await until("fifty events", () => bridge.journal.pending === 0 && reg.service.registry.store.size() === 50);
 });
+
+test("the metrics time each journaled beacon answer, its wait for the commit and the journal thread's transaction; other answers are not timed there", async (t) => {
+  const reg = await startTestRegistry(t, { dnsSecret: DNS_SECRET });
+  const bridge = await startTestBridge(t, reg.url);
+  const histogram = async (name: string) => {
+    const text = await (await fetch(`${bridge.metricsUrl}/metrics`)).text();
+    const read = (suffix: string) => Number(new RegExp(`^${name}_${suffix} (\\S+)$`, "m").exec(text)?.[1]);
+    return { count: read("count"), sum: read("sum") };
+  };
+  const id = 4242;
+  assert.equal((dnsPacket.decode((await udpExchange(bridge.dnsPort, queryPacket(beaconName(tokenOf(1)), "A", id)))!) as Reply).rcode, "NOERROR");
+  // The same query again is a retransmission: answered, not journaled, so not timed.
+  assert.equal((dnsPacket.decode((await udpExchange(bridge.dnsPort, queryPacket(beaconName(tokenOf(1)), "A", id)))!) as Reply).rcode, "NOERROR");
+  assert.equal((await udpQuery(bridge.dnsPort, APEX, "SOA")).rcode, "NOERROR");
+  const answer = await histogram("dns_beacon_answer_seconds");
+  const commitWait = await histogram("dns_journal_commit_wait_seconds");
+  const commit = await histogram("dns_journal_commit_seconds");
+  assert.equal(answer.count, 1);
+  assert.equal(commitWait.count, 1);
+  assert.equal(commit.count, 1, "the journal thread's one transaction, timed there");
+  assert.ok(commit.sum > 0 && commitWait.sum >= commit.sum, `the commit wait's ${commitWait.sum} s include the commit's ${commit.sum} s`);
+  assert.ok(answer.sum >= commitWait.sum, `the answer's ${answer.sum} s include the commit wait's ${commitWait.sum} s`);
+});

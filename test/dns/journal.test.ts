@@ -44,3 +44,27 @@ test("appends are kept in order across a reopen; settle delivers and dead-letter
   t.after(() => reader.close());
   assert.deepEqual(readBacklog(reader), again.backlog());
 });
+
+test("appends commit with the configured fsync; a settlement commits without one of its own, and the next append syncs it", async (t) => {
+  const dir = tempDir(t);
+  const journal = new Journal(dir, { synchronous: "FULL" });
+  t.after(() => journal.close());
+  // SQLite's synchronous level (2 FULL, 1 NORMAL) in force on the journal's connection as each row is written or removed.
+  journal.db.exec(`
+    CREATE TABLE probe (step TEXT, level INTEGER);
+    CREATE TRIGGER probe_append AFTER INSERT ON pending BEGIN INSERT INTO probe SELECT 'append', synchronous FROM pragma_synchronous; END;
+    CREATE TRIGGER probe_settle AFTER DELETE ON pending BEGIN INSERT INTO probe SELECT 'settle', synchronous FROM pragma_synchronous; END;
+  `);
+  const [first, second] = await Promise.all([journal.append(event(1)), journal.append(event(2))]);
+  await journal.settle([first!], [{ entry: second!, status: 401, answer: "no" }]);
+  await journal.append(event(3));
+  assert.deepEqual(journal.db.prepare("SELECT step, level FROM probe ORDER BY rowid").all(), [
+    { step: "append", level: 2 },
+    { step: "append", level: 2 },
+    { step: "settle", level: 1 },
+    { step: "settle", level: 1 },
+    { step: "append", level: 2 },
+  ]);
+  assert.equal(journal.pending, 1);
+  assert.equal(journal.backlog().dead_letters, 1);
+});
