@@ -124,6 +124,9 @@ export class WriteSequencer {
               // A nested better-sqlite3 transaction is a savepoint.
               outcomes.push({ ok: true, value: this.db.transaction(job.run)() });
             } catch (error) {
+              // SQLite may answer SQLITE_FULL or SQLITE_IOERR by rolling back the whole transaction; the
+              // jobs after this one would then each commit on their own, outside the batch that fails.
+              if (!this.db.inTransaction) throw error;
               this.options.resync();
               outcomes.push({ ok: false, error });
             }

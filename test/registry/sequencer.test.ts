@@ -111,3 +111,28 @@ test("a commit that fails rejects the whole batch with a 503 server_error and le
   );
   assert.ok(commits.every(({ seconds }) => seconds >= 0));
 });
+
+test("a job whose error rolled back the whole transaction (as SQLITE_FULL may) fails the batch: nothing commits outside it", async (t) => {
+  const { db, store, commits, sequencer, job } = setup(t);
+  const diskFull = () => {
+    // What SQLite may do on SQLITE_FULL or SQLITE_IOERR: end the transaction, not only the statement.
+    db.exec("ROLLBACK");
+    throw new Error("database or disk is full");
+  };
+  const results = await Promise.allSettled([sequencer.submit(job("a")), sequencer.submit(diskFull), sequencer.submit(job("c"))]);
+  for (const result of results) {
+    assert.equal(result.status, "rejected");
+    assert.equal(((result as PromiseRejectedResult).reason as { status?: number }).status, 503);
+  }
+  assert.equal(new TlogStore(db).size(), 0, "no leaf committed on its own after the batch was rolled back");
+  assert.equal(db.prepare("SELECT count(*) FROM events").pluck().get(), 0);
+  assert.equal(store.size(), 0);
+  assert.equal(await sequencer.submit(job("next")), 0, "the log continues at the same index");
+  assert.deepEqual(
+    commits.map(({ jobs, ok }) => ({ jobs, ok })),
+    [
+      { jobs: 3, ok: false },
+      { jobs: 1, ok: true },
+    ],
+  );
+});
