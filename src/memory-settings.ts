@@ -1,8 +1,8 @@
 /**
  * How the registry's process should be started to stay small
  * (docs/DEPLOYMENT.md#memory); the Dockerfile sets the same, and the
- * benchmarks start the registry with them (test/deploy/memory-settings.test.ts
- * keeps the three in step). Both only take effect at process start, so they
+ * benchmarks start the registry with them (test/deploy/healthcheck.test.ts
+ * keeps the Dockerfile in step). Both only take effect at process start, so they
  * cannot be set from inside.
  *
  * - V8's young generation grows to 16 MiB semi-spaces under a steady stream

@@ -2,11 +2,11 @@
  * The bridge's durable journal: every beacon query is a row here before it is
  * answered, and leaves only when the registry acknowledged it (200) or
  * refused it for good (dead letters). SQLite in the bridge's data directory,
- * opened like the registry's database (0600, WAL, numbered migrations). Appends
- * go through the same group-committing sequencer, so a burst of queries costs
- * one fsync; settlements ride on the appends' fsyncs (settle). It is opened and written on the journal thread only
- * (journal-thread.ts); other threads read it through their own read-only
- * connections.
+ * opened like the registry's database (0600, WAL, numbered migrations).
+ * Appends go through the same group-committing sequencer, so a burst of
+ * queries costs one fsync; settlements ride on the appends' fsyncs (settle).
+ * It is opened and written on the journal thread only (journal-thread.ts);
+ * other threads read it through their own read-only connections.
  */
 import type Database from "better-sqlite3";
 import { randomBytes } from "node:crypto";

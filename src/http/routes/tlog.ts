@@ -15,6 +15,9 @@ export const RangeQuery = z.object({ start: optionalInteger(0), limit: optionalL
 /** Partial tiles and checkpoints change as the log grows; full tiles never do. */
 const SHORT_LIVED = "public, max-age=5";
 const IMMUTABLE = "public, max-age=31536000, immutable";
+/** The head changes with every write: a cache must ask again each time. */
+const HEAD_CACHE = "no-cache";
+const CHECKPOINT_TYPE = "text/plain; charset=utf-8";
 const READ = { methods: ["GET", "HEAD"], bucket: "read" } as const;
 const TILE_PATH_RULE = "C2SP tlog-tiles: N in 3-digit groups, all but the last prefixed with `x` (x001/x234/067), then `.p/{W}` for a partial tile";
 
@@ -22,8 +25,8 @@ export const TLOG_ROUTES: readonly RouteDeclaration[] = [
   route({
     ...READ,
     path: "/tlog/head",
-    doc: { tag: "log", summary: "The signed tree head", ok: jsonAnswer(SignedTreeHeadSchema), cacheControl: "no-cache", errors: [429, 503] },
-    answer: (_call, { service: { log } }) => json(log.head(), { "Cache-Control": "no-cache" }),
+    doc: { tag: "log", summary: "The signed tree head", ok: jsonAnswer(SignedTreeHeadSchema), cacheControl: HEAD_CACHE, errors: [429, 503] },
+    answer: (_call, { service: { log } }) => json(log.head(), { "Cache-Control": HEAD_CACHE }),
   }),
   route({
     ...READ,
@@ -58,13 +61,13 @@ export const TLOG_ROUTES: readonly RouteDeclaration[] = [
     doc: {
       tag: "log",
       summary: "The C2SP checkpoint, a signed note",
-      ok: { kind: "text", type: "text/plain; charset=utf-8" },
+      ok: { kind: "text", type: CHECKPOINT_TYPE },
       cacheControl: SHORT_LIVED,
       errors: [429, 503],
     },
     answer: (_call, { service: { log } }) => ({
       headers: { "Cache-Control": SHORT_LIVED },
-      content: { type: "text/plain; charset=utf-8", body: log.checkpoint() },
+      content: { type: CHECKPOINT_TYPE, body: log.checkpoint() },
     }),
   }),
   route({
