@@ -57,7 +57,7 @@ function content(body: Content): Json | undefined {
     case "json":
       return { [JSON_MEDIA_TYPE]: { schema: jsonSchema(body.schema, "output") } };
     case "text":
-      return { [mediaType(body.type)]: { schema: { type: "string" } } };
+      return Object.fromEntries([body.type].flat().map((type) => [mediaType(type), { schema: { type: "string" } }]));
     case "bytes":
       return { [mediaType(body.type)]: {} };
     case "empty":

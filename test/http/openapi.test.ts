@@ -120,6 +120,8 @@ test("every route answers, success and error, as the document says", async (t) =
   // Reads after the writes, so that proofs, events and tiles have content.
   const pageScript = readdirSync(INSPECTOR_DIR).find((name) => name.endsWith(".js"));
   assert.ok(pageScript, `no page script in ${INSPECTOR_DIR}: run npm run build`);
+  const pageStyles = readdirSync(INSPECTOR_DIR).find((name) => name.endsWith(".css"));
+  assert.ok(pageStyles, `no page stylesheet in ${INSPECTOR_DIR}: run npm run build`);
   const size = reg.service.log.size();
   const reads: Call[] = [
     { method: "GET", path: "/health", url: "/health", status: 200 },
@@ -148,6 +150,7 @@ test("every route answers, success and error, as the document says", async (t) =
     { method: "GET", path: "/", url: "/", status: 200, headers: { accept: "text/html" } },
     { method: "GET", path: "/", url: "/", status: 404, headers: { accept: "application/json" } },
     { method: "GET", path: "/web/{name}", url: `/web/${pageScript}`, status: 200 },
+    { method: "GET", path: "/web/{name}", url: `/web/${pageStyles}`, status: 200 },
     { method: "GET", path: "/web/{name}", url: "/web/missing.js", status: 404 },
   ];
   // Every read route also takes HEAD, GET without the content: each read again, as HEAD.

@@ -57,8 +57,8 @@ export const INSPECTOR_ASSET = {
   bucket: "read",
   doc: {
     tag: "inspector",
-    summary: "The inspector page's content-hashed script and stylesheet (text/javascript or text/css)",
-    ok: { kind: "text", type: TYPES[".js"]! },
+    summary: "The inspector page's content-hashed script and stylesheet",
+    ok: { kind: "text", type: Object.values(TYPES) },
     cacheControl: ASSET_CACHE_CONTROL,
     errors: [404, 429],
     paths: [{ path: "/web/{name}", params: z.object({ name: z.string() }) }],
