@@ -16,8 +16,7 @@ const event = (i: number, eventId: string | undefined = `ev-${i}`) => ({
   ...(eventId === undefined ? {} : { event_id: eventId }),
 });
 
-const batch = (reg: TestRegistry, events: unknown, headers: Record<string, string> = {}) =>
-  reg.call("/dns_events", { json: { events }, auth: false, headers });
+const batch = (reg: TestRegistry, events: unknown, headers: Record<string, string> = {}) => reg.call("/dns_events", { json: { events }, auth: false, headers });
 
 const dnsRows = (reg: TestRegistry) => reg.service.registry.db.prepare("SELECT count(*) AS n FROM events WHERE kind = 'dns'").get();
 
@@ -106,7 +105,10 @@ test("every item spends a token of the DNS bucket: items past the empty bucket a
   const first = await send([1, 2, 3, 4, 5].map((i) => event(i)));
   assert.equal(first.status, 200);
   const { results } = await first.json();
-  assert.deepEqual(results.slice(0, 3), [0, 1, 2].map((i) => ({ ok: true, tlog_index: i })));
+  assert.deepEqual(
+    results.slice(0, 3),
+    [0, 1, 2].map((i) => ({ ok: true, tlog_index: i })),
+  );
   for (const refused of results.slice(3)) {
     assert.equal(refused.error.code, "rate_limited");
     assert.equal(refused.error.retry_after, 1);
