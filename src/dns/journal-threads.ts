@@ -39,6 +39,8 @@ export interface JournalThreadsOptions {
   registryUrl: string;
   secret: string | null;
   deliveryWindow: number;
+  deliveryBatch: number;
+  deliveryBatchReprobeMs: number;
   deliveryTimeoutMs: number;
   /** Paces the sender's retries, and the restarts of a thread that died. */
   backoff: BackoffPolicy;
@@ -193,12 +195,14 @@ export class JournalThreads {
   }
 
   private startSender(journalPort: MessagePort): void {
-    const { registryUrl, secret, deliveryWindow, deliveryTimeoutMs, backoff, logger } = this.options;
+    const { registryUrl, secret, deliveryWindow, deliveryBatch, deliveryBatchReprobeMs, deliveryTimeoutMs, backoff, logger } = this.options;
     const sender = new Worker(new URL("./sender-thread.js", import.meta.url), {
       workerData: {
         registryUrl,
         secret,
         window: deliveryWindow,
+        batchSize: deliveryBatch,
+        batchReprobeMs: deliveryBatchReprobeMs,
         timeoutMs: deliveryTimeoutMs,
         backoff,
         logLevel: logger.level,

@@ -16,6 +16,7 @@ export const COUNTERS = {
   dns_events_journal_full_total: "beacon queries answered but not journaled: the journal was at its size cap or its commit queue full",
   dns_events_journal_failed_total: "beacon queries answered SERVFAIL because the journal could not be written",
   dns_events_delivered_total: "events the registry acknowledged (200)",
+  dns_delivery_requests_total: "requests made to deliver events: a batch (POST /dns_events) or one event (POST /dns_event)",
   dns_events_retried_total: "delivery attempts that will be retried (429, 5xx, no answer)",
   dns_events_dead_lettered_total: "events the registry refused for good (4xx other than 429)",
 } as const;

@@ -22,6 +22,8 @@ export interface SenderThreadData {
   registryUrl: string;
   secret: string | null;
   window: number;
+  batchSize: number;
+  batchReprobeMs: number;
   timeoutMs: number;
   backoff: BackoffPolicy;
   logLevel: LogLevel;
