@@ -1,8 +1,8 @@
 /**
  * The journal thread: the only owner of the journal's SQLite connection. It
  * appends the batches the main thread sends and acknowledges each after its
- * group commit (the fsync happens here, never on the thread that answers
- * queries), and serves the sender thread's reads and settlements over their
+ * group commit and the fsync that covers it (on the libuv pool, so commits go
+ * on meanwhile; never on the thread that answers queries), and serves the sender thread's reads and settlements over their
  * own channel. Started by journal-threads.ts.
  */
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
@@ -15,7 +15,12 @@ if (parentPort) {
   const post = (message: FromJournalThread) => main.postMessage(message);
   /** Travel with the next acknowledgement rather than as messages of their own, a thousand a second. */
   let commitSeconds: number[] = [];
-  const journal = new Journal(data.dataDir, { synchronous: data.synchronous, observer: { observeCommit: (_jobs, seconds) => commitSeconds.push(seconds) } });
+  let syncSeconds: number[] = [];
+  const journal = new Journal(data.dataDir, {
+    synchronous: data.synchronous,
+    observer: { observeCommit: (_jobs, seconds) => commitSeconds.push(seconds) },
+    observeSync: (seconds) => syncSeconds.push(seconds),
+  });
   let senderPort: MessagePort;
   /**
    * The sender found the journal empty and waits for a nudge. Only then is one
@@ -66,8 +71,9 @@ if (parentPort) {
       results.forEach((result, index) => {
         if (result.status === "rejected") failures.push({ index, message: errorMessage(result.reason) });
       });
-      post({ type: "appended", batch, failures, commitSeconds });
+      post({ type: "appended", batch, failures, commitSeconds, syncSeconds });
       commitSeconds = [];
+      syncSeconds = [];
       if (senderWaiting && failures.length < events.length) {
         senderWaiting = false;
         senderPort.postMessage({ type: "journaled" } satisfies JournalReply);

@@ -223,6 +223,7 @@ export class JournalThreads {
     }
     if (message.type !== "appended") return;
     for (const seconds of message.commitSeconds) this.options.metrics.observe("dns_journal_commit_seconds", seconds);
+    for (const seconds of message.syncSeconds) this.options.metrics.observe("dns_journal_fsync_seconds", seconds);
     const batch = this.inFlight.get(message.batch);
     if (batch === undefined) return;
     this.inFlight.delete(message.batch);

@@ -30,7 +30,8 @@ export type CounterName = keyof typeof COUNTERS;
 export const HISTOGRAMS = {
   dns_beacon_answer_seconds: "journaled beacon queries: from the query read off the socket to its answer ready to send",
   dns_journal_commit_wait_seconds: "journaled beacon queries: from the append handed to the journal thread to its commit acknowledged",
-  dns_journal_commit_seconds: "the journal thread's transactions: appends (their fsync included) and settled deliveries",
+  dns_journal_commit_seconds: "the journal thread's transactions: appends and settled deliveries (neither waits for the disk)",
+  dns_journal_fsync_seconds: "fsyncs of the journal's WAL (synchronous=FULL), each covering the appends committed before it began",
 } as const;
 export type HistogramName = keyof typeof HISTOGRAMS;
 

@@ -47,10 +47,11 @@ export type FromJournalThread =
   | { type: "ready"; pending: number }
   /**
    * The batch's group commit is done: `failures` lists the events it could
-   * not write (usually none); `commitSeconds`, the duration of each
-   * transaction since the previous message of this kind.
+   * not write (usually none); `commitSeconds` and `syncSeconds`, the
+   * duration of each transaction and of each fsync of the WAL since the
+   * previous message of this kind.
    */
-  | { type: "appended"; batch: number; failures: { index: number; message: string }[]; commitSeconds: number[] }
+  | { type: "appended"; batch: number; failures: { index: number; message: string }[]; commitSeconds: number[]; syncSeconds: number[] }
   /** Events that left the journal (delivered or dead-lettered), once that is committed. */
   | { type: "settled"; events: number };
 
