@@ -151,7 +151,7 @@ export class Journal {
       });
     const { wal } = this;
     // A failed fdatasync fails the append (its query is answered SERVFAIL), though its row stays and is delivered.
-    return wal === null ? committed : committed.then(async (entry) => (await wal.sync(), entry));
+    return wal === null ? committed : committed.then((entry) => wal.sync().then(() => entry));
   }
 
   /** The oldest undelivered events, in the order they were journaled. */

@@ -61,7 +61,10 @@ test("with FULL an append resolves only after an fsync of the WAL that began aft
     CREATE TRIGGER probe_append AFTER INSERT ON pending BEGIN INSERT INTO probe SELECT 'append', synchronous FROM pragma_synchronous; END;
     CREATE TRIGGER probe_settle AFTER DELETE ON pending BEGIN INSERT INTO probe SELECT 'settle', synchronous FROM pragma_synchronous; END;
   `);
-  const acked = (entry: JournalEntry) => (steps.push(`acked ${entry.qname}`), entry);
+  const acked = (entry: JournalEntry) => {
+    steps.push(`acked ${entry.qname}`);
+    return entry;
+  };
   const [first, second] = await Promise.all([journal.append(event(1)).then(acked), journal.append(event(2)).then(acked)]);
   await journal.settle([first!], [{ entry: second!, status: 401, answer: "no" }]);
   steps.push("settled");
