@@ -7,7 +7,7 @@
  */
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 import { Journal } from "./journal.js";
-import type { FromJournalThread, JournalReply, JournalRequest, JournalThreadData, ToJournalThread } from "./thread-messages.js";
+import type { Appended, FromJournalThread, JournalReply, JournalRequest, JournalThreadData, ToJournalThread } from "./thread-messages.js";
 
 if (parentPort) {
   const main = parentPort;
@@ -71,15 +71,30 @@ if (parentPort) {
       results.forEach((result, index) => {
         if (result.status === "rejected") failures.push({ index, message: errorMessage(result.reason) });
       });
-      post({ type: "appended", batch, failures, commitSeconds, syncSeconds });
-      commitSeconds = [];
-      syncSeconds = [];
+      acknowledge({ batch, failures });
       if (senderWaiting && failures.length < events.length) {
         senderWaiting = false;
         senderPort.postMessage({ type: "journaled" } satisfies JournalReply);
       }
     });
   });
+
+  /**
+   * The batches one fsync made durable usually settle in the same turn of
+   * the event loop: they travel as one message, since each message costs
+   * both threads tens of microseconds.
+   */
+  let acknowledged: Appended[] = [];
+  const acknowledge = (appended: Appended) => {
+    acknowledged.push(appended);
+    if (acknowledged.length > 1) return;
+    setImmediate(() => {
+      post({ type: "appended", batches: acknowledged, commitSeconds, syncSeconds });
+      acknowledged = [];
+      commitSeconds = [];
+      syncSeconds = [];
+    });
+  };
 
   post({ type: "ready", pending: journal.pending });
 }

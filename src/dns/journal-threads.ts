@@ -25,6 +25,7 @@ import { openJournalReadOnly, readBacklog, readDeadLetters, readOldest, type Bac
 import type { Counters, Observations } from "./metrics.js";
 import {
   relayLog,
+  type Appended,
   type FromJournalThread,
   type FromSenderThread,
   type JournalThreadData,
@@ -224,12 +225,16 @@ export class JournalThreads {
     if (message.type !== "appended") return;
     for (const seconds of message.commitSeconds) this.options.metrics.observe("dns_journal_commit_seconds", seconds);
     for (const seconds of message.syncSeconds) this.options.metrics.observe("dns_journal_fsync_seconds", seconds);
-    const batch = this.inFlight.get(message.batch);
+    for (const appended of message.batches) this.appended(appended);
+  }
+
+  private appended({ batch: id, failures }: Appended): void {
+    const batch = this.inFlight.get(id);
     if (batch === undefined) return;
-    this.inFlight.delete(message.batch);
+    this.inFlight.delete(id);
     this.uncommittedCount -= batch.events.length;
-    this.committedPending += batch.events.length - message.failures.length;
-    const failed = new Map(message.failures.map((f) => [f.index, f.message]));
+    this.committedPending += batch.events.length - failures.length;
+    const failed = new Map(failures.map((f) => [f.index, f.message]));
     batch.waiters.forEach((waiter, i) => {
       const failure = failed.get(i);
       if (failure === undefined) waiter.resolve();

@@ -32,7 +32,11 @@ test("a backlog goes out in batches: every event once, in journal order, one req
   const { dataDir, journal } = await journalWith(t, COUNT);
   await journal.close();
   const bridge = await startTestBridge(t, reg.url, { dataDir, deliveryWindow: 100 });
-  await until("the backlog delivered", () => bridge.journal.pending === 0);
+  // The sender thread's counts reach this thread by their own channel, after the journal's: wait for them too.
+  await until(
+    "the backlog delivered and counted",
+    async () => bridge.journal.pending === 0 && (await bridge.metrics.get("dns_events_delivered_total")) === COUNT,
+  );
   assert.deepEqual(
     dnsTokens(reg),
     Array.from({ length: COUNT }, (_, i) => tokenOf(i + 1)),
@@ -49,7 +53,10 @@ test("a batch with one item the registry refuses: that item is dead-lettered wit
   await journal.close();
 
   const bridge = await startTestBridge(t, reg.url, { dataDir });
-  await until("three delivered, one dead letter", () => bridge.journal.pending === 0 && bridge.journal.backlog().dead_letters === 1);
+  await until(
+    "three delivered and one dead letter, counted",
+    async () => bridge.journal.backlog().dead_letters === 1 && (await bridge.metrics.get("dns_events_delivered_total")) === 3,
+  );
   assert.deepEqual(dnsTokens(reg), [1, 2, 4].map(tokenOf));
   const [letter] = bridge.journal.deadLetters(1);
   assert.equal(letter?.token_id, tokenOf(3));
