@@ -18,7 +18,6 @@ export const MAX_DNS_EVENTS_PER_BATCH = 500;
 export const DnsEventBatchSchema = z.looseObject({
   events: z.array(z.looseObject({})).min(1).max(MAX_DNS_EVENTS_PER_BATCH),
 });
-export type DnsEventBatchRequest = z.infer<typeof DnsEventBatchSchema>;
 
 /** What POST /dns_events answers: one result per item, in the items' order. */
 export const DnsEventBatchAnswerSchema = z.object({ results: z.array(z.union([DnsEventAnswerSchema, ErrorEnvelopeSchema])) });
