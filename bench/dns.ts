@@ -365,7 +365,8 @@ async function main(argv: string[]): Promise<void> {
         bridge_commit_p99_ms_at_most: commitP99,
         bridge_fsync_p99_ms_at_most: fsyncP99,
         // How many events one delivery request carried on average (batches of up to --window).
-        events_per_delivery_request: requestsAfter === null || requestsBefore === null ? null : round(delivered / Math.max(1, requestsAfter - requestsBefore), 1),
+        events_per_delivery_request:
+          requestsAfter === null || requestsBefore === null ? null : round(delivered / Math.max(1, requestsAfter - requestsBefore), 1),
         journaled_total: journaled,
         delivered_during_load_per_s: Math.round(deliveredDuringLoad / load.seconds),
         backlog_at_end_of_load: backlogAtEnd,
