@@ -12,6 +12,7 @@
 import type { z } from "zod";
 import type { RegistryError } from "../core/errors.js";
 import type { ScopeName } from "../core/token-scopes.js";
+import type { Logger } from "../log.js";
 import type { RegistryMetrics } from "../metrics/registry-metrics.js";
 import type { Operator } from "../registry/operator-access.js";
 import type { RegistryService } from "../registry/service.js";
@@ -58,6 +59,8 @@ type Parsed<P extends Parsers> = { [K in keyof P]: ReturnType<P[K]> };
 export interface RouteContext {
   service: RegistryService;
   metrics: RegistryMetrics;
+  /** For failures a route answers itself rather than throws (an item of a batch); thrown ones are logged by the error handler. */
+  logger: Logger;
   version: string;
   jurisdiction: string;
   origin: string;

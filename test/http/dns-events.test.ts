@@ -122,3 +122,19 @@ test("every item spends a token of the DNS bucket: items past the empty bucket a
   const later = await send([event(4), event(5)]);
   assert.deepEqual(await later.json(), { results: [3, 4].map((i) => ({ ok: true, tlog_index: i })) });
 });
+
+test("items that fail inside the registry answer server_error in a 200, and their causes are logged", async (t) => {
+  const reg = await startTestRegistry(t);
+  // A lost table: every DNS event fails to be written.
+  reg.service.registry.db.exec("DROP TABLE dns_event_ids");
+  const res = await batch(reg, [event(1), event(2)]);
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { results: Array(2).fill({ error: { code: "server_error", message: "internal error" } }) });
+  assert.equal(reg.service.registry.store.size(), 0);
+  const logged = reg.logLines.map((line) => JSON.parse(line)).filter((line) => line.msg === "a DNS event of a batch could not be recorded");
+  assert.deepEqual(
+    logged.map((line) => line.index),
+    [0, 1],
+  );
+  assert.match(JSON.stringify(logged[0].error), /dns_event_ids/);
+});

@@ -65,11 +65,16 @@ export const WRITE_ROUTES: readonly RouteDeclaration[] = [
       ok: jsonAnswer(DnsEventBatchAnswerSchema),
       errors: [...BODY_ERRORS, 401, 429, 503],
     },
-    answer: async ({ body, address, admitItem }, { service }) => {
+    answer: async ({ body, address, admitItem }, { service, logger }) => {
       const outcomes = await recordDnsEvents(service.events, body.events, address, admitItem);
-      const results = outcomes.map((outcome) =>
-        "tlogIndex" in outcome ? ({ ok: true, tlog_index: outcome.tlogIndex } as const) : toRegistryError(outcome.error).envelope(),
-      );
+      const results = outcomes.map((outcome, index) => {
+        if ("tlogIndex" in outcome) return { ok: true, tlog_index: outcome.tlogIndex } as const;
+        const failure = toRegistryError(outcome.error);
+        // The item answers "internal error" like a failed request; the operator needs what it hides, as the error handler logs it.
+        if (failure.status >= 500)
+          logger.error("a DNS event of a batch could not be recorded", { path: "/dns_events", index, status: failure.status, error: outcome.error });
+        return failure.envelope();
+      });
       return json({ results } satisfies DnsEventBatchAnswer);
     },
   }),
