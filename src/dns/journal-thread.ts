@@ -57,7 +57,11 @@ if (parentPort) {
 
   main.on("message", (message: ToJournalThread) => {
     if (message.type === "stop") {
-      void journal.close().then(() => process.exit(0));
+      // Appends made durable by the last fsync are acknowledged before the thread goes.
+      void journal.close().then(() => {
+        sendAcknowledged();
+        process.exit(0);
+      });
       return;
     }
     if (message.type === "sender") {
@@ -87,14 +91,15 @@ if (parentPort) {
   let acknowledged: Appended[] = [];
   const acknowledge = (appended: Appended) => {
     acknowledged.push(appended);
-    if (acknowledged.length > 1) return;
-    setImmediate(() => {
-      post({ type: "appended", batches: acknowledged, commitSeconds, syncSeconds });
-      acknowledged = [];
-      commitSeconds = [];
-      syncSeconds = [];
-    });
+    if (acknowledged.length === 1) setImmediate(sendAcknowledged);
   };
+  function sendAcknowledged() {
+    if (acknowledged.length === 0) return;
+    post({ type: "appended", batches: acknowledged, commitSeconds, syncSeconds });
+    acknowledged = [];
+    commitSeconds = [];
+    syncSeconds = [];
+  }
 
   post({ type: "ready", pending: journal.pending });
 }

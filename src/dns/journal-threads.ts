@@ -75,6 +75,8 @@ export class JournalThreads {
   private uncommittedCount = 0;
   /** Committed and undelivered, as the journal thread reported: its count at start, plus appends, minus settled events. */
   private committedPending = 0;
+  /** The journal thread being stopped by close(): its last acknowledgements still count. */
+  private stopping: Worker | null = null;
   private restarts = 0;
   private restartTimer: NodeJS.Timeout | null = null;
   private closing = false;
@@ -135,16 +137,18 @@ export class JournalThreads {
     return readOldest(this.db(), limit);
   }
 
-  /** Lets the sender finish its round, commits what was appended, then stops both threads. */
+  /** Lets the sender finish its round, commits and acknowledges what was appended, then stops both threads. */
   async close(): Promise<void> {
     this.closing = true;
     if (this.restartTimer !== null) clearTimeout(this.restartTimer);
     this.flush();
     const { journalThread, senderThread } = this;
     this.journalThread = null;
+    this.stopping = journalThread;
     this.senderThread = null;
     if (senderThread !== null) await stopThread(senderThread, { type: "stop" } satisfies ToSenderThread);
     if (journalThread !== null) await stopThread(journalThread, { type: "stop" } satisfies ToJournalThread);
+    this.stopping = null;
     this.failInFlight(new JournalUnavailableError("the bridge is closing"));
     this.reader?.close();
   }
@@ -189,7 +193,7 @@ export class JournalThreads {
     }
     this.journalThread = journal;
     this.committedPending = pending;
-    journal.on("message", (message: FromJournalThread) => this.journalThread === journal && this.fromJournal(message));
+    journal.on("message", (message: FromJournalThread) => (this.journalThread === journal || this.stopping === journal) && this.fromJournal(message));
     journal.on("error", (error) => this.journalLost(journal, error));
     journal.on("exit", (code) => this.journalLost(journal, new Error(`exited with code ${code}`)));
     this.startSender(port2);
