@@ -35,10 +35,16 @@ const LOST_AFTER_MS = 2000;
 const log = (message: string) => process.stderr.write(`${message}\n`);
 
 async function metric(metricsUrl: string, name: string): Promise<number> {
+  const value = await optionalMetric(metricsUrl, name);
+  if (value === null) throw new Error(`no ${name} in the bridge's metrics`);
+  return value;
+}
+
+/** A metric an older bridge may not have (so this script can measure a baseline build too). */
+async function optionalMetric(metricsUrl: string, name: string): Promise<number | null> {
   const text = await (await fetch(`${metricsUrl}/metrics`)).text();
   const match = new RegExp(`^${name} (\\S+)$`, "m").exec(text);
-  if (!match) throw new Error(`no ${name} in the bridge's metrics`);
-  return Number(match[1]);
+  return match ? Number(match[1]) : null;
 }
 
 /** A histogram's cumulative bucket counts from the bridge's metrics, by upper bound in seconds. */
@@ -60,7 +66,7 @@ function bucketPercentileMs(before: Map<number, number>, after: Map<number, numb
   return Number.isFinite(bound) ? bound * 1000 : null;
 }
 
-const STAGES = ["dns_beacon_answer_seconds", "dns_journal_commit_wait_seconds", "dns_journal_commit_seconds"] as const;
+const STAGES = ["dns_beacon_answer_seconds", "dns_journal_commit_wait_seconds", "dns_journal_commit_seconds", "dns_journal_fsync_seconds"] as const;
 
 interface LoadResult {
   answered: number;
@@ -291,6 +297,7 @@ async function main(argv: string[]): Promise<void> {
       }
     }
     const deliveredBefore = await metric(metricsUrl, "dns_events_delivered_total");
+    const requestsBefore = await optionalMetric(metricsUrl, "dns_delivery_requests_total");
     log(`measuring for ${durationS} s with ${clients} clients (${generator})`);
     const loadStart = performance.now();
     const stagesBefore = await Promise.all(STAGES.map((name) => histogramBuckets(metricsUrl, name)));
@@ -298,7 +305,7 @@ async function main(argv: string[]): Promise<void> {
     const load = await drive(durationS, token, true);
     const cpuAfter = [cpuSample(bridge.pid), cpuSample(registry.pid)];
     const stagesAfter = await Promise.all(STAGES.map((name) => histogramBuckets(metricsUrl, name)));
-    const [answerP99, commitWaitP99, commitP99] = STAGES.map((_, i) => bucketPercentileMs(stagesBefore[i]!, stagesAfter[i]!, 99));
+    const [answerP99, commitWaitP99, commitP99, fsyncP99] = STAGES.map((_, i) => bucketPercentileMs(stagesBefore[i]!, stagesAfter[i]!, 99));
     const backlogAtEnd = await metric(metricsUrl, "dns_journal_backlog");
     const deliveredDuringLoad = (await metric(metricsUrl, "dns_events_delivered_total")) - deliveredBefore;
     let drained = true;
@@ -310,6 +317,8 @@ async function main(argv: string[]): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     const drainEnd = performance.now();
+    const cpuDrained = [cpuSample(bridge.pid), cpuSample(registry.pid)];
+    const requestsAfter = await optionalMetric(metricsUrl, "dns_delivery_requests_total");
     const delivered = (await metric(metricsUrl, "dns_events_delivered_total")) - deliveredBefore;
     const journaled = await metric(metricsUrl, "dns_events_journaled_total");
     const p50 = round(percentile(load.latenciesMs, 50));
@@ -320,6 +329,11 @@ async function main(argv: string[]): Promise<void> {
     const perAnswerUs = (i: number) => {
       const seconds = cpuSeconds(cpuBefore[i]!, cpuAfter[i]!);
       return seconds === null ? null : Math.round((seconds * 1e6) / load.answered);
+    };
+    // From the first query until the backlog is delivered: the work of answering and of delivering every event, however much of the delivery fell after the load.
+    const perEventUs = (i: number) => {
+      const seconds = cpuSeconds(cpuBefore[i]!, cpuDrained[i]!);
+      return seconds === null || delivered === 0 ? null : Math.round((seconds * 1e6) / delivered);
     };
     const [machineBefore, machineAfter] = [cpuBefore[0]!.machine, cpuAfter[0]!.machine];
     // The line to read first; the JSON below has every figure.
@@ -349,6 +363,10 @@ async function main(argv: string[]): Promise<void> {
         bridge_answer_p99_ms_at_most: answerP99,
         bridge_commit_wait_p99_ms_at_most: commitWaitP99,
         bridge_commit_p99_ms_at_most: commitP99,
+        bridge_fsync_p99_ms_at_most: fsyncP99,
+        // How many events one delivery request carried on average (batches of up to --window).
+        events_per_delivery_request:
+          requestsAfter === null || requestsBefore === null ? null : round(delivered / Math.max(1, requestsAfter - requestsBefore), 1),
         journaled_total: journaled,
         delivered_during_load_per_s: Math.round(deliveredDuringLoad / load.seconds),
         backlog_at_end_of_load: backlogAtEnd,
@@ -357,6 +375,8 @@ async function main(argv: string[]): Promise<void> {
         delivered_per_s_until_drained: deliveredPerS,
         bridge_cpu_us_per_answer: perAnswerUs(0),
         registry_cpu_us_per_answer: perAnswerUs(1),
+        bridge_cpu_us_per_event_until_drained: perEventUs(0),
+        registry_cpu_us_per_event_until_drained: perEventUs(1),
         // Cores' worth of CPU busy on the whole machine during the load: above the bridge's and the registry's, other work.
         machine_busy_cores:
           machineBefore === null || machineAfter === null

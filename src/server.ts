@@ -135,7 +135,7 @@ async function startLocked(options: ServeOptions, logger: Logger, lock: DataDirL
   const service = new RegistryService(registry, { verifier: metrics.timed(verifyPool) });
   const edge = createEdge(options.rates, { operatorToken, dnsSecret: options.dnsSecret }, options.rateClock);
   const operators = OperatorAccess.of(registry, operatorToken);
-  const routes = serveRoutes(routeTable({ ...options, service, metrics, version: VERSION }), {
+  const routes = serveRoutes(routeTable({ ...options, service, metrics, logger, version: VERSION }), {
     ...options,
     operators,
     edge,

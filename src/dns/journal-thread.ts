@@ -1,13 +1,13 @@
 /**
  * The journal thread: the only owner of the journal's SQLite connection. It
  * appends the batches the main thread sends and acknowledges each after its
- * group commit (the fsync happens here, never on the thread that answers
- * queries), and serves the sender thread's reads and settlements over their
+ * group commit and the fsync that covers it (on the libuv pool, so commits go
+ * on meanwhile; never on the thread that answers queries), and serves the sender thread's reads and settlements over their
  * own channel. Started by journal-threads.ts.
  */
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 import { Journal } from "./journal.js";
-import type { FromJournalThread, JournalReply, JournalRequest, JournalThreadData, ToJournalThread } from "./thread-messages.js";
+import type { Appended, FromJournalThread, JournalReply, JournalRequest, JournalThreadData, ToJournalThread } from "./thread-messages.js";
 
 if (parentPort) {
   const main = parentPort;
@@ -15,7 +15,12 @@ if (parentPort) {
   const post = (message: FromJournalThread) => main.postMessage(message);
   /** Travel with the next acknowledgement rather than as messages of their own, a thousand a second. */
   let commitSeconds: number[] = [];
-  const journal = new Journal(data.dataDir, { synchronous: data.synchronous, observer: { observeCommit: (_jobs, seconds) => commitSeconds.push(seconds) } });
+  let syncSeconds: number[] = [];
+  const journal = new Journal(data.dataDir, {
+    synchronous: data.synchronous,
+    observer: { observeCommit: (_jobs, seconds) => commitSeconds.push(seconds) },
+    observeSync: (seconds) => syncSeconds.push(seconds),
+  });
   let senderPort: MessagePort;
   /**
    * The sender found the journal empty and waits for a nudge. Only then is one
@@ -52,7 +57,11 @@ if (parentPort) {
 
   main.on("message", (message: ToJournalThread) => {
     if (message.type === "stop") {
-      void journal.close().then(() => process.exit(0));
+      // Appends made durable by the last fsync are acknowledged before the thread goes.
+      void journal.close().then(() => {
+        sendAcknowledged();
+        process.exit(0);
+      });
       return;
     }
     if (message.type === "sender") {
@@ -66,14 +75,31 @@ if (parentPort) {
       results.forEach((result, index) => {
         if (result.status === "rejected") failures.push({ index, message: errorMessage(result.reason) });
       });
-      post({ type: "appended", batch, failures, commitSeconds });
-      commitSeconds = [];
+      acknowledge({ batch, failures });
       if (senderWaiting && failures.length < events.length) {
         senderWaiting = false;
         senderPort.postMessage({ type: "journaled" } satisfies JournalReply);
       }
     });
   });
+
+  /**
+   * The batches one fsync made durable usually settle in the same turn of
+   * the event loop: they travel as one message, since each message costs
+   * both threads tens of microseconds.
+   */
+  let acknowledged: Appended[] = [];
+  const acknowledge = (appended: Appended) => {
+    acknowledged.push(appended);
+    if (acknowledged.length === 1) setImmediate(sendAcknowledged);
+  };
+  function sendAcknowledged() {
+    if (acknowledged.length === 0) return;
+    post({ type: "appended", batches: acknowledged, commitSeconds, syncSeconds });
+    acknowledged = [];
+    commitSeconds = [];
+    syncSeconds = [];
+  }
 
   post({ type: "ready", pending: journal.pending });
 }

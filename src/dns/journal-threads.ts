@@ -25,6 +25,7 @@ import { openJournalReadOnly, readBacklog, readDeadLetters, readOldest, type Bac
 import type { Counters, Observations } from "./metrics.js";
 import {
   relayLog,
+  type Appended,
   type FromJournalThread,
   type FromSenderThread,
   type JournalThreadData,
@@ -39,6 +40,8 @@ export interface JournalThreadsOptions {
   registryUrl: string;
   secret: string | null;
   deliveryWindow: number;
+  deliveryBatch: number;
+  deliveryBatchReprobeMs: number;
   deliveryTimeoutMs: number;
   /** Paces the sender's retries, and the restarts of a thread that died. */
   backoff: BackoffPolicy;
@@ -72,6 +75,8 @@ export class JournalThreads {
   private uncommittedCount = 0;
   /** Committed and undelivered, as the journal thread reported: its count at start, plus appends, minus settled events. */
   private committedPending = 0;
+  /** The journal thread being stopped by close(): its last acknowledgements still count. */
+  private stopping: Worker | null = null;
   private restarts = 0;
   private restartTimer: NodeJS.Timeout | null = null;
   private closing = false;
@@ -132,16 +137,18 @@ export class JournalThreads {
     return readOldest(this.db(), limit);
   }
 
-  /** Lets the sender finish its round, commits what was appended, then stops both threads. */
+  /** Lets the sender finish its round, commits and acknowledges what was appended, then stops both threads. */
   async close(): Promise<void> {
     this.closing = true;
     if (this.restartTimer !== null) clearTimeout(this.restartTimer);
     this.flush();
     const { journalThread, senderThread } = this;
     this.journalThread = null;
+    this.stopping = journalThread;
     this.senderThread = null;
     if (senderThread !== null) await stopThread(senderThread, { type: "stop" } satisfies ToSenderThread);
     if (journalThread !== null) await stopThread(journalThread, { type: "stop" } satisfies ToJournalThread);
+    this.stopping = null;
     this.failInFlight(new JournalUnavailableError("the bridge is closing"));
     this.reader?.close();
   }
@@ -186,19 +193,21 @@ export class JournalThreads {
     }
     this.journalThread = journal;
     this.committedPending = pending;
-    journal.on("message", (message: FromJournalThread) => this.journalThread === journal && this.fromJournal(message));
+    journal.on("message", (message: FromJournalThread) => (this.journalThread === journal || this.stopping === journal) && this.fromJournal(message));
     journal.on("error", (error) => this.journalLost(journal, error));
     journal.on("exit", (code) => this.journalLost(journal, new Error(`exited with code ${code}`)));
     this.startSender(port2);
   }
 
   private startSender(journalPort: MessagePort): void {
-    const { registryUrl, secret, deliveryWindow, deliveryTimeoutMs, backoff, logger } = this.options;
+    const { registryUrl, secret, deliveryWindow, deliveryBatch, deliveryBatchReprobeMs, deliveryTimeoutMs, backoff, logger } = this.options;
     const sender = new Worker(new URL("./sender-thread.js", import.meta.url), {
       workerData: {
         registryUrl,
         secret,
         window: deliveryWindow,
+        batchSize: deliveryBatch,
+        batchReprobeMs: deliveryBatchReprobeMs,
         timeoutMs: deliveryTimeoutMs,
         backoff,
         logLevel: logger.level,
@@ -219,12 +228,17 @@ export class JournalThreads {
     }
     if (message.type !== "appended") return;
     for (const seconds of message.commitSeconds) this.options.metrics.observe("dns_journal_commit_seconds", seconds);
-    const batch = this.inFlight.get(message.batch);
+    for (const seconds of message.syncSeconds) this.options.metrics.observe("dns_journal_fsync_seconds", seconds);
+    for (const appended of message.batches) this.appended(appended);
+  }
+
+  private appended({ batch: id, failures }: Appended): void {
+    const batch = this.inFlight.get(id);
     if (batch === undefined) return;
-    this.inFlight.delete(message.batch);
+    this.inFlight.delete(id);
     this.uncommittedCount -= batch.events.length;
-    this.committedPending += batch.events.length - message.failures.length;
-    const failed = new Map(message.failures.map((f) => [f.index, f.message]));
+    this.committedPending += batch.events.length - failures.length;
+    const failed = new Map(failures.map((f) => [f.index, f.message]));
     batch.waiters.forEach((waiter, i) => {
       const failure = failed.get(i);
       if (failure === undefined) waiter.resolve();

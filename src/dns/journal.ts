@@ -4,7 +4,9 @@
  * refused it for good (dead letters). SQLite in the bridge's data directory,
  * opened like the registry's database (0600, WAL, numbered migrations).
  * Appends go through the same group-committing sequencer, so a burst of
- * queries costs one fsync; settlements ride on the appends' fsyncs (settle).
+ * queries costs one fsync; with synchronous=FULL that fsync runs on the libuv
+ * pool while the next appends commit (wal-sync.ts), and an append resolves
+ * only once it returned. Settlements ride on the appends' fsyncs (settle).
  * It is opened and written on the journal thread only (journal-thread.ts);
  * other threads read it through their own read-only connections.
  */
@@ -15,6 +17,7 @@ import path from "node:path";
 import { z } from "zod";
 import { openDatabase, type Synchronous } from "../registry/database.js";
 import { WriteSequencer, type CommitObserver } from "../registry/sequencer.js";
+import { WalSync } from "./wal-sync.js";
 
 export const JOURNAL_FILE = "dns-bridge-journal.sqlite";
 
@@ -80,28 +83,41 @@ export interface Backlog {
 const MAX_ANSWER_CHARS = 2000;
 
 export interface JournalOptions {
+  /** FULL: every append durable before it resolves (its WAL fdatasync'd); NORMAL: SQLite's NORMAL. */
   synchronous?: Synchronous;
   now?: () => number;
   /** Told the duration of every transaction. */
   observer?: CommitObserver;
+  /** Told the duration of every fdatasync of the WAL (synchronous=FULL). */
+  observeSync?: (seconds: number) => void;
 }
 
 export class Journal {
   readonly db: Database.Database;
   private readonly sequencer: WriteSequencer;
   private readonly now: () => number;
-  private readonly synchronous: Synchronous;
+  /** FULL's fsync, run after the commit instead of inside it; null with NORMAL. */
+  private readonly wal: WalSync | null;
   private readonly observer: CommitObserver | undefined;
   private readonly sql;
   /** Undelivered rows, kept in memory so the size cap costs no query per event. */
   private pendingCount: number;
 
   constructor(dataDir: string, options: JournalOptions = {}) {
-    this.synchronous = options.synchronous ?? "FULL";
     this.observer = options.observer;
-    this.db = openDatabase(path.join(dataDir, JOURNAL_FILE), { synchronous: this.synchronous, migrations: JOURNAL_MIGRATIONS });
+    const file = path.join(dataDir, JOURNAL_FILE);
+    // The connection never syncs a commit itself: with FULL, `wal` does it after the commit.
+    this.db = openDatabase(file, { synchronous: "NORMAL", migrations: JOURNAL_MIGRATIONS });
+    this.wal = (options.synchronous ?? "FULL") === "FULL" ? WalSync.open(file, options.observeSync) : null;
     this.now = options.now ?? Date.now;
-    this.sequencer = new WriteSequencer(this.db, { resync: () => {}, ...(options.observer && { observer: options.observer }) });
+    const wal = this.wal;
+    const observer: CommitObserver = {
+      observeCommit: (jobs, seconds, ok) => {
+        if (ok) wal?.committed();
+        options.observer?.observeCommit(jobs, seconds, ok);
+      },
+    };
+    this.sequencer = new WriteSequencer(this.db, { resync: () => {}, observer });
     const db = this.db;
     this.sql = {
       append: db.prepare(
@@ -127,12 +143,15 @@ export class Journal {
   append(event: NewEvent): Promise<JournalEntry> {
     const row = { ...event, event_id: randomBytes(16).toString("hex"), received_at: this.now() };
     this.pendingCount++;
-    return this.sequencer
+    const committed = this.sequencer
       .submit(() => ({ ...row, id: Number(this.sql.append.run(row).lastInsertRowid) }))
       .catch((error: unknown) => {
         this.pendingCount--;
         throw error;
       });
+    const { wal } = this;
+    // A failed fdatasync fails the append (its query is answered SERVFAIL), though its row stays and is delivered.
+    return wal === null ? committed : committed.then((entry) => wal.sync().then(() => entry));
   }
 
   /** The oldest undelivered events, in the order they were journaled. */
@@ -143,9 +162,8 @@ export class Journal {
   /**
    * Settles a round of deliveries in one transaction: acknowledged events
    * leave, refused ones become dead letters. It runs at once, outside the
-   * group commit, and without an fsync of its own (synchronous=NORMAL for
-   * this one transaction): the next append's commit syncs the whole WAL and
-   * carries it to the disk. So the appends waiting for their commit, and the
+   * group commit, and without an fsync of its own (synchronous=NORMAL): the
+   * next append's fsync syncs the whole WAL and carries it to the disk. So the appends waiting for their commit, and the
    * answers waiting for them, never wait behind a delivery's fsync. A
    * settlement lost in a power cut before that only brings its events back:
    * they are sent again under their event_id and stay one leaf each, as
@@ -156,21 +174,16 @@ export class Journal {
     const failedAt = this.now();
     const started = performance.now();
     try {
-      this.db.pragma("synchronous = NORMAL");
-      try {
-        this.db
-          .transaction(() => {
-            for (const entry of delivered) this.sql.remove.run(entry.id);
-            for (const { entry, status, answer } of refused) {
-              this.sql.deadLetter.run({ ...entry, status, answer: answer.slice(0, MAX_ANSWER_CHARS), failed_at: failedAt });
-              this.sql.remove.run(entry.id);
-            }
-            if (delivered.length > 0) this.sql.bump.run("delivered", delivered.length);
-          })
-          .immediate();
-      } finally {
-        this.db.pragma(`synchronous = ${this.synchronous}`);
-      }
+      this.db
+        .transaction(() => {
+          for (const entry of delivered) this.sql.remove.run(entry.id);
+          for (const { entry, status, answer } of refused) {
+            this.sql.deadLetter.run({ ...entry, status, answer: answer.slice(0, MAX_ANSWER_CHARS), failed_at: failedAt });
+            this.sql.remove.run(entry.id);
+          }
+          if (delivered.length > 0) this.sql.bump.run("delivered", delivered.length);
+        })
+        .immediate();
     } catch (error) {
       return Promise.reject(error);
     }
@@ -189,6 +202,7 @@ export class Journal {
 
   async close(): Promise<void> {
     await this.sequencer.drain();
+    await this.wal?.close();
     this.db.close();
   }
 }

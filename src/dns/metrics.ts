@@ -16,6 +16,7 @@ export const COUNTERS = {
   dns_events_journal_full_total: "beacon queries answered but not journaled: the journal was at its size cap or its commit queue full",
   dns_events_journal_failed_total: "beacon queries answered SERVFAIL because the journal could not be written",
   dns_events_delivered_total: "events the registry acknowledged (200)",
+  dns_delivery_requests_total: "requests made to deliver events: a batch (POST /dns_events) or one event (POST /dns_event)",
   dns_events_retried_total: "delivery attempts that will be retried (429, 5xx, no answer)",
   dns_events_dead_lettered_total: "events the registry refused for good (4xx other than 429)",
 } as const;
@@ -29,7 +30,8 @@ export type CounterName = keyof typeof COUNTERS;
 export const HISTOGRAMS = {
   dns_beacon_answer_seconds: "journaled beacon queries: from the query read off the socket to its answer ready to send",
   dns_journal_commit_wait_seconds: "journaled beacon queries: from the append handed to the journal thread to its commit acknowledged",
-  dns_journal_commit_seconds: "the journal thread's transactions: appends (their fsync included) and settled deliveries",
+  dns_journal_commit_seconds: "the journal thread's transactions: appends and settled deliveries (neither waits for the disk)",
+  dns_journal_fsync_seconds: "fsyncs of the journal's WAL (synchronous=FULL), each covering the appends committed before it began",
 } as const;
 export type HistogramName = keyof typeof HISTOGRAMS;
 

@@ -1,15 +1,21 @@
 /**
  * Delivers the journal to the registry, oldest first, a window at a time:
- * up to `window` events are sent at once (the registry commits a window in
- * one batch), and the next window starts when every answer of this one is
- * settled in the journal. Acknowledged events leave the journal, refused ones
- * become dead letters, and anything else stays for the next round after a
- * backoff that honours the registry's `retry_after`. Each event carries its
- * journal `event_id`, so an event re-sent after a crash is still one leaf.
+ * up to `window` events per round, sent in batches of up to `batchSize` to
+ * `POST /dns_events` (the registry commits a batch in one transaction), and
+ * the next round starts when every answer of this one is settled in the
+ * journal. Acknowledged events leave the journal, refused ones become dead
+ * letters, and anything else stays for the next round after a backoff that
+ * honours the registry's `retry_after`. Each event carries its journal
+ * `event_id`, so an event re-sent after a crash is still one leaf. A registry
+ * that does not take batches (another implementation) gets one
+ * `POST /dns_event` per event, up to `window` at once; that is remembered for
+ * `batchReprobeMs`, then a batch is tried again (the registry may have been
+ * upgraded).
  */
+import { performance } from "node:perf_hooks";
 import type { Logger } from "../log.js";
 import { retryDelayMs, type BackoffPolicy } from "./backoff.js";
-import { deliver, type DeliveryTarget, type Outcome } from "./delivery.js";
+import { deliver, deliverBatch, type DeliveryTarget, type Outcome } from "./delivery.js";
 import type { JournalEntry } from "./journal.js";
 import type { Counters } from "./metrics.js";
 
@@ -23,10 +29,16 @@ export interface SenderOptions {
   journal: SenderJournal;
   target: DeliveryTarget;
   window: number;
+  /** Events per POST /dns_events, at most the registry's MAX_DNS_EVENTS_PER_BATCH. */
+  batchSize: number;
+  /** How long a registry that answered a batch 404/405/413 gets single events before a batch is tried again. */
+  batchReprobeMs: number;
   backoff: BackoffPolicy;
   metrics: Counters;
   logger: Logger;
   random?: () => number;
+  /** Milliseconds on a clock that never goes back (default performance.now). */
+  now?: () => number;
 }
 
 export class Sender {
@@ -35,6 +47,8 @@ export class Sender {
   /** Set by notify(): events were journaled while the journal was being read, so the round must not sleep. */
   private notified = false;
   private failures = 0;
+  /** Until this time (on `now`), events go one a request: the registry refused a batch as not served. */
+  private singlesUntil = Number.NEGATIVE_INFINITY;
   private readonly loop: Promise<void>;
 
   constructor(private readonly options: SenderOptions) {
@@ -77,8 +91,8 @@ export class Sender {
 
   /** One window: the delay before the next round when something must be retried, else null. */
   private async round(entries: JournalEntry[]): Promise<number | null> {
-    const { metrics, logger, target } = this.options;
-    const outcomes = await Promise.all(entries.map((entry) => deliver(target, entry)));
+    const { metrics, logger } = this.options;
+    const outcomes = await this.send(entries);
     const delivered: JournalEntry[] = [];
     const refused: { entry: JournalEntry; status: number; answer: string }[] = [];
     let retry: Extract<Outcome, { kind: "retry" }> | null = null;
@@ -108,6 +122,42 @@ export class Sender {
     const delay = this.nextDelay(retry);
     logger.warn("delivery will be retried", { events: retried, reason: (retry as Outcome & { reason: string }).reason, delay_ms: delay });
     return delay;
+  }
+
+  /** Each entry's outcome, in order: batches while the registry takes them, else one request per event. */
+  private async send(entries: JournalEntry[]): Promise<Outcome[]> {
+    const { target, metrics, batchSize } = this.options;
+    const single = (entry: JournalEntry) => {
+      metrics.add("dns_delivery_requests_total");
+      return deliver(target, entry);
+    };
+    if (this.now() < this.singlesUntil) return Promise.all(entries.map(single));
+    const batches: JournalEntry[][] = [];
+    for (let start = 0; start < entries.length; start += batchSize) batches.push(entries.slice(start, start + batchSize));
+    const answered = await Promise.all(
+      batches.map(async (batch) => {
+        metrics.add("dns_delivery_requests_total");
+        const answer = await deliverBatch(target, batch);
+        if (answer.kind === "outcomes") return answer.outcomes;
+        this.batchesRefused(answer.status);
+        return Promise.all(batch.map(single));
+      }),
+    );
+    return answered.flat();
+  }
+
+  private batchesRefused(status: number): void {
+    const { batchReprobeMs, logger } = this.options;
+    if (this.now() < this.singlesUntil) return;
+    this.singlesUntil = this.now() + batchReprobeMs;
+    logger.info("the registry does not take batches of DNS events (POST /dns_events); sending one event a request", {
+      status,
+      retry_batches_in_s: Math.round(batchReprobeMs / 1000),
+    });
+  }
+
+  private now(): number {
+    return this.options.now?.() ?? performance.now();
   }
 
   private nextDelay(retry: Extract<Outcome, { kind: "retry" }> | null): number {

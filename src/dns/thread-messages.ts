@@ -22,6 +22,8 @@ export interface SenderThreadData {
   registryUrl: string;
   secret: string | null;
   window: number;
+  batchSize: number;
+  batchReprobeMs: number;
   timeoutMs: number;
   backoff: BackoffPolicy;
   logLevel: LogLevel;
@@ -44,13 +46,19 @@ export type ToJournalThread =
 export type FromJournalThread =
   | { type: "ready"; pending: number }
   /**
-   * The batch's group commit is done: `failures` lists the events it could
-   * not write (usually none); `commitSeconds`, the duration of each
-   * transaction since the previous message of this kind.
+   * These batches are durable (committed, and with FULL their fsync done);
+   * `commitSeconds` and `syncSeconds`: the duration of each transaction and
+   * of each fsync of the WAL since the previous message of this kind.
    */
-  | { type: "appended"; batch: number; failures: { index: number; message: string }[]; commitSeconds: number[] }
+  | { type: "appended"; batches: Appended[]; commitSeconds: number[]; syncSeconds: number[] }
   /** Events that left the journal (delivered or dead-lettered), once that is committed. */
   | { type: "settled"; events: number };
+
+/** One batch of appends done: `failures` lists the events it could not write (usually none). */
+export interface Appended {
+  batch: number;
+  failures: { index: number; message: string }[];
+}
 
 export type ToSenderThread = { type: "stop" };
 

@@ -118,10 +118,22 @@ export function rateLimit(choose: (req: Request) => BucketChoice, onRefused: (bu
       return;
     }
     onRefused(bucket);
-    next(
-      new RegistryError("rate_limited", `too many requests; retry after ${retryAfter} s`, {
-        extra: { retry_after: retryAfter },
-      }),
-    );
+    next(rateLimited(retryAfter));
   };
+}
+
+/** The refusal of a request, or of one item of a batch, whose bucket is empty: 429 with `retry_after`. */
+export function rateLimited(retryAfter: number): RegistryError {
+  return new RegistryError("rate_limited", `too many requests; retry after ${retryAfter} s`, { extra: { retry_after: retryAfter } });
+}
+
+/**
+ * Takes one more token from `choice` for each item of a batch after its
+ * first (the request's own token paid for that): null, or the refusal.
+ */
+export function admitItem(choice: BucketChoice, onRefused: (bucket: BucketName) => void): RegistryError | null {
+  const retryAfter = choice.buckets.take(choice.key);
+  if (retryAfter === 0) return null;
+  onRefused(choice.bucket);
+  return rateLimited(retryAfter);
 }

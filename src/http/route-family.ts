@@ -13,6 +13,7 @@ const EXACT = [
   "/register",
   "/attribute",
   "/dns_event",
+  "/dns_events",
   "/health",
   "/.well-known/oversight-registry",
   "/tlog/head",

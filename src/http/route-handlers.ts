@@ -5,14 +5,14 @@
  * handlers itself (fast-path.ts), so both stacks apply one implementation of
  * every check.
  */
-import type { RequestHandler } from "express";
+import type { Request, RequestHandler } from "express";
 import type { OperatorAccess } from "../registry/operator-access.js";
 import { sendAnswer } from "./answer.js";
 import { dnsAuth, operatorAuth, operatorOf } from "./auth.js";
 import { clientAddress } from "./client-address.js";
 import type { HttpEdge } from "./edge.js";
 import { jsonBody } from "./json-body.js";
-import { rateLimit, type BucketName } from "./rate-limit.js";
+import { admitItem, rateLimit, type BucketName } from "./rate-limit.js";
 import { answerRoute, paramsOf, type Route } from "./route.js";
 
 export interface RouteEdgeOptions {
@@ -36,8 +36,8 @@ function routeHandlers(options: RouteEdgeOptions): (route: Route) => RequestHand
     if (route.auth === "dns") handlers.push(dns);
     else if (route.auth) handlers.push(operatorAuth(options.operators, route.auth.operator));
     const spender = route.bucket;
-    if (spender !== null)
-      handlers.push(rateLimit((req) => edge.bucketFor(spender, clientAddress(req, trustedProxy), operatorOf(req)?.name), options.rateLimited));
+    const choose = spender === null ? null : (req: Request) => edge.bucketFor(spender, clientAddress(req, trustedProxy), operatorOf(req)?.name);
+    if (choose !== null) handlers.push(rateLimit(choose, options.rateLimited));
     if (route.body) handlers.push(body);
     handlers.push(async (req, res) => {
       const asked = {
@@ -47,12 +47,16 @@ function routeHandlers(options: RouteEdgeOptions): (route: Route) => RequestHand
         address: clientAddress(req, trustedProxy),
         operator: operatorOf(req),
         userAgent: req.headers["user-agent"] ?? "",
+        // Every item of a batch after the first spends a token of the request's bucket; a route without one admits every item.
+        admitItem: choose === null ? admitAll : () => admitItem(choose(req), options.rateLimited),
       };
       sendAnswer(res, await answerRoute(route, asked));
     });
     return handlers;
   };
 }
+
+const admitAll = () => null;
 
 /** A route of the table with the handlers that serve it. */
 export interface ServedRoute {

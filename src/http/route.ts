@@ -10,7 +10,9 @@
  * its own.
  */
 import type { z } from "zod";
+import type { RegistryError } from "../core/errors.js";
 import type { ScopeName } from "../core/token-scopes.js";
+import type { Logger } from "../log.js";
 import type { RegistryMetrics } from "../metrics/registry-metrics.js";
 import type { Operator } from "../registry/operator-access.js";
 import type { RegistryService } from "../registry/service.js";
@@ -40,6 +42,12 @@ export interface RouteCall<P, Q, B> {
   /** The admitted operator on operator routes (null with auth disabled or elsewhere). */
   operator: Operator | null;
   userAgent: string;
+  /**
+   * For a route that takes many items in one request: spends one more token
+   * of the request's bucket, for an item after the first (the request's own
+   * token paid for that one). null when admitted, else the 429 refusal.
+   */
+  admitItem: () => RegistryError | null;
 }
 
 type Parsers = Record<string, ParamParser<unknown>>;
@@ -51,6 +59,8 @@ type Parsed<P extends Parsers> = { [K in keyof P]: ReturnType<P[K]> };
 export interface RouteContext {
   service: RegistryService;
   metrics: RegistryMetrics;
+  /** For failures a route answers itself rather than throws (an item of a batch); thrown ones are logged by the error handler. */
+  logger: Logger;
   version: string;
   jurisdiction: string;
   origin: string;

@@ -100,3 +100,15 @@ test("the sender thread dying with a backlog: the threads come back and every jo
   assert.deepEqual(dnsTokens(reg).sort(), Array.from({ length: 10 }, (_, i) => tokenOf(i + 1)).sort());
   assert.equal(bridge.journal.backlog().delivered, 10);
 });
+
+test("closing while appends are in flight commits them and acknowledges each before the journal thread goes", async (t) => {
+  const reg = await startTestRegistry(t, { dnsSecret: DNS_SECRET });
+  const bridge = await startTestBridge(t, reg.url, { synchronous: "FULL" });
+  const appends = [1, 2, 3].map((i) => bridge.journal.append({ token_id: tokenOf(i), client_ip: "192.0.2.7", qtype: "A", qname: beaconName(tokenOf(i)) }));
+  await bridge.journal.close();
+  const outcomes = await Promise.allSettled(appends);
+  assert.deepEqual(
+    outcomes.map((o) => o.status),
+    ["fulfilled", "fulfilled", "fulfilled"],
+  );
+});

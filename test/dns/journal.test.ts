@@ -5,7 +5,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { statSync } from "node:fs";
 import path from "node:path";
-import { JOURNAL_FILE, Journal, openJournalReadOnly, readBacklog } from "../../src/dns/journal.js";
+import { JOURNAL_FILE, Journal, openJournalReadOnly, readBacklog, type JournalEntry } from "../../src/dns/journal.js";
+import { WalSync } from "../../src/dns/wal-sync.js";
 import { tempDir } from "../temp.js";
 
 const event = (i: number) => ({ token_id: i.toString(16).padStart(32, "0"), client_ip: "192.0.2.7", qtype: "A", qname: `q${i}` });
@@ -45,26 +46,68 @@ test("appends are kept in order across a reopen; settle delivers and dead-letter
   assert.deepEqual(readBacklog(reader), again.backlog());
 });
 
-test("appends commit with the configured fsync; a settlement commits without one of its own, and the next append syncs it", async (t) => {
+test("with FULL an append resolves only after an fsync of the WAL that began after its commit; a settlement has none of its own", async (t) => {
   const dir = tempDir(t);
-  const journal = new Journal(dir, { synchronous: "FULL" });
+  const steps: string[] = [];
+  const journal = new Journal(dir, {
+    synchronous: "FULL",
+    observer: { observeCommit: (jobs) => steps.push(`commit ${jobs}`) },
+    observeSync: () => steps.push("fsync"),
+  });
   t.after(() => journal.close());
-  // SQLite's synchronous level (2 FULL, 1 NORMAL) in force on the journal's connection as each row is written or removed.
+  // SQLite's own synchronous level on the journal's connection as each row is written or removed: NORMAL (1), the fsync is the journal's.
   journal.db.exec(`
     CREATE TABLE probe (step TEXT, level INTEGER);
     CREATE TRIGGER probe_append AFTER INSERT ON pending BEGIN INSERT INTO probe SELECT 'append', synchronous FROM pragma_synchronous; END;
     CREATE TRIGGER probe_settle AFTER DELETE ON pending BEGIN INSERT INTO probe SELECT 'settle', synchronous FROM pragma_synchronous; END;
   `);
-  const [first, second] = await Promise.all([journal.append(event(1)), journal.append(event(2))]);
+  const acked = (entry: JournalEntry) => {
+    steps.push(`acked ${entry.qname}`);
+    return entry;
+  };
+  const [first, second] = await Promise.all([journal.append(event(1)).then(acked), journal.append(event(2)).then(acked)]);
   await journal.settle([first!], [{ entry: second!, status: 401, answer: "no" }]);
-  await journal.append(event(3));
-  assert.deepEqual(journal.db.prepare("SELECT step, level FROM probe ORDER BY rowid").all(), [
-    { step: "append", level: 2 },
-    { step: "append", level: 2 },
-    { step: "settle", level: 1 },
-    { step: "settle", level: 1 },
-    { step: "append", level: 2 },
-  ]);
+  steps.push("settled");
+  await journal.append(event(3)).then(acked);
+  assert.deepEqual(steps, ["commit 2", "fsync", "acked q1", "acked q2", "commit 2", "settled", "commit 1", "fsync", "acked q3"]);
+  assert.deepEqual(
+    journal.db
+      .prepare("SELECT step, level FROM probe ORDER BY rowid")
+      .all()
+      .map((row) => Object.values(row as object).join(" ")),
+    ["append 1", "append 1", "settle 1", "settle 1", "append 1"],
+  );
   assert.equal(journal.pending, 1);
   assert.equal(journal.backlog().dead_letters, 1);
+});
+
+test("with NORMAL no fsync is made", async (t) => {
+  let fsyncs = 0;
+  const journal = new Journal(tempDir(t), { synchronous: "NORMAL", observeSync: () => fsyncs++ });
+  t.after(() => journal.close());
+  await Promise.all([journal.append(event(1)), journal.append(event(2))]);
+  assert.equal(fsyncs, 0);
+});
+
+test("the WAL's fsync: a commit made while one runs waits for the next, which every later caller shares; without a new commit the running one serves", async (t) => {
+  const dir = tempDir(t);
+  const journal = new Journal(dir, { synchronous: "NORMAL" });
+  t.after(() => journal.close());
+  let fsyncs = 0;
+  const wal = WalSync.open(path.join(dir, JOURNAL_FILE), () => fsyncs++);
+  const settled = new Set<string>();
+  const track = (name: string, promise: Promise<void>) => promise.then(() => settled.add(name));
+
+  wal.committed();
+  const first = track("first", wal.sync());
+  const sameCommit = track("same commit", wal.sync());
+  wal.committed();
+  const later = track("later commit", wal.sync());
+  const alsoLater = track("also later", wal.sync());
+  await first;
+  // The first fsync began before the second commit: the callers after that commit are not served by it.
+  assert.deepEqual([...settled].sort(), ["first", "same commit"]);
+  await Promise.all([sameCommit, later, alsoLater]);
+  assert.equal(fsyncs, 2);
+  await wal.close();
 });

@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { retryDelayMs, DEFAULT_BACKOFF } from "../../src/dns/backoff.js";
-import { classify } from "../../src/dns/delivery.js";
+import { classify, classifyBatch } from "../../src/dns/delivery.js";
 import { RecentQueries } from "../../src/dns/retransmissions.js";
 
 test("a resend (same resolver, id and name, any case) within the window is one query; later or different, a new one", () => {
@@ -53,4 +53,42 @@ test("registry answers: 200 delivered, 429 and 5xx retried (retry_after from the
   assert.equal(classify(302, "", undefined).kind, "retry");
   assert.deepEqual(classify(401, "denied", undefined), { kind: "refused", status: 401, answer: "denied" });
   assert.equal(classify(400, "", undefined).kind, "refused");
+});
+
+test("a batch's answers: per item on 200, every item alike otherwise, and 404/405/413 mean no batches here", () => {
+  const results = [
+    { ok: true, tlog_index: 7 },
+    { error: { code: "missing_field", message: "event_id: bad" } },
+    { error: { code: "rate_limited", message: "slow down", retry_after: 2 } },
+    { error: { code: "server_error", message: "internal error" } },
+    { surprise: true },
+  ];
+  const answer = classifyBatch(200, JSON.stringify({ results }), undefined, 5);
+  assert.equal(answer.kind, "outcomes");
+  const outcomes = answer.kind === "outcomes" ? answer.outcomes : [];
+  assert.deepEqual(outcomes[0], { kind: "delivered", tlogIndex: 7 });
+  assert.deepEqual(outcomes[1], { kind: "refused", status: 400, answer: JSON.stringify(results[1]) });
+  assert.deepEqual(outcomes[2], { kind: "retry", reason: "rate limited (429)", retryAfterSeconds: 2 });
+  assert.deepEqual([outcomes[3]?.kind, outcomes[4]?.kind], ["retry", "retry"]);
+
+  for (const status of [404, 405, 413]) assert.deepEqual(classifyBatch(status, "", undefined, 3), { kind: "unsupported", status });
+  const every = (status: number, body: string, header?: string) => {
+    const outcome = classifyBatch(status, body, header, 3);
+    assert.equal(outcome.kind, "outcomes");
+    return outcome.kind === "outcomes" ? outcome.outcomes : [];
+  };
+  assert.deepEqual(every(401, "denied"), Array(3).fill({ kind: "refused", status: 401, answer: "denied" }));
+  assert.deepEqual(
+    every(429, "", "4").map((o) => (o as { retryAfterSeconds: number }).retryAfterSeconds),
+    [4, 4, 4],
+  );
+  assert.deepEqual(
+    every(503, "").map((o) => o.kind),
+    ["retry", "retry", "retry"],
+  );
+  // A 200 that does not answer each item is not trusted for any of them.
+  assert.deepEqual(
+    every(200, JSON.stringify({ results: results.slice(0, 2) })).map((o) => o.kind),
+    ["retry", "retry", "retry"],
+  );
 });

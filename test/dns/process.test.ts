@@ -81,37 +81,40 @@ async function status(dataDir: string): Promise<{ pending: number; dead_letters:
   return JSON.parse(stdout) as { pending: number; dead_letters: number; delivered: number };
 }
 
-test("kill -9 in the middle of delivery, then restarted: every answered query is in the log exactly once", async (t) => {
-  const reg = await startTestRegistry(t, { dnsSecret: DNS_SECRET });
-  const { port } = new URL(reg.url);
-  await reg.close();
-  const dataDir = tempDir(t, "oversight-dns-bridge-");
-  const first = await spawnBridge(t, reg.url, dataDir, ["--delivery-window", "1"]);
-  const COUNT = 300;
-  for (let i = 1; i <= COUNT; i++) assert.equal((await udpQuery(first.dnsPort, beaconName(tokenOf(i)), "A")).rcode, "NOERROR");
-  assert.equal((await status(dataDir)).pending, COUNT);
+// A window of 1 sends one event a batch; of 10, ten, so the kill may land between a batch's commit and its settlement.
+for (const window of [1, 10]) {
+  test(`kill -9 in the middle of delivery (windows of ${window}), then restarted: every answered query is in the log exactly once`, async (t) => {
+    const reg = await startTestRegistry(t, { dnsSecret: DNS_SECRET });
+    const { port } = new URL(reg.url);
+    await reg.close();
+    const dataDir = tempDir(t, "oversight-dns-bridge-");
+    const first = await spawnBridge(t, reg.url, dataDir, ["--delivery-window", String(window)]);
+    const COUNT = 300;
+    for (let i = 1; i <= COUNT; i++) assert.equal((await udpQuery(first.dnsPort, beaconName(tokenOf(i)), "A")).rcode, "NOERROR");
+    assert.equal((await status(dataDir)).pending, COUNT);
 
-  // The registry comes back; the bridge is killed as soon as delivery is under way.
-  const live = await startTestRegistry(t, { dnsSecret: DNS_SECRET, dataDir: reg.dataDir, port: Number(port) });
-  for (let i = 0; live.service.registry.store.size() === 0; i++) {
-    assert.ok(i < 60_000, "delivery never started");
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
-  first.child.kill("SIGKILL");
-  await once(first.child, "exit");
-  const deliveredBeforeKill = live.service.registry.store.size();
-  t.diagnostic(`delivered before kill -9: ${deliveredBeforeKill} of ${COUNT}`);
+    // The registry comes back; the bridge is killed as soon as delivery is under way.
+    const live = await startTestRegistry(t, { dnsSecret: DNS_SECRET, dataDir: reg.dataDir, port: Number(port) });
+    for (let i = 0; live.service.registry.store.size() === 0; i++) {
+      assert.ok(i < 60_000, "delivery never started");
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    first.child.kill("SIGKILL");
+    await once(first.child, "exit");
+    const deliveredBeforeKill = live.service.registry.store.size();
+    t.diagnostic(`delivered before kill -9: ${deliveredBeforeKill} of ${COUNT}`);
 
-  const second = await spawnBridge(t, reg.url, dataDir);
-  await until("the backlog delivered", async () => (await status(dataDir)).pending === 0);
-  const tokens = dnsTokens(live);
-  assert.equal(tokens.length, COUNT, "no event lost, none twice");
-  assert.deepEqual([...tokens].sort(), Array.from({ length: COUNT }, (_, i) => tokenOf(i + 1)).sort());
-  second.child.kill("SIGTERM");
-  const [code] = await once(second.child, "exit");
-  assert.equal(code, 0);
-  assert.ok(second.lines.some((l) => l.includes('"shutting down"')));
-});
+    const second = await spawnBridge(t, reg.url, dataDir);
+    await until("the backlog delivered", async () => (await status(dataDir)).pending === 0);
+    const tokens = dnsTokens(live);
+    assert.equal(tokens.length, COUNT, "no event lost, none twice");
+    assert.deepEqual([...tokens].sort(), Array.from({ length: COUNT }, (_, i) => tokenOf(i + 1)).sort());
+    second.child.kill("SIGTERM");
+    const [code] = await once(second.child, "exit");
+    assert.equal(code, 0);
+    assert.ok(second.lines.some((l) => l.includes('"shutting down"')));
+  });
+}
 
 test("dns-bridge status on a directory without a journal is a clear error", async (t) => {
   const empty = tempDir(t);

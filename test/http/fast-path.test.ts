@@ -116,6 +116,11 @@ function writeBodies(path: string, f: Fixtures): string[] {
       return [JSON.stringify({ token_id: "nobody" }), JSON.stringify({ token_id: f.token }), JSON.stringify({})];
     case "/dns_event":
       return [JSON.stringify({ token_id: f.dnsToken, qtype: "A", qname: "q.example" }), JSON.stringify({ token_id: "" })];
+    case "/dns_events":
+      return [
+        JSON.stringify({ events: [{ token_id: f.dnsToken, qtype: "A", qname: "q.example", event_id: "fast-1" }, { token_id: "" }] }),
+        JSON.stringify({ events: [] }),
+      ];
     default:
       throw new Error(`the table has a write ${path} this test has no bodies for; add them here`);
   }

@@ -104,6 +104,18 @@ test("every route answers, success and error, as the document says", async (t) =
     { method: "POST", path: "/dns_event", url: "/dns_event", status: 401, body: JSON.stringify({ token_id: "t" }) },
     { method: "POST", path: "/dns_event", url: "/dns_event", status: 413, body: oversized, headers: dns },
     { method: "POST", path: "/dns_event", url: "/dns_event", status: 415, body: "{}", type: latin1, headers: dns },
+    {
+      method: "POST",
+      path: "/dns_events",
+      url: "/dns_events",
+      status: 200,
+      body: JSON.stringify({ events: [{ token_id: beacon!.token_id, event_id: "e2" }, {}] }),
+      headers: dns,
+    },
+    { method: "POST", path: "/dns_events", url: "/dns_events", status: 400, body: JSON.stringify({ events: [] }), headers: dns },
+    { method: "POST", path: "/dns_events", url: "/dns_events", status: 401, body: JSON.stringify({ events: [{ token_id: "t" }] }) },
+    { method: "POST", path: "/dns_events", url: "/dns_events", status: 413, body: oversized, headers: dns },
+    { method: "POST", path: "/dns_events", url: "/dns_events", status: 415, body: "{}", type: latin1, headers: dns },
   ];
   const beacons: Call[] = operations(doc)
     .filter(({ operation }) => operation["x-rate-bucket"] === "beacon")

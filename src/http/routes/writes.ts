@@ -1,12 +1,14 @@
 /**
- * POST /register, /attribute (operator) and /dns_event (DNS bridge). Auth,
+ * POST /register, /attribute (operator), /dns_event and /dns_events (DNS bridge). Auth,
  * then the bucket, then the body, as docs/PROTOCOL.md#routes orders the
  * checks; each hands its parsed request to one use-case.
  */
 import { AttributeRequestSchema, AttributionSchema } from "../../registry/attribute.js";
+import { DnsEventBatchAnswerSchema, DnsEventBatchSchema, recordDnsEvents, type DnsEventBatchAnswer } from "../../registry/dns-event-batch.js";
 import { DnsEventAnswerSchema, DnsEventSchema, type DnsEventAnswer } from "../../registry/events.js";
 import { RegisterRequestSchema, RegisterResultSchema } from "../../registry/register.js";
 import { json } from "../answer.js";
+import { toRegistryError } from "../error-handler.js";
 import { BODY_ERRORS, jsonAnswer } from "../api-description.js";
 import { route, type RouteDeclaration } from "../route.js";
 
@@ -49,6 +51,31 @@ export const WRITE_ROUTES: readonly RouteDeclaration[] = [
     answer: async ({ body, address }, { service }) => {
       const { tlogIndex } = await service.events.dns(body, address);
       return json({ ok: true, tlog_index: tlogIndex } satisfies DnsEventAnswer);
+    },
+  }),
+  route({
+    methods: ["POST"],
+    path: "/dns_events",
+    auth: "dns",
+    bucket: "dns",
+    body: DnsEventBatchSchema,
+    doc: {
+      tag: "writes",
+      summary: "A DNS bridge reports many lookups at once (extension): each item as /dns_event, answered item by item in order",
+      ok: jsonAnswer(DnsEventBatchAnswerSchema),
+      errors: [...BODY_ERRORS, 401, 429, 503],
+    },
+    answer: async ({ body, address, admitItem }, { service, logger }) => {
+      const outcomes = await recordDnsEvents(service.events, body.events, address, admitItem);
+      const results = outcomes.map((outcome, index) => {
+        if ("tlogIndex" in outcome) return { ok: true, tlog_index: outcome.tlogIndex } as const;
+        const failure = toRegistryError(outcome.error);
+        // The item answers "internal error" like a failed request; the operator needs what it hides, as the error handler logs it.
+        if (failure.status >= 500)
+          logger.error("a DNS event of a batch could not be recorded", { path: "/dns_events", index, status: failure.status, error: outcome.error });
+        return failure.envelope();
+      });
+      return json({ results } satisfies DnsEventBatchAnswer);
     },
   }),
 ];
