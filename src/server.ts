@@ -160,10 +160,13 @@ async function startLocked(options: ServeOptions, logger: Logger, lock: DataDirL
   const host = options.host.includes(":") ? `[${options.host}]` : options.host;
   const url = `http://${host}:${port}`;
   logger.info("listening", { url, db: options.dbPath, tlog_size: registry.store.size(), version: VERSION });
+  const warming = service.log.warmNodeCache();
+  warming.done.catch((error: unknown) => logger.warn("filling the proof node cache failed; proofs read their nodes as they go", { error }));
 
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
+      warming.stop();
       server.close();
       server.closeIdleConnections();
       await once(server, "close");

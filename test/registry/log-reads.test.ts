@@ -18,3 +18,17 @@ test("inclusionJson writes the very bytes JSON.stringify gives for the proof, fo
   }
   assert.throws(() => log.inclusionJson(size), { code: "not_found" });
 });
+
+test("warmNodeCache fills the proof cache one slice per turn and resolves when full, or at once when stopped", async (t) => {
+  const reg = await startTestRegistry(t);
+  for (let i = 0; i < 40; i++) assert.equal((await reg.call(`/p/unknown-token-${i}.png`, { auth: false })).status, 200);
+  const log = reg.service.log;
+  const stopped = log.warmNodeCache();
+  stopped.stop();
+  await stopped.done;
+  const warming = log.warmNodeCache();
+  await warming.done;
+  assert.equal(reg.service.registry.store.warmNodeCache(1), true, "nothing left to read");
+  const size = log.size();
+  for (const index of [0, 17, size - 1]) assert.equal(log.inclusionJson(index), JSON.stringify(log.inclusion(index)));
+});
