@@ -456,6 +456,14 @@ test("warmNodeCache fills the cached levels in bounded slices; then every proof 
     assert.equal(statements.length, 1, statements.join(" | "));
     assert.ok(!statements[0]!.includes("tlog_nodes"), `${i}: ${statements[0]}`);
   }
+  // A slice looks at no more than 16 nodes a node it may read, even when proofs have cached them all.
+  const other = new TlogStore(db, { nodeCacheBytes: 4096 });
+  for (let i = 0; i < 1000; i++) other.inclusionProof(i);
+  statements.length = 0;
+  let calls = 1;
+  while (!other.warmNodeCache(1)) calls++;
+  assert.equal(calls, Math.ceil(119 / 16));
+  assert.deepEqual(statements, []);
   // A rollback forgets the cache and where the warming was; warming again fills it from the top.
   store.reload();
   assert.equal(store.warmNodeCache(1000), true);
