@@ -77,16 +77,17 @@ export class LogReads {
 
   /**
    * Fills the store's proof node cache (TlogStore.warmNodeCache) one slice
-   * per turn of the event loop, so requests are answered meanwhile; resolves
-   * when it is full, or at the first turn after `stop()` or the database
-   * closing.
+   * per turn of the event loop, so requests are answered meanwhile; `done`
+   * is true when it is full, false at the first turn after `stop()` or the
+   * database closing.
    */
-  warmNodeCache(): { done: Promise<void>; stop: () => void } {
+  warmNodeCache(): { done: Promise<boolean>; stop: () => void } {
     let stopped = false;
-    const done = new Promise<void>((resolve, reject) => {
+    const done = new Promise<boolean>((resolve, reject) => {
       const slice = () => {
         try {
-          if (stopped || !this.registry.db.open || this.registry.store.warmNodeCache(WARM_NODES_PER_TURN)) resolve();
+          if (stopped || !this.registry.db.open) resolve(false);
+          else if (this.registry.store.warmNodeCache(WARM_NODES_PER_TURN)) resolve(true);
           else setImmediate(slice);
         } catch (error) {
           reject(error instanceof Error ? error : new Error(String(error)));
