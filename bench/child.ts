@@ -31,11 +31,13 @@ export interface ChildOptions {
   env: Record<string, string>;
   /** The `msg` of the log line that means ready. */
   readyMsg: string;
+  /** The start of the `msg` of a later log line to wait for as well. */
+  settledMsg?: string;
   /** Arguments of node itself (e.g. --cpu-prof). */
   nodeArgs?: string[];
 }
 
-export async function startChild({ label, script = MAIN_JS, args, env, readyMsg, nodeArgs = [] }: ChildOptions): Promise<BenchChild> {
+export async function startChild({ label, script = MAIN_JS, args, env, readyMsg, settledMsg, nodeArgs = [] }: ChildOptions): Promise<BenchChild> {
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("OVERSIGHT_") && name !== "TRUSTED_PROXY"));
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, script, ...args], {
     env: { ...inherited, ...env },
@@ -44,6 +46,11 @@ export async function startChild({ label, script = MAIN_JS, args, env, readyMsg,
   child.stderr!.on("data", (chunk: Buffer) => process.stderr.write(`[${label}] ${chunk}`));
   const exited = once(child, "exit");
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    let readyRecord: Record<string, unknown> | null = null;
+    let settled = settledMsg === undefined;
+    const check = () => {
+      if (readyRecord !== null && settled) resolve(readyRecord);
+    };
     createInterface({ input: child.stdout! }).on("line", (line) => {
       let record: Record<string, unknown> = {};
       try {
@@ -52,8 +59,11 @@ export async function startChild({ label, script = MAIN_JS, args, env, readyMsg,
         log(`[${label}] ${line}`);
         return;
       }
-      if (record["msg"] === readyMsg) resolve(record);
-      else if (record["level"] !== "info") log(`[${label}] ${line}`);
+      const msg = String(record["msg"]);
+      if (msg === readyMsg) readyRecord = record;
+      if (settledMsg !== undefined && msg.startsWith(settledMsg)) settled = true;
+      if (msg !== readyMsg && record["level"] !== "info") log(`[${label}] ${line}`);
+      check();
     });
     child.once("exit", (code, signal) => reject(new Error(`${label} exited before it was ready (code ${code}, signal ${signal})`)));
     child.once("error", reject);
@@ -71,7 +81,12 @@ export async function startChild({ label, script = MAIN_JS, args, env, readyMsg,
   };
 }
 
-/** A registry serving `dataDir`'s database on an ephemeral loopback port: rate limits off, synchronous=FULL, a throwaway origin. */
+/**
+ * A registry serving `dataDir`'s database on an ephemeral loopback port: rate
+ * limits off, synchronous=FULL, a throwaway origin; ready once it listens and
+ * has filled its proof node cache (or said it could not), so the figures are
+ * those of a registry that has been up a while.
+ */
 export function startBenchRegistry(dataDir: string, dbFile: string, operatorToken: string, nodeArgs: string[] = []): Promise<BenchChild> {
   return startChild({
     label: "server",
@@ -89,5 +104,6 @@ export function startBenchRegistry(dataDir: string, dbFile: string, operatorToke
       ...REGISTRY_MEMORY_ENV,
     },
     readyMsg: "listening",
+    settledMsg: "proof node cache",
   });
 }

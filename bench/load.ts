@@ -211,7 +211,16 @@ function requestHead(request: LoadRequest, host: string): Buffer {
  */
 class RawConnection implements Sender {
   private socket: net.Socket | null = null;
-  private pending: Buffer = Buffer.alloc(0);
+  /** What has arrived of the answers not yet consumed, in arrival order. */
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  /**
+   * Bytes the current answer needs in all, once its head is read: until they
+   * are here, arriving chunks are only kept. Joining them as they come costs
+   * the client quadratic copying on a 1 MB /tlog/range answer (16 reads of
+   * 64 KiB), about as much CPU as the server's own work on it.
+   */
+  private awaiting = 0;
   private waiting: ((outcome: Outcome) => void) | null = null;
   private current: LoadRequest | null = null;
 
@@ -242,8 +251,12 @@ class RawConnection implements Sender {
   private connect(): net.Socket {
     const socket = net.connect({ host: this.target.hostname, port: Number(this.target.port), noDelay: true });
     socket.on("data", (chunk: Buffer) => {
-      this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
-      this.parse();
+      this.chunks.push(chunk);
+      this.buffered += chunk.length;
+      if (this.buffered < this.awaiting) return;
+      const buf = this.chunks.length === 1 ? chunk : Buffer.concat(this.chunks, this.buffered);
+      this.chunks = [buf];
+      this.parse(buf);
     });
     socket.on("timeout", () => socket.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
     // A socket dropped after a `connection: close` answer is no longer ours: its events concern nobody.
@@ -254,7 +267,7 @@ class RawConnection implements Sender {
     socket.on("close", () => {
       if (this.socket !== socket) return;
       this.socket = null;
-      this.pending = Buffer.alloc(0);
+      this.keep(Buffer.alloc(0));
       this.settle({ ok: false, kind: "network closed", sample: this.describe("the server closed the connection") });
     });
     this.socket = socket;
@@ -273,9 +286,15 @@ class RawConnection implements Sender {
     waiting?.(outcome);
   }
 
-  /** Consumes one complete answer from `pending` when there is one. */
-  private parse(): void {
-    const buf = this.pending;
+  /** Keeps `rest` as all that has arrived of the next answer. */
+  private keep(rest: Buffer): void {
+    this.chunks = rest.length === 0 ? [] : [rest];
+    this.buffered = rest.length;
+    this.awaiting = 0;
+  }
+
+  /** Consumes one complete answer from `buf` (all that has arrived) when there is one. */
+  private parse(buf: Buffer): void {
     const headerEnd = buf.indexOf(HEADER_END);
     if (headerEnd === -1) return;
     const head = buf.toString("latin1", 0, headerEnd).toLowerCase();
@@ -286,7 +305,10 @@ class RawConnection implements Sender {
     const length = /\r\ncontent-length: *(\d+)/.exec(head);
     if (length) {
       bodyEnd = bodyStart + Number(length[1]);
-      if (buf.length < bodyEnd) return;
+      if (buf.length < bodyEnd) {
+        this.awaiting = bodyEnd;
+        return;
+      }
       body = buf.subarray(bodyStart, bodyEnd);
     } else if (/\r\ntransfer-encoding: *chunked/.test(head)) {
       const chunked = readChunked(buf, bodyStart);
@@ -297,7 +319,7 @@ class RawConnection implements Sender {
       bodyEnd = buf.length;
       body = buf.subarray(bodyStart);
     }
-    this.pending = buf.subarray(bodyEnd);
+    this.keep(buf.subarray(bodyEnd));
     if (/\r\nconnection: *close/.test(head)) {
       const socket = this.socket;
       this.socket = null;

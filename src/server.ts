@@ -9,6 +9,7 @@
  */
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
+import { performance } from "node:perf_hooks";
 import type { RegistryIdentity } from "./core/identity.js";
 import { VerifyPool } from "./core/verify-pool.js";
 import { lockDataDir, type DataDirLock } from "./data-dir-lock.js";
@@ -160,10 +161,17 @@ async function startLocked(options: ServeOptions, logger: Logger, lock: DataDirL
   const host = options.host.includes(":") ? `[${options.host}]` : options.host;
   const url = `http://${host}:${port}`;
   logger.info("listening", { url, db: options.dbPath, tlog_size: registry.store.size(), version: VERSION });
+  const warming = service.log.warmNodeCache();
+  const warmingFrom = performance.now();
+  warming.done.then(
+    (full) => full && logger.info("proof node cache filled", { tlog_size: registry.store.size(), ms: Math.round(performance.now() - warmingFrom) }),
+    (error: unknown) => logger.warn("proof node cache not filled: proofs read their nodes as they go", { error }),
+  );
 
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
+      warming.stop();
       server.close();
       server.closeIdleConnections();
       await once(server, "close");

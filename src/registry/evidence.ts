@@ -103,6 +103,8 @@ export type EvidenceBundle = z.infer<typeof EvidenceBundleSchema>;
 
 export class EvidenceBundles {
   private readonly sql;
+  /** The page being built, or the last one; the next starts after it. */
+  private building: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly registry: Registry,
@@ -121,8 +123,20 @@ export class EvidenceBundles {
     };
   }
 
-  /** The first page (the v1 bundle) at the current head, or the page `cursor` names. */
-  async bundle(fileId: string, cursor?: string): Promise<EvidenceBundle> {
+  /**
+   * The first page (the v1 bundle) at the current head, or the page `cursor`
+   * names. Pages are built one at a time, each starting on a turn of its own:
+   * interleaved, every page in progress put one slice before each cheap
+   * request, so N clients pulling pages held /health for N slices a turn
+   * (bench:reads); in turn, they hold it for one, and take as long in all.
+   */
+  bundle(fileId: string, cursor?: string): Promise<EvidenceBundle> {
+    const page = this.building.then(nextTurn).then(() => this.build(fileId, cursor));
+    this.building = page.catch(() => undefined);
+    return page;
+  }
+
+  private async build(fileId: string, cursor?: string): Promise<EvidenceBundle> {
     const manifest = this.sql.manifest.get(fileId);
     if (!manifest) throw notFound("no registration for this file_id");
     const at = cursor === undefined ? null : parseCursor(cursor, this.reads.size());

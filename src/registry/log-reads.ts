@@ -8,7 +8,8 @@ import { z } from "zod";
 import { RegistryError, missingField, notFound, serverError } from "../core/errors.js";
 import { toHex } from "../core/hex.js";
 import { TreeSizeSchema, lowerHex, type SignedTreeHead } from "../tlog/heads.js";
-import { HASH_SIZE, leafHash, verifyConsistency, verifyInclusion } from "../tlog/merkle.js";
+import { InclusionCheck } from "../tlog/inclusion-check.js";
+import { HASH_SIZE, leafHash, verifyConsistency } from "../tlog/merkle.js";
 import { TILE_WIDTH, TilePathError, parseTilePath, tileWithinSize } from "../tlog/tile-path.js";
 import type { Registry } from "./registry.js";
 
@@ -45,9 +46,12 @@ export const RangePageSchema = z.object({ start: TreeSizeSchema, count: TreeSize
 export type RangePage = z.infer<typeof RangePageSchema>;
 
 export const RANGE_MAX = 1000;
+/** Nodes the proof cache is filled with per turn of the event loop (~1 ms of keyed reads at 1,000,000 leaves). */
+export const WARM_NODES_PER_TURN = 256;
 
 export class LogReads {
   private readonly rangeSql;
+  private readonly inclusionCheck = new InclusionCheck();
 
   constructor(private readonly registry: Registry) {
     // One statement, one row: SQLite writes the entries' JSON (hex and text
@@ -69,6 +73,29 @@ export class LogReads {
 
   size(): number {
     return this.registry.store.size();
+  }
+
+  /**
+   * Fills the store's proof node cache (TlogStore.warmNodeCache) one slice
+   * per turn of the event loop, so requests are answered meanwhile; `done`
+   * is true when it is full, false at the first turn after `stop()` or the
+   * database closing.
+   */
+  warmNodeCache(): { done: Promise<boolean>; stop: () => void } {
+    let stopped = false;
+    const done = new Promise<boolean>((resolve, reject) => {
+      const slice = () => {
+        try {
+          if (stopped || !this.registry.db.open) resolve(false);
+          else if (this.registry.store.warmNodeCache(WARM_NODES_PER_TURN)) resolve(true);
+          else setImmediate(slice);
+        } catch (error) {
+          reject(error instanceof Error ? error : new Error(String(error)));
+        }
+      };
+      setImmediate(slice);
+    });
+    return { done, stop: () => (stopped = true) };
   }
 
   head(): SignedTreeHead {
@@ -133,7 +160,7 @@ export class LogReads {
   }
 
   private verified(index: number, size: number, hash: Buffer, path: Buffer[], root: Buffer): void {
-    if (!verifyInclusion(hash, index, size, path, root)) this.proofFailed(`inclusion proof for leaf ${index} at size ${size}`);
+    if (!this.inclusionCheck.check(hash, index, size, path, root)) this.proofFailed(`inclusion proof for leaf ${index} at size ${size}`);
   }
 
   consistency(first: number, second?: number): ConsistencyProof {

@@ -112,3 +112,24 @@ test("verify-evidence: follows every page of a URL, says a file is one page, and
   );
   assert.match(mixed[0]!.detail!, /another tree head/);
 });
+
+test("evidence pages are built one at a time, in the order asked, and a page that fails does not hold up the next", async (t) => {
+  const reg = await startTestRegistry(t);
+  const body = createIssuer().registration({ file_id: "turns-file" });
+  await reg.call("/register", { json: body });
+  await hits(reg, (body.beacons[0] as { token_id: string }).token_id, EVIDENCE_PAGE_EVENTS);
+  const evidence = reg.service.evidence;
+  const settled: string[] = [];
+  const note = (name: string, page: Promise<unknown>) =>
+    page.then(
+      () => settled.push(`${name} ok`),
+      (error: { code?: string }) => settled.push(`${name} ${error.code}`),
+    );
+  // The unknown file fails at its first statement: built beside the full page, it would fail first.
+  await Promise.all([
+    note("full", evidence.bundle("turns-file")),
+    note("unknown", evidence.bundle("no-such-file")),
+    note("again", evidence.bundle("turns-file")),
+  ]);
+  assert.deepEqual(settled, ["full ok", "unknown not_found", "again ok"]);
+});

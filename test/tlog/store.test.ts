@@ -6,7 +6,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { RegistryError } from "../../src/core/errors.js";
 import { EMPTY_ROOT, verifyConsistency, verifyInclusion } from "../../src/tlog/merkle.js";
-import { TLOG_SCHEMA_SQL } from "../../src/tlog/schema.js";
+import { TLOG_SCHEMA_SQL, nodeId } from "../../src/tlog/schema.js";
 import { MAX_LEAF_BYTES, TlogStore } from "../../src/tlog/store.js";
 import { readFixture } from "../fixtures.js";
 import { naiveConsistency, naiveLeafHash, naivePath, naiveRoot, prng } from "./naive.js";
@@ -433,4 +433,49 @@ test("once the upper levels are cached, a proof at the current size reads one ru
       assert.equal(statements[0]!.includes("tlog_nodes"), !viaLeaves, `${i} with ${budget} bytes: ${statements[0]}`);
     }
   }
+});
+
+test("warmNodeCache fills the cached levels in bounded slices; then every proof at the current size reads one run of leaf hashes", (t) => {
+  const statements: string[] = [];
+  const db = new Database(tempFile(t), { verbose: (sql) => statements.push(String(sql)) });
+  t.after(() => db.close());
+  db.exec(TLOG_SCHEMA_SQL);
+  // 4 KiB at 1,000 leaves: levels 4 and up, 62 + 31 + 15 + 7 + 3 + 1 = 119 complete subtrees.
+  const store = new TlogStore(db, { nodeCacheBytes: 4096 });
+  appendAll(db, store, dataOf(1000, 41));
+  const hashes = dataOf(1000, 41).map(naiveLeafHash);
+  statements.length = 0;
+  let slices = 1;
+  while (!store.warmNodeCache(50)) slices++;
+  assert.equal(slices, 3, "119 nodes in slices of at most 50");
+  assert.equal(statements.length, 3, statements.join(" | "));
+  assert.equal(store.warmNodeCache(50), true, "a full cache stays full");
+  for (const i of [0, 1, 77, 500, 998, 999]) {
+    statements.length = 0;
+    assert.deepEqual(store.inclusion(i), { leafHash: hashes[i], path: naivePath(i, hashes), root: naiveRoot(hashes) }, `${i}`);
+    assert.equal(statements.length, 1, statements.join(" | "));
+    assert.ok(!statements[0]!.includes("tlog_nodes"), `${i}: ${statements[0]}`);
+  }
+  // A slice looks at no more than 16 nodes a node it may read, even when proofs have cached them all.
+  const other = new TlogStore(db, { nodeCacheBytes: 4096 });
+  for (let i = 0; i < 1000; i++) other.inclusionProof(i);
+  statements.length = 0;
+  let calls = 1;
+  while (!other.warmNodeCache(1)) calls++;
+  assert.equal(calls, Math.ceil(119 / 16));
+  assert.deepEqual(statements, []);
+  // A rollback forgets the cache and where the warming was; warming again fills it from the top.
+  store.reload();
+  assert.equal(store.warmNodeCache(1000), true);
+  for (const i of [3, 640]) assert.deepEqual(store.inclusionProof(i), naivePath(i, hashes));
+});
+
+test("warmNodeCache refuses to cache a node the store lacks", (t) => {
+  const db = openDb(t);
+  const store = new TlogStore(db, { nodeCacheBytes: 4096 });
+  appendAll(db, store, dataOf(1000, 42));
+  db.prepare("DELETE FROM tlog_nodes WHERE id = ?").run(nodeId(5, 3));
+  assert.throws(() => {
+    while (!store.warmNodeCache(1000));
+  }, codeOf("server_error"));
 });
