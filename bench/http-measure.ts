@@ -37,6 +37,8 @@ export interface CpuSample {
   /** CPU seconds (user + system, all threads) of the server process; null without /proc. */
   server: number | null;
   client: NodeJS.CpuUsage;
+  /** Bytes the server process caused to be written to storage (/proc/<pid>/io write_bytes); null without /proc. */
+  diskWritten: number | null;
   /** Busy and total CPU seconds of the whole machine (all CPUs); null without /proc. */
   machine: { busy: number; total: number } | null;
 }
@@ -62,7 +64,9 @@ export function cpuSample(pid: number): CpuSample {
         total: ticks.reduce((a, b) => a + b, 0) / CLOCK_TICKS_PER_S,
       }
     : null;
-  return { wall: performance.now() / 1000, server, client: process.cpuUsage(), machine };
+  const io = readProc(`/proc/${pid}/io`)?.match(/^write_bytes: (\d+)$/m);
+  const diskWritten = io ? Number(io[1]) : null;
+  return { wall: performance.now() / 1000, server, client: process.cpuUsage(), diskWritten, machine };
 }
 
 /** Cores' worth of CPU used between two samples: by the server, by this client, and by the whole machine. */
@@ -91,6 +95,8 @@ export interface Measurement {
   connections: number;
   result: LoadResult;
   cpu: ReturnType<typeof cpuShares>;
+  /** Bytes written to storage by the server over the measured window; null without /proc. */
+  diskWritten: number | null;
   extra?: Record<string, unknown>;
 }
 
@@ -125,14 +131,16 @@ export async function measureLoad(
   const sampler = setTimeout(() => (before = cpuSample(server.pid)), flags.warmupS * 1000);
   const result = await load();
   clearTimeout(sampler);
-  const measurement: Measurement = { scenario, connections, result, cpu: cpuShares(before, cpuSample(server.pid)), ...(extra ? { extra } : {}) };
+  const after = cpuSample(server.pid);
+  const diskWritten = before.diskWritten === null || after.diskWritten === null ? null : after.diskWritten - before.diskWritten;
+  const measurement: Measurement = { scenario, connections, result, cpu: cpuShares(before, after), diskWritten, ...(extra ? { extra } : {}) };
   report(measurement, flags.ceilings);
   return measurement;
 }
 
 const share = (x: number | null) => (x === null ? null : round(x, 2));
 
-function report({ scenario, connections, result, cpu, extra }: Measurement, ceilings: Ceilings | null): void {
+function report({ scenario, connections, result, cpu, diskWritten, extra }: Measurement, ceilings: Ceilings | null): void {
   const line: Record<string, unknown> = {
     scenario,
     rps: Math.round(result.rps),
@@ -146,6 +154,7 @@ function report({ scenario, connections, result, cpu, extra }: Measurement, ceil
     client_cpu: share(cpu.client),
     machine_cpu: share(cpu.machine),
     other_cpu: cpu.server === null || cpu.machine === null ? null : share(Math.max(0, cpu.machine - cpu.server - cpu.client)),
+    disk_kb_per_request: diskWritten === null || result.requests === 0 ? null : round(diskWritten / 1024 / result.requests, 1),
     ...(ceilings ? shareOfCeiling(scenario, result.rps, ceilings) : {}),
     ...extra,
   };

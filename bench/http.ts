@@ -40,6 +40,7 @@ import { log, round } from "./output.js";
 const SCENARIOS = [
   "register",
   "beacon",
+  "beacon_serial",
   "dns",
   "proof",
   "evidence",
@@ -137,10 +138,10 @@ async function phaseOne(flags: Flags, results: Measurement[]): Promise<void> {
     // Every prepared registration handed out was sent; the ones that failed are in the errors above.
     const registered = registrations.slice(0, used);
 
-    if (wanted("beacon")) {
-      const beacons = registered.map((r): LoadRequest => ({ method: "GET", path: `/p/${r.httpToken}.png`, headers: { "user-agent": "bench-http" } }));
-      results.push(await measure("beacon", server, flags, cycle(beacons)));
-    }
+    const beacons = registered.map((r): LoadRequest => ({ method: "GET", path: `/p/${r.httpToken}.png`, headers: { "user-agent": "bench-http" } }));
+    if (wanted("beacon")) results.push(await measure("beacon", server, flags, cycle(beacons)));
+    // One connection: each hit commits alone, so this is what an event costs on disk at low load.
+    if (wanted("beacon_serial")) results.push(await measure("beacon_serial", server, flags, cycle(beacons), undefined, 1));
     if (wanted("dns")) {
       const dnsHeaders = jsonHeaders();
       const events = registered.map((r): LoadRequest => {

@@ -13,6 +13,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
+import { PAGE_SIZE } from "../src/registry/database.js";
 import { checkLog } from "../src/tlog/fsck.js";
 import { verifyConsistency, verifyInclusion } from "../src/tlog/merkle.js";
 import { TLOG_SCHEMA_SQL } from "../src/tlog/schema.js";
@@ -23,7 +24,8 @@ const BATCH = 1000;
 const SAMPLES = 5000;
 
 const leaves = integerFlag(process.argv, "leaves", 1_000_000);
-const pageSize = integerFlag(process.argv, "page-size", 16_384);
+// A new registry database's page size unless told otherwise.
+const pageSize = integerFlag(process.argv, "page-size", PAGE_SIZE);
 
 function open(file: string): Database.Database {
   const db = new Database(file);
