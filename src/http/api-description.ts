@@ -16,7 +16,11 @@ export const OPENAPI_CACHE_CONTROL = "public, max-age=3600";
  * An answer body: JSON described by a zod schema, text, bytes, or nothing.
  * `type` is the media type the route sends, parameters included.
  */
-export type Content = { kind: "json"; schema: z.ZodType } | { kind: "text"; type: string | readonly string[] } | { kind: "bytes"; type: string } | { kind: "empty" };
+export type Content =
+  | { kind: "json"; schema: z.ZodType }
+  | { kind: "text"; type: string | readonly string[] }
+  | { kind: "bytes"; type: string }
+  | { kind: "empty" };
 
 export const jsonAnswer = (schema: z.ZodType): Content => ({ kind: "json", schema });
 

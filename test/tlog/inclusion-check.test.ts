@@ -37,7 +37,17 @@ test("a proof that does not verify is refused even after a proof through the sam
   assert.equal(check.check(hashes[j]!, j, SIZE, good, flipped(root)), false, "another root");
   assert.equal(check.check(hashes[j]!, j, SIZE, [...good, root], root), false, "a hash too many");
   assert.equal(check.check(hashes[j]!, j, SIZE, good.slice(0, -1), root), false, "a hash too few");
-  assert.equal(check.check(hashes[j]!, j, SIZE, good.map((hash, at) => (at === good.length - 2 ? hash.subarray(0, 31) : hash)), root), false, "a short hash");
+  assert.equal(
+    check.check(
+      hashes[j]!,
+      j,
+      SIZE,
+      good.map((hash, at) => (at === good.length - 2 ? hash.subarray(0, 31) : hash)),
+      root,
+    ),
+    false,
+    "a short hash",
+  );
   assert.equal(check.check(hashes[j]!, j, SIZE, good, root), true, "the good proof still passes");
 });
 
