@@ -1,7 +1,7 @@
 /**
  * DNS bridge benchmark: `npm run bench:dns -- [--duration S] [--warmup S]
  * [--clients N] [--window N] [--synchronous FULL|NORMAL] [--drain-limit S]
- * [--load dnsperf|node] [--profile DIR]`.
+ * [--load dnsperf|node] [--rate Q] [--profile DIR]`.
  *
  * Starts the registry and the bridge as their own processes on 127.0.0.1
  * (ephemeral ports, temp data dirs, the registry's rate limits off, a DNS
@@ -97,7 +97,14 @@ const DNSPERF_NAMES_PER_S = 30_000;
  * for `seconds`. `-v` prints one line per answer with its latency, from
  * which the percentiles come; lost queries are dnsperf's own count (timeout 2 s).
  */
-async function dnsperfLoad(port: number, clients: number, seconds: number, firstToken: number, dir: string): Promise<LoadResult & { nextToken: number }> {
+async function dnsperfLoad(
+  port: number,
+  clients: number,
+  rate: number | null,
+  seconds: number,
+  firstToken: number,
+  dir: string,
+): Promise<LoadResult & { nextToken: number }> {
   const names = DNSPERF_NAMES_PER_S * seconds;
   const file = path.join(dir, `queries-${firstToken}.txt`);
   const lines: string[] = [];
@@ -121,6 +128,8 @@ async function dnsperfLoad(port: number, clients: number, seconds: number, first
     "-t",
     String(LOST_AFTER_MS / 1000),
     "-v",
+    // An offered rate: the latency at that rate, rather than at whatever rate the outstanding queries drive.
+    ...(rate === null ? [] : ["-Q", String(rate)]),
   ];
   const child = spawn("dnsperf", args, { stdio: ["ignore", "pipe", "inherit"] });
   const latencies: number[] = [];
@@ -229,6 +238,8 @@ async function main(argv: string[]): Promise<void> {
   const loadFlag = flagValue(argv, "load");
   if (loadFlag !== undefined && loadFlag !== "dnsperf" && loadFlag !== "node") throw new Error(`--load must be dnsperf or node, got '${loadFlag}'`);
   const generator: LoadGenerator = (loadFlag as LoadGenerator | undefined) ?? (dnsperfOnPath() ? "dnsperf" : "node");
+  const rate = flagValue(argv, "rate") === undefined ? null : integerFlag(argv, "rate", 0);
+  if (rate !== null && generator !== "dnsperf") throw new Error("--rate needs the dnsperf load generator");
 
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "oversight-bench-dns-"));
   const children: BenchChild[] = [];
@@ -286,7 +297,7 @@ async function main(argv: string[]): Promise<void> {
     const metricsUrl = String(bridge.ready["metrics_url"]);
 
     const drive = (seconds: number, firstToken: number, record: boolean) =>
-      generator === "dnsperf" ? dnsperfLoad(port, clients, seconds, firstToken, root) : udpLoad(port, clients, seconds, firstToken, record);
+      generator === "dnsperf" ? dnsperfLoad(port, clients, rate, seconds, firstToken, root) : udpLoad(port, clients, seconds, firstToken, record);
     let token = 1;
     if (warmupS > 0) {
       log(`warming up for ${warmupS} s`);
@@ -347,6 +358,7 @@ async function main(argv: string[]): Promise<void> {
         cores: os.cpus().length,
         load_avg_1m: round(load1!, 2),
         clients,
+        offered_per_s: rate,
         load_generator: generator,
         delivery_window: window,
         synchronous,
