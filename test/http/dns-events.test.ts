@@ -138,3 +138,9 @@ test("items that fail inside the registry answer server_error in a 200, and thei
   );
   assert.match(JSON.stringify(logged[0].error), /dns_event_ids/);
 });
+
+test("the registry advertises the batch route among its extensions, for clients that look before they send", async (t) => {
+  const reg = await startTestRegistry(t);
+  const wellKnown = (await (await reg.call("/.well-known/oversight-registry")).json()) as { federation: { extensions: string[] } };
+  assert.ok(wellKnown.federation.extensions.includes("dns_event_batches"), JSON.stringify(wellKnown.federation.extensions));
+});

@@ -8,7 +8,7 @@ import { route, type RouteDeclaration } from "../route.js";
 export const SERVICE_NAME = "oversight-registry";
 
 /** The Part 2 extensions, advertised under `federation` where v1 consumers ignore them. */
-export const EXTENSIONS = ["inclusion_at_size", "consistency", "checkpoint", "tiles", "registration_proof", "leaf_data"] as const;
+export const EXTENSIONS = ["inclusion_at_size", "consistency", "checkpoint", "tiles", "registration_proof", "leaf_data", "dns_event_batches"] as const;
 
 export const HealthAnswerSchema = z.object({
   status: z.enum(["ok", "degraded"]),
