@@ -57,7 +57,7 @@ export async function deliver(target: DeliveryTarget, entry: JournalEntry): Prom
 /** Sends `entries` in one POST /dns_events. */
 export async function deliverBatch(target: DeliveryTarget, entries: readonly JournalEntry[]): Promise<BatchOutcome> {
   const answer = await post(target, target.batchUrl, JSON.stringify({ events: entries.map(eventBody) }));
-  if ("reason" in answer) return { kind: "outcomes", outcomes: entries.map(() => answer) };
+  if ("reason" in answer) return everyItem(answer, entries.length);
   return classifyBatch(answer.status, answer.body, answer.retryAfter, entries.length);
 }
 
@@ -68,28 +68,26 @@ export async function deliverBatch(target: DeliveryTarget, entries: readonly Jou
  */
 export function classifyBatch(status: number, answer: string, retryAfterHeader: string | string[] | undefined, count: number): BatchOutcome {
   if (status === 404 || status === 405 || status === 413) return { kind: "unsupported", status };
-  if (status !== 200) {
-    const outcome = classify(status, answer, retryAfterHeader);
-    return { kind: "outcomes", outcomes: Array.from({ length: count }, () => outcome) };
-  }
+  if (status !== 200) return everyItem(classify(status, answer, retryAfterHeader), count);
   const parsed = BatchAnswerSchema.safeParse(parseJson(answer));
   if (!parsed.success || parsed.data.results.length !== count) {
-    const outcome: Outcome = { kind: "retry", reason: `HTTP 200 without {results:[…]} of ${count} items`, retryAfterSeconds: null };
-    return { kind: "outcomes", outcomes: Array.from({ length: count }, () => outcome) };
+    return everyItem({ kind: "retry", reason: `HTTP 200 without {results:[…]} of ${count} items`, retryAfterSeconds: null }, count);
   }
   return { kind: "outcomes", outcomes: parsed.data.results.map(classifyItem) };
 }
 
-/** One item of a batch's answer: its leaf, or its error as the status /dns_event would have answered it with. */
+function everyItem(outcome: Outcome, count: number): BatchOutcome {
+  return { kind: "outcomes", outcomes: Array.from({ length: count }, () => outcome) };
+}
+
+/**
+ * One item of a batch's answer, read by the rule of a single event's answer:
+ * an error item as if /dns_event had answered it with its code's status, a
+ * leaf as a 200, anything else as a 200 without a leaf (retried).
+ */
 function classifyItem(result: unknown): Outcome {
-  const accepted = AcceptedSchema.safeParse(result);
-  if (accepted.success) return { kind: "delivered", tlogIndex: accepted.data.tlog_index };
   const refused = ErrorEnvelopeSchema.safeParse(result);
-  if (!refused.success) return { kind: "retry", reason: "an item answered neither {ok:true,tlog_index} nor an error", retryAfterSeconds: null };
-  const { code, retry_after } = refused.data.error;
-  if (code === "rate_limited") return { kind: "retry", reason: "rate limited (429)", retryAfterSeconds: retry_after ?? null };
-  if (code === "server_error") return { kind: "retry", reason: `the registry could not record it: ${refused.data.error.message}`, retryAfterSeconds: null };
-  return { kind: "refused", status: ERROR_STATUS[code], answer: JSON.stringify(result) };
+  return classify(refused.success ? ERROR_STATUS[refused.data.error.code] : 200, JSON.stringify(result), undefined);
 }
 
 type Answered = { status: number; body: string; retryAfter: string | string[] | undefined };
