@@ -2,8 +2,9 @@
  * The journal thread: the only owner of the journal's SQLite connection. It
  * appends the batches the main thread sends and acknowledges each after its
  * group commit and the fsync that covers it (on the libuv pool, so commits go
- * on meanwhile; never on the thread that answers queries), and serves the sender thread's reads and settlements over their
- * own channel. Started by journal-threads.ts.
+ * on meanwhile; never on the thread that answers queries), and serves the
+ * sender thread's reads and settlements over their own channel. Started by
+ * journal-threads.ts.
  */
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 import { Journal } from "./journal.js";

@@ -163,11 +163,12 @@ export class Journal {
    * Settles a round of deliveries in one transaction: acknowledged events
    * leave, refused ones become dead letters. It runs at once, outside the
    * group commit, and without an fsync of its own (synchronous=NORMAL): the
-   * next append's fsync syncs the whole WAL and carries it to the disk. So the appends waiting for their commit, and the
-   * answers waiting for them, never wait behind a delivery's fsync. A
-   * settlement lost in a power cut before that only brings its events back:
-   * they are sent again under their event_id and stay one leaf each, as
-   * after a crash between a delivery and its settlement.
+   * next append's fsync syncs the whole WAL and carries it to the disk. So
+   * the appends waiting for their commit, and the answers waiting for
+   * them, never wait behind a delivery's fsync. A settlement lost in a power
+   * cut before that only brings its events back: they are sent again under
+   * their event_id and stay one leaf each, as after a crash between a
+   * delivery and its settlement.
    */
   settle(delivered: JournalEntry[], refused: { entry: JournalEntry; status: number; answer: string }[]): Promise<void> {
     if (delivered.length === 0 && refused.length === 0) return Promise.resolve();
