@@ -14,7 +14,6 @@ import { TokenBuckets } from "../http/rate-limit.js";
 import type { Logger } from "../log.js";
 import { METRICS_CONTENT_TYPE } from "../metrics/exposition.js";
 import type { Synchronous } from "../registry/database.js";
-import { MAX_DNS_EVENTS_PER_BATCH } from "../registry/dns-event-batch.js";
 import { answer, decodeQuery, placementOf, serverFailure, type Query, type Transport } from "./answer.js";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff.js";
 import { JournalThreads, JournalUnavailableError } from "./journal-threads.js";
@@ -35,8 +34,6 @@ export interface BridgeOptions {
   journalMax: number;
   rate: { perSecond: number; burst: number };
   deliveryWindow: number;
-  /** Events per POST /dns_events (default and most: the registry's MAX_DNS_EVENTS_PER_BATCH). */
-  deliveryBatch?: number;
   /** How long a registry that does not take batches gets one event a request before a batch is tried again (default 10 min). */
   deliveryBatchReprobeMs?: number;
   deliveryTimeoutMs: number;
@@ -74,7 +71,6 @@ export async function startBridge(options: BridgeOptions, logger: Logger): Promi
     registryUrl: options.registryUrl,
     secret: options.secret,
     deliveryWindow: options.deliveryWindow,
-    deliveryBatch: Math.min(options.deliveryBatch ?? MAX_DNS_EVENTS_PER_BATCH, MAX_DNS_EVENTS_PER_BATCH),
     deliveryBatchReprobeMs: options.deliveryBatchReprobeMs ?? BATCH_REPROBE_MS,
     deliveryTimeoutMs: options.deliveryTimeoutMs,
     backoff: options.backoff ?? DEFAULT_BACKOFF,

@@ -40,7 +40,6 @@ export interface JournalThreadsOptions {
   registryUrl: string;
   secret: string | null;
   deliveryWindow: number;
-  deliveryBatch: number;
   deliveryBatchReprobeMs: number;
   deliveryTimeoutMs: number;
   /** Paces the sender's retries, and the restarts of a thread that died. */
@@ -200,13 +199,12 @@ export class JournalThreads {
   }
 
   private startSender(journalPort: MessagePort): void {
-    const { registryUrl, secret, deliveryWindow, deliveryBatch, deliveryBatchReprobeMs, deliveryTimeoutMs, backoff, logger } = this.options;
+    const { registryUrl, secret, deliveryWindow, deliveryBatchReprobeMs, deliveryTimeoutMs, backoff, logger } = this.options;
     const sender = new Worker(new URL("./sender-thread.js", import.meta.url), {
       workerData: {
         registryUrl,
         secret,
         window: deliveryWindow,
-        batchSize: deliveryBatch,
         batchReprobeMs: deliveryBatchReprobeMs,
         timeoutMs: deliveryTimeoutMs,
         backoff,

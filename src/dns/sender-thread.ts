@@ -58,7 +58,6 @@ if (parentPort) {
     journal,
     target: deliveryTarget(data.registryUrl, data.secret, data.timeoutMs, data.window),
     window: data.window,
-    batchSize: data.batchSize,
     batchReprobeMs: data.batchReprobeMs,
     backoff: data.backoff,
     metrics: { add: (name, by = 1) => by !== 0 && post({ type: "count", name, by }) },

@@ -1,8 +1,8 @@
 /**
  * Delivers the journal to the registry, oldest first, a window at a time:
- * up to `window` events per round, sent in batches of up to `batchSize` to
- * `POST /dns_events` (the registry commits a batch in one transaction), and
- * the next round starts when every answer of this one is settled in the
+ * up to `window` events per round, sent to `POST /dns_events` in batches of
+ * up to the registry's MAX_DNS_EVENTS_PER_BATCH (the registry commits a batch
+ * in one transaction), and the next round starts when every answer of this one is settled in the
  * journal. Acknowledged events leave the journal, refused ones become dead
  * letters, and anything else stays for the next round after a backoff that
  * honours the registry's `retry_after`. Each event carries its journal
@@ -14,6 +14,7 @@
  */
 import { performance } from "node:perf_hooks";
 import type { Logger } from "../log.js";
+import { MAX_DNS_EVENTS_PER_BATCH } from "../registry/dns-event-batch.js";
 import { retryDelayMs, type BackoffPolicy } from "./backoff.js";
 import { deliver, deliverBatch, type DeliveryTarget, type Outcome } from "./delivery.js";
 import type { JournalEntry } from "./journal.js";
@@ -29,8 +30,6 @@ export interface SenderOptions {
   journal: SenderJournal;
   target: DeliveryTarget;
   window: number;
-  /** Events per POST /dns_events, at most the registry's MAX_DNS_EVENTS_PER_BATCH. */
-  batchSize: number;
   /** How long a registry that answered a batch 404/405/413 gets single events before a batch is tried again. */
   batchReprobeMs: number;
   backoff: BackoffPolicy;
@@ -126,14 +125,14 @@ export class Sender {
 
   /** Each entry's outcome, in order: batches while the registry takes them, else one request per event. */
   private async send(entries: JournalEntry[]): Promise<Outcome[]> {
-    const { target, metrics, batchSize } = this.options;
+    const { target, metrics } = this.options;
     const single = (entry: JournalEntry) => {
       metrics.add("dns_delivery_requests_total");
       return deliver(target, entry);
     };
     if (this.now() < this.singlesUntil) return Promise.all(entries.map(single));
     const batches: JournalEntry[][] = [];
-    for (let start = 0; start < entries.length; start += batchSize) batches.push(entries.slice(start, start + batchSize));
+    for (let start = 0; start < entries.length; start += MAX_DNS_EVENTS_PER_BATCH) batches.push(entries.slice(start, start + MAX_DNS_EVENTS_PER_BATCH));
     const answered = await Promise.all(
       batches.map(async (batch) => {
         metrics.add("dns_delivery_requests_total");

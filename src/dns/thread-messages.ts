@@ -22,7 +22,6 @@ export interface SenderThreadData {
   registryUrl: string;
   secret: string | null;
   window: number;
-  batchSize: number;
   batchReprobeMs: number;
   timeoutMs: number;
   backoff: BackoffPolicy;
