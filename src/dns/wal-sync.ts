@@ -12,6 +12,7 @@
  * while one runs shares the next.
  */
 import fs from "node:fs";
+import path from "node:path";
 import { performance } from "node:perf_hooks";
 
 export class WalSync {
@@ -26,9 +27,21 @@ export class WalSync {
     private readonly observe: (seconds: number) => void = () => {},
   ) {}
 
-  /** Opens the WAL of an SQLite database in WAL mode, which the database's connection has already created. */
+  /**
+   * Opens the WAL of an SQLite database in WAL mode, which the database's
+   * connection has already created, and makes its directory entry durable:
+   * SQLite syncs the directory only at its first checkpoint, so until then a
+   * power cut could lose the whole file with the answered queries in it.
+   */
   static open(databaseFile: string, observe?: (seconds: number) => void): WalSync {
-    return new WalSync(fs.openSync(`${databaseFile}-wal`, "r+"), observe);
+    const fd = fs.openSync(`${databaseFile}-wal`, "r+");
+    try {
+      syncDirectory(path.dirname(databaseFile));
+    } catch (error) {
+      fs.closeSync(fd);
+      throw error;
+    }
+    return new WalSync(fd, observe);
   }
 
   /** A transaction was committed: an fdatasync that begins from now on covers it. */
@@ -69,5 +82,14 @@ export class WalSync {
     );
     this.running = { done, covers };
     return done;
+  }
+}
+
+function syncDirectory(directory: string): void {
+  const fd = fs.openSync(directory, "r");
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
   }
 }

@@ -6,7 +6,11 @@ import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { DEFAULT_BACKOFF } from "../../src/dns/backoff.js";
+import { deliveryTarget } from "../../src/dns/delivery.js";
 import { Journal } from "../../src/dns/journal.js";
+import { Sender } from "../../src/dns/sender.js";
+import { createLogger } from "../../src/log.js";
 import { startTestRegistry, type TestRegistry } from "../http/registry-server.js";
 import { tempDir } from "../temp.js";
 import { DNS_SECRET, beaconName, startTestBridge, tokenOf, udpQuery, until, type DnsLeaf } from "./harness.js";
@@ -43,6 +47,36 @@ test("a backlog goes out in batches: every event once, in journal order, one req
   );
   assert.equal(await bridge.metrics.get("dns_events_delivered_total"), COUNT);
   assert.equal(await bridge.metrics.get("dns_delivery_requests_total"), 3);
+});
+
+test("after a round that did not fill the window the sender pauses, so events journaled one by one meanwhile go in one request", async (t) => {
+  const reg = await startTestRegistry(t, { dnsSecret: DNS_SECRET });
+  const journal = new Journal(tempDir(t, "oversight-dns-bridge-"), { synchronous: "NORMAL" });
+  t.after(() => journal.close());
+  const counts = new Map<string, number>();
+  const count = (name: string) => counts.get(name) ?? 0;
+  const sender = new Sender({
+    journal: { oldest: async (limit) => journal.oldest(limit), settle: (delivered, refused) => journal.settle(delivered, refused) },
+    target: deliveryTarget(reg.url, DNS_SECRET, 10_000, 64),
+    window: 64,
+    batchReprobeMs: 600_000,
+    backoff: DEFAULT_BACKOFF,
+    metrics: { add: (name, by = 1) => counts.set(name, count(name) + by) },
+    logger: createLogger({ level: "error", stream: { write: () => true } }),
+    // Far longer than the five appends below take; the test waits for the deliveries, never for the time.
+    gatherMs: 2_000,
+  });
+  t.after(() => sender.stop());
+  await journal.append(journalEvent(1));
+  sender.notify();
+  await until("the first event delivered", () => count("dns_events_delivered_total") === 1);
+  for (let i = 2; i <= 6; i++) {
+    await journal.append(journalEvent(i));
+    sender.notify();
+  }
+  await until("the five later events delivered", () => count("dns_events_delivered_total") === 6);
+  assert.equal(count("dns_delivery_requests_total"), 2);
+  assert.deepEqual(dnsTokens(reg), [1, 2, 3, 4, 5, 6].map(tokenOf));
 });
 
 test("a batch with one item the registry refuses: that item is dead-lettered with its own error, the others are delivered", async (t) => {

@@ -1,8 +1,9 @@
 // The bridge's journal on a real SQLite file: appends survive a reopen,
 // settling removes delivered events and keeps refused ones as dead letters,
-// and the file is private.
+// the file is private, and the WAL's directory entry is made durable when it is opened.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { statSync } from "node:fs";
 import path from "node:path";
 import { JOURNAL_FILE, Journal, openJournalReadOnly, readBacklog, type JournalEntry } from "../../src/dns/journal.js";
@@ -111,3 +112,32 @@ test("the WAL's fsync: a commit made while one runs waits for the next, which ev
   assert.equal(fsyncs, 2);
   await wal.close();
 });
+
+test("the journal's directory is fsynced when the WAL is opened, before the first answer could depend on the WAL's directory entry", {
+  skip: !canTrace() && "needs strace, allowed to trace",
+}, (t) => {
+  const dir = tempDir(t);
+  const walSync = new URL("../../src/dns/wal-sync.js", import.meta.url).href;
+  // A journal whose WAL exists, as the journal thread has it when it opens its fsync.
+  const journal = new Journal(dir, { synchronous: "NORMAL" });
+  t.after(() => journal.close());
+  const script = `const { WalSync } = await import(${JSON.stringify(walSync)}); process.stderr.write("opening\\n"); WalSync.open(${JSON.stringify(path.join(dir, JOURNAL_FILE))}).close();`;
+  const trace = spawnSync("strace", ["-f", "-e", "trace=openat,fsync,write", "node", "--input-type=module", "-e", script], { encoding: "utf8" });
+  assert.equal(trace.status, 0, trace.stderr);
+  const lines = trace.stderr.split("\n");
+  const opened = lines.findIndex((line) => line.includes('"opening\\n"'));
+  const directoryFd = lines
+    .slice(opened)
+    .map((line) => new RegExp(`openat\\(AT_FDCWD, "${dir}", O_RDONLY[^)]*\\) = (\\d+)`).exec(line)?.[1])
+    .find((fd) => fd !== undefined);
+  assert.ok(directoryFd !== undefined, "the directory is opened");
+  assert.ok(
+    lines.slice(opened).some((line) => line.includes(`fsync(${directoryFd})`)),
+    "and fsynced",
+  );
+});
+
+/** strace is installed and may trace here (a container can forbid ptrace). */
+function canTrace(): boolean {
+  return spawnSync("strace", ["-e", "trace=none", "true"], { stdio: "ignore" }).status === 0;
+}
