@@ -14,6 +14,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
+import { syncDirectory } from "../core/durable-file.js";
 
 export class WalSync {
   /** Commits made so far, as told by `committed()`. */
@@ -35,12 +36,7 @@ export class WalSync {
    */
   static open(databaseFile: string, observe?: (seconds: number) => void): WalSync {
     const fd = fs.openSync(`${databaseFile}-wal`, "r+");
-    try {
-      syncDirectory(path.dirname(databaseFile));
-    } catch (error) {
-      fs.closeSync(fd);
-      throw error;
-    }
+    syncDirectory(path.dirname(databaseFile));
     return new WalSync(fd, observe);
   }
 
@@ -82,14 +78,5 @@ export class WalSync {
     );
     this.running = { done, covers };
     return done;
-  }
-}
-
-function syncDirectory(directory: string): void {
-  const fd = fs.openSync(directory, "r");
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
   }
 }
