@@ -131,6 +131,10 @@ test("range: SQLite's JSON of each leaf is the leaf's exact text, hash and hex, 
   assert.equal(text, JSON.stringify(expected), "byte for byte what JSON.stringify writes for the page, envelope included");
   const tail = await reg.call("/tlog/range?start=3&limit=2");
   assert.equal(await tail.text(), JSON.stringify({ ...expected, start: 3, count: 2, entries: expected.entries.slice(3) }));
+  const head = await reg.call("/tlog/range?start=0&limit=10", { method: "HEAD" });
+  assert.equal(head.status, 200);
+  assert.equal(head.headers.get("content-length"), String(Buffer.byteLength(text)), "HEAD announces the length of the answer's parts together");
+  assert.equal(await head.text(), "");
   assert.deepEqual(
     range.entries.map((e: { leaf_data: string }) => JSON.parse(e.leaf_data).user_agent),
     agents,
