@@ -221,13 +221,6 @@ class RawConnection implements Sender {
    * 64 KiB), about as much CPU as the server's own work on it.
    */
   private awaiting = 0;
-  /**
-   * Bytes of a success body still to arrive: they are counted, not kept.
-   * Keeping and joining a 1 MB /tlog/range answer allocated a megabyte in the
-   * client per answer, whose garbage collections landed inside the next
-   * serial request's latency.
-   */
-  private skipping = 0;
   private waiting: ((outcome: Outcome) => void) | null = null;
   private current: LoadRequest | null = null;
 
@@ -257,18 +250,7 @@ class RawConnection implements Sender {
 
   private connect(): net.Socket {
     const socket = net.connect({ host: this.target.hostname, port: Number(this.target.port), noDelay: true });
-    socket.on("data", (arrived: Buffer) => {
-      let chunk = arrived;
-      if (this.skipping > 0) {
-        if (chunk.length < this.skipping) {
-          this.skipping -= chunk.length;
-          return;
-        }
-        chunk = chunk.subarray(this.skipping);
-        this.skipping = 0;
-        this.settle({ ok: true });
-        if (chunk.length === 0) return;
-      }
+    socket.on("data", (chunk: Buffer) => {
       this.chunks.push(chunk);
       this.buffered += chunk.length;
       if (this.buffered < this.awaiting) return;
@@ -309,7 +291,6 @@ class RawConnection implements Sender {
     this.chunks = rest.length === 0 ? [] : [rest];
     this.buffered = rest.length;
     this.awaiting = 0;
-    this.skipping = 0;
   }
 
   /** Consumes one complete answer from `buf` (all that has arrived) when there is one. */
@@ -324,11 +305,6 @@ class RawConnection implements Sender {
     const length = /\r\ncontent-length: *(\d+)/.exec(head);
     if (length) {
       bodyEnd = bodyStart + Number(length[1]);
-      if (buf.length < bodyEnd && status >= 200 && status < 300 && !/\r\nconnection: *close/.test(head)) {
-        this.keep(Buffer.alloc(0));
-        this.skipping = bodyEnd - buf.length;
-        return;
-      }
       if (buf.length < bodyEnd) {
         this.awaiting = bodyEnd;
         return;
