@@ -10,7 +10,8 @@
  * - `health_under_bundle`: `/health` on one connection while 4 connections pull
  *   every page of the largest bundle over and over;
  * - `rss`: the server's resident memory idle, then after 20,000 proofs and
- *   300 ranges, and `rss_end` after everything (`/proc`, Linux only).
+ *   300 ranges, and `rss_end` after everything, split into anonymous and
+ *   file-backed memory (`/proc`, Linux only).
  * Progress goes to stderr. bench/README.md explains the figures.
  */
 import { randomInt } from "node:crypto";
@@ -72,6 +73,22 @@ function rssMiB(pid: number): number | null {
   try {
     const kib = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
     return kib === undefined ? null : round(Number(kib) / 1024);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Where the resident memory is at the end: `anon_mib` is the process's own
+ * (V8 heaps, malloc, SQLite's page cache), `file_mib` the mapped files
+ * (node's binary and libraries), so a change in RSS can be told apart.
+ */
+function residentParts(pid: number): { anon_mib: number; file_mib: number } | null {
+  try {
+    const rollup = fs.readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+    const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(rollup)?.[1] ?? Number.NaN);
+    const anon = kib("Anonymous");
+    return { anon_mib: round(anon / 1024), file_mib: round((kib("Rss") - anon) / 1024) };
   } catch {
     return null;
   }
@@ -155,7 +172,7 @@ async function main(): Promise<void> {
         page_errors: bundles.errors,
       });
 
-      console.log(JSON.stringify({ scenario: "rss_end", rss_mib: rssMiB(server.pid), cores: os.availableParallelism(), leaves }));
+      console.log(JSON.stringify({ scenario: "rss_end", rss_mib: rssMiB(server.pid), ...residentParts(server.pid), cores: os.availableParallelism(), leaves }));
     } finally {
       await server.stop();
     }

@@ -10,8 +10,12 @@ export interface Answer {
   /** 200 unless set. */
   status?: number;
   headers?: Readonly<Record<string, string>>;
-  /** None: an empty answer without Content-Type. */
-  content?: { type: string; body: string | Buffer };
+  /**
+   * None: an empty answer without Content-Type. A list of buffers is written
+   * one after the other, so a large body made of a few parts is never copied
+   * into one buffer just to be written.
+   */
+  content?: { type: string; body: string | Buffer | readonly Buffer[] };
 }
 
 export function json(value: unknown, headers?: Readonly<Record<string, string>>): Answer {
@@ -27,7 +31,22 @@ export function sendAnswer(res: ServerResponse, answer: Answer): void {
   }
   const { type, body } = answer.content;
   res.setHeader("Content-Type", type);
-  res.setHeader("Content-Length", typeof body === "string" ? Buffer.byteLength(body) : body.length);
+  res.setHeader("Content-Length", byteLength(body));
   // Node leaves the body out of an answer to HEAD and keeps its Content-Length, as Express's res.send does.
-  res.end(body);
+  if (typeof body === "string" || Buffer.isBuffer(body)) {
+    res.end(body);
+    return;
+  }
+  res.cork();
+  for (const part of body) res.write(part);
+  res.end();
+  res.uncork();
+}
+
+function byteLength(body: string | Buffer | readonly Buffer[]): number {
+  if (typeof body === "string") return Buffer.byteLength(body);
+  if (Buffer.isBuffer(body)) return body.length;
+  let total = 0;
+  for (const part of body) total += part.length;
+  return total;
 }

@@ -114,9 +114,10 @@ test("range: SQLite's JSON of each leaf is the leaf's exact text, hash and hex, 
   for (const userAgent of agents) await reg.service.events.beacon({ kind: "http_img", tokenId: "tok", sourceIp: "192.0.2.1", userAgent });
   const res = await reg.call("/tlog/range?start=0&limit=10");
   assert.equal(res.headers.get("content-type"), "application/json; charset=utf-8");
-  const range = await res.json();
+  const text = await res.text();
+  const range = JSON.parse(text);
   const stored = reg.service.registry.store.leaves(0, agents.length);
-  assert.deepEqual(range, {
+  const expected = {
     start: 0,
     count: agents.length,
     entries: stored.map((leaf) => ({
@@ -125,7 +126,15 @@ test("range: SQLite's JSON of each leaf is the leaf's exact text, hash and hex, 
       leaf_data: leaf.leafData.toString("utf8"),
       leaf_data_hex: leaf.leafData.toString("hex"),
     })),
-  });
+  };
+  assert.deepEqual(range, expected);
+  assert.equal(text, JSON.stringify(expected), "byte for byte what JSON.stringify writes for the page, envelope included");
+  const tail = await reg.call("/tlog/range?start=3&limit=2");
+  assert.equal(await tail.text(), JSON.stringify({ ...expected, start: 3, count: 2, entries: expected.entries.slice(3) }));
+  const head = await reg.call("/tlog/range?start=0&limit=10", { method: "HEAD" });
+  assert.equal(head.status, 200);
+  assert.equal(head.headers.get("content-length"), String(Buffer.byteLength(text)), "HEAD announces the length of the answer's parts together");
+  assert.equal(await head.text(), "");
   assert.deepEqual(
     range.entries.map((e: { leaf_data: string }) => JSON.parse(e.leaf_data).user_agent),
     agents,
