@@ -35,8 +35,8 @@ export class InclusionCheck {
       this.verified.clear();
     }
     let node = leaf;
-    for (let level = 0; level < SHARED_LEVEL; level++) {
-      node = Math.floor(index / 2 ** level) % 2 === 1 ? nodeHash(path[level]!, node) : nodeHash(node, path[level]!);
+    for (let level = 0, at = index; level < SHARED_LEVEL; level++, at = Math.floor(at / 2)) {
+      node = at % 2 === 1 ? nodeHash(path[level]!, node) : nodeHash(node, path[level]!);
     }
     const known = this.verified.get(subtree);
     if (known !== undefined && sameAbove(known, node, path)) return true;

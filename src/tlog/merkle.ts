@@ -62,6 +62,8 @@ export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
 const nodeHasher: MerkleHasher = { leaf: leafHash, node: nodeHash };
 
 const TWO_32 = 2 ** 32;
+/** 2^k by k, for the index math every proof runs dozens of times: a lookup instead of Math.pow. */
+const POW2: readonly number[] = Array.from({ length: 64 }, (_, k) => 2 ** k);
 
 function popcount32(x: number): number {
   x = x - ((x >>> 1) & 0x55555555);
@@ -76,7 +78,7 @@ export function popcount(n: number): number {
 
 /** Largest power of two strictly smaller than n (n ≥ 2): where RFC 6962 splits a tree of n leaves. */
 function splitPoint(n: number): number {
-  return 2 ** floorLog2(n - 1);
+  return POW2[floorLog2(n - 1)]!;
 }
 
 /** A complete subtree: 2^level leaves from leaf index × 2^level (level 0 is a leaf). */
@@ -94,9 +96,9 @@ export function rangeNodes(start: number, end: number, into: NodeKey[] = []): No
   let at = start;
   while (at < end) {
     let level = floorLog2(end - at);
-    while (at % 2 ** level !== 0) level--;
-    into.push({ level, index: at / 2 ** level });
-    at += 2 ** level;
+    while (at % POW2[level]! !== 0) level--;
+    into.push({ level, index: at / POW2[level]! });
+    at += POW2[level]!;
   }
   return into;
 }

@@ -55,6 +55,12 @@ export class NodeCache {
     return bytes;
   }
 
+  /** Whether `get` would find the node, without making a view of its slot. */
+  has(level: number, index: number): boolean {
+    const cached = this.levels.get(level);
+    return cached !== undefined && index < cached.known.length && cached.known[index] === 1;
+  }
+
   get(level: number, index: number): Buffer | undefined {
     const cached = this.levels.get(level);
     if (cached === undefined || index >= cached.known.length || cached.known[index] === 0) return undefined;

@@ -52,21 +52,22 @@ export interface LeafRecord {
 type Statement = Database.Statement<unknown[], unknown>;
 
 /**
- * The right edge of a tree as proofs at its size use it, by the leaf each
- * piece starts at: the peaks (the perfect subtrees along the edge, already
- * in memory), and MTH(D[start:size]) for every start where a peak begins,
- * which every proof's right-hand ranges are, hashed once per size instead of
- * once per proof.
+ * The right edge of a tree as proofs at its size use it: the peaks (the
+ * perfect subtrees along the edge, already in memory), and, by the leaf it
+ * starts at, MTH(D[start:size]) for every start where a peak begins, which
+ * every proof's right-hand ranges are, hashed once per size instead of once
+ * per proof.
  */
 interface RightEdge {
   size: number;
-  peaks: Map<number, { level: number; hash: Buffer }>;
+  /** By level: a tree has at most one peak per level, so a lookup is an index and a comparison. */
+  peaks: ({ index: number; hash: Buffer } | undefined)[];
   ranges: Map<number, Buffer>;
 }
 
 function peakOf(edge: RightEdge, level: number, index: number): Buffer | undefined {
-  const peak = edge.peaks.get(index * 2 ** level);
-  return peak?.level === level ? peak.hash : undefined;
+  const peak = edge.peaks[level];
+  return peak?.index === index ? peak.hash : undefined;
 }
 
 function requireCount(name: string, value: unknown): number {
@@ -216,7 +217,7 @@ export class TlogStore {
         index = 0;
         continue;
       }
-      if (this.upper.get(level, index) === undefined) keys.push({ level, index });
+      if (!this.upper.has(level, index)) keys.push({ level, index });
       index++;
     }
     this.warmAt = { level, index };
@@ -366,7 +367,7 @@ export class TlogStore {
     for (const key of keys) {
       if (edge !== null && peakOf(edge, key.level, key.index) !== undefined) continue;
       if (key.level >= lowest) {
-        if (this.upper.get(key.level, key.index) === undefined) ids.push(nodeId(key.level, key.index));
+        if (!this.upper.has(key.level, key.index)) ids.push(nodeId(key.level, key.index));
         continue;
       }
       below.push(key);
@@ -418,7 +419,7 @@ export class TlogStore {
   private rightEdge(): RightEdge {
     if (this.edge?.size !== this.count) {
       const ranges = new Map<number, Buffer>();
-      const peaks = new Map<number, { level: number; hash: Buffer }>();
+      const peaks: RightEdge["peaks"] = [];
       const keys = rangeNodes(0, this.count);
       let root: Buffer | undefined;
       for (let j = keys.length - 1; j >= 0; j--) {
@@ -426,7 +427,7 @@ export class TlogStore {
         const hash = this.peaks[j]!;
         root = root === undefined ? hash : nodeHash(hash, root);
         ranges.set(index * 2 ** level, root);
-        peaks.set(index * 2 ** level, { level, hash });
+        peaks[level] = { index, hash };
       }
       this.edge = { size: this.count, ranges, peaks };
     }

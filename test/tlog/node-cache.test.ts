@@ -4,17 +4,24 @@ import { NodeCache } from "../../src/tlog/node-cache.js";
 
 const hashOf = (level: number, index: number) => Buffer.alloc(32, (level * 31 + index) % 251);
 
-test("a cached node comes back with its bytes; unknown ones and levels below the lowest are misses", () => {
+test("a cached node comes back with its bytes; unknown ones and levels below the lowest are misses, and has() says which", () => {
   const cache = new NodeCache(1 << 20);
   cache.resize(1000);
   assert.equal(cache.lowestLevel, 1);
   cache.set(3, 7, hashOf(3, 7), 1000);
   assert.deepEqual(cache.get(3, 7), hashOf(3, 7));
-  assert.equal(cache.get(3, 6), undefined);
-  assert.equal(cache.get(3, 10_000), undefined);
-  assert.equal(cache.get(4, 7), undefined);
+  assert.equal(cache.has(3, 7), true);
+  for (const [level, index] of [
+    [3, 6],
+    [3, 10_000],
+    [4, 7],
+  ] as const) {
+    assert.equal(cache.get(level, index), undefined);
+    assert.equal(cache.has(level, index), false);
+  }
   cache.clear();
   assert.equal(cache.get(3, 7), undefined);
+  assert.equal(cache.has(3, 7), false);
 });
 
 test("the lowest cached level rises with the tree so the slots stay within the budget", () => {
