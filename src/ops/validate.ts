@@ -20,6 +20,7 @@ import { isDamagedStore } from "../registry/damaged-store.js";
 import { prepareLogSize } from "../tlog/log-size.js";
 import { signedHeadFile } from "../tlog/signed-head-record.js";
 import { Findings } from "./validate-findings.js";
+import { checkExtensionRows, EXTENSION_FIELDS } from "./validate-extensions.js";
 import { checkIdentity, IDENTITY_FIELDS } from "./validate-identity.js";
 import { checkLogTables, LOG_FIELDS, rehashLog, SignedHeadCheckSchema } from "./validate-log.js";
 import { checkRows, eventTimestampDrift, EventTimestampDriftSchema, ROW_FIELDS } from "./validate-rows.js";
@@ -42,10 +43,8 @@ export interface ValidationOptions {
 const Count = z.int().nonnegative();
 /** null only in a report whose checks were aborted: the store could not be read that far. */
 const Checked = Count.nullable();
-const problemCounts = Object.fromEntries([...ROW_FIELDS, ...LOG_FIELDS, ...IDENTITY_FIELDS].map((field) => [field, Checked])) as Record<
-  (typeof ROW_FIELDS)[number] | (typeof LOG_FIELDS)[number] | (typeof IDENTITY_FIELDS)[number],
-  typeof Checked
->;
+const PROBLEM_FIELDS = [...ROW_FIELDS, ...EXTENSION_FIELDS, ...LOG_FIELDS, ...IDENTITY_FIELDS] as const;
+const problemCounts = Object.fromEntries(PROBLEM_FIELDS.map((field) => [field, Checked])) as Record<(typeof PROBLEM_FIELDS)[number], typeof Checked>;
 
 export const ValidationReportSchema = z.object({
   ok: z.boolean(),
@@ -141,6 +140,7 @@ async function check(db: Database.Database, findings: Findings, options: Validat
       tlogSize,
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
+    checkExtensionRows(db, findings);
   } catch (error) {
     await rehash;
     throw error;
@@ -174,7 +174,7 @@ function abortedReport(findings: Findings, error: unknown): ValidationReport {
     counts: null,
     tlog_size: null,
     tlog_root: null,
-    ...Object.fromEntries([...ROW_FIELDS, ...LOG_FIELDS, ...IDENTITY_FIELDS].map((field) => [field, null])),
+    ...Object.fromEntries(PROBLEM_FIELDS.map((field) => [field, null])),
     event_timestamp_drift: null,
     signed_heads: [],
     examples: INTEGRITY_FIELD in examples ? { [INTEGRITY_FIELD]: examples[INTEGRITY_FIELD] } : {},

@@ -7,6 +7,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type Database from "better-sqlite3";
+import { z } from "zod";
 import { secretDigest } from "../core/credential.js";
 import { TokenScopesSchema, type TokenScopes } from "../core/token-scopes.js";
 
@@ -45,14 +46,27 @@ export interface TokenRecord {
   revokedAt: number | null;
 }
 
-interface TokenRow {
-  name: string;
-  scopes: string;
-  created_at: number;
-  expires_at: number | null;
-  last_used_at: number | null;
-  revoked_at: number | null;
-}
+/**
+ * A row as the server reads it, on every request that presents its secret:
+ * `--validate-db` reports the rows this refuses (tokenRowProblem), so the
+ * check and the server apply one rule.
+ */
+const TokenRowSchema = z.object({
+  name: z.string(),
+  scopes: z.string().transform((text, context) => {
+    try {
+      return TokenScopesSchema.parse(JSON.parse(text));
+    } catch {
+      context.addIssue({ code: "custom", message: "scopes is not a JSON object of known scopes" });
+      return z.NEVER;
+    }
+  }),
+  created_at: z.int(),
+  expires_at: z.int().nullable(),
+  last_used_at: z.int().nullable(),
+  revoked_at: z.int().nullable(),
+});
+type TokenRow = z.input<typeof TokenRowSchema>;
 
 export function tokenNameProblem(name: string): string | null {
   if (!NAME.test(name)) return "a token name is 1..64 letters, digits, '.', '_' or '-', starting with a letter or digit";
@@ -122,12 +136,22 @@ export class OperatorTokens {
 }
 
 function toRecord(row: TokenRow): TokenRecord {
+  const parsed = TokenRowSchema.parse(row);
   return {
-    name: row.name,
-    scopes: TokenScopesSchema.parse(JSON.parse(row.scopes)),
-    createdAt: row.created_at,
-    expiresAt: row.expires_at,
-    lastUsedAt: row.last_used_at,
-    revokedAt: row.revoked_at,
+    name: parsed.name,
+    scopes: parsed.scopes,
+    createdAt: parsed.created_at,
+    expiresAt: parsed.expires_at,
+    lastUsedAt: parsed.last_used_at,
+    revokedAt: parsed.revoked_at,
   };
+}
+
+/** Why the server could not use this `operator_tokens` row (`--validate-db`), or null when it can. */
+export function tokenRowProblem(row: TokenRow & { secret_sha256: unknown }): string | null {
+  const nameProblem = tokenNameProblem(row.name);
+  if (nameProblem !== null) return nameProblem;
+  if (!Buffer.isBuffer(row.secret_sha256) || row.secret_sha256.length !== 32) return "secret_sha256 is not 32 bytes, so no secret can match it";
+  const parsed = TokenRowSchema.safeParse(row);
+  return parsed.success ? null : parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; ");
 }
