@@ -7,8 +7,10 @@
  * queries costs one fsync; with synchronous=FULL that fsync runs on the libuv
  * pool while the next appends commit (wal-sync.ts), and an append resolves
  * only once it returned. Settlements ride on the appends' fsyncs (settle).
- * It is opened and written on the journal thread only (journal-thread.ts);
- * other threads read it through their own read-only connections.
+ * It is opened and written on the thread that answers queries
+ * (bridge-journal.ts), whose commits at NORMAL are short; the sender thread
+ * reads and settles it by asking that thread, and `dns-bridge status` reads
+ * it through a read-only connection of its own.
  */
 import type Database from "better-sqlite3";
 import { randomBytes } from "node:crypto";
@@ -17,7 +19,7 @@ import path from "node:path";
 import { z } from "zod";
 import { openDatabase, type Synchronous } from "../registry/database.js";
 import { WriteSequencer, type CommitObserver } from "../registry/sequencer.js";
-import { WalSync } from "./wal-sync.js";
+import { WalSync, type Fdatasync } from "./wal-sync.js";
 
 export const JOURNAL_FILE = "dns-bridge-journal.sqlite";
 
@@ -90,6 +92,8 @@ export interface JournalOptions {
   observer?: CommitObserver;
   /** Told the duration of every fdatasync of the WAL (synchronous=FULL). */
   observeSync?: (seconds: number) => void;
+  /** The WAL's fdatasync (synchronous=FULL), default fs.fdatasync. */
+  fdatasync?: Fdatasync | undefined;
 }
 
 export class Journal {
@@ -108,7 +112,10 @@ export class Journal {
     const file = path.join(dataDir, JOURNAL_FILE);
     // The connection never syncs a commit itself: with FULL, `wal` does it after the commit.
     this.db = openDatabase(file, { synchronous: "NORMAL", migrations: JOURNAL_MIGRATIONS });
-    this.wal = (options.synchronous ?? "FULL") === "FULL" ? WalSync.open(file, options.observeSync) : null;
+    // The thread that commits also answers every query: a lock held by another program must fail the append (its
+    // query is answered SERVFAIL and asked again) at once, not stall every answer for the busy timeout.
+    this.db.pragma("busy_timeout = 0");
+    this.wal = (options.synchronous ?? "FULL") === "FULL" ? WalSync.open(file, { observe: options.observeSync, fdatasync: options.fdatasync }) : null;
     this.now = options.now ?? Date.now;
     const wal = this.wal;
     const observer: CommitObserver = {

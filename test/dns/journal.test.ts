@@ -95,7 +95,7 @@ test("the WAL's fsync: a commit made while one runs waits for the next, which ev
   const journal = new Journal(dir, { synchronous: "NORMAL" });
   t.after(() => journal.close());
   let fsyncs = 0;
-  const wal = WalSync.open(path.join(dir, JOURNAL_FILE), () => fsyncs++);
+  const wal = WalSync.open(path.join(dir, JOURNAL_FILE), { observe: () => fsyncs++ });
   const settled = new Set<string>();
   const track = (name: string, promise: Promise<void>) => promise.then(() => settled.add(name));
 
@@ -118,7 +118,7 @@ test("the journal's directory is fsynced when the WAL is opened, before the firs
 }, (t) => {
   const dir = tempDir(t);
   const walSync = new URL("../../src/dns/wal-sync.js", import.meta.url).href;
-  // A journal whose WAL exists, as the journal thread has it when it opens its fsync.
+  // A journal whose WAL exists, as the bridge has it when it opens its fsync.
   const journal = new Journal(dir, { synchronous: "NORMAL" });
   t.after(() => journal.close());
   const script = `const { WalSync } = await import(${JSON.stringify(walSync)}); process.stderr.write("opening\\n"); WalSync.open(${JSON.stringify(path.join(dir, JOURNAL_FILE))}).close();`;
