@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { statSync } from "node:fs";
 import path from "node:path";
+import Database from "better-sqlite3";
 import { JOURNAL_FILE, Journal, openJournalReadOnly, readBacklog, type JournalEntry } from "../../src/dns/journal.js";
 import { WalSync } from "../../src/dns/wal-sync.js";
 import { tempDir } from "../temp.js";
@@ -80,6 +81,24 @@ test("with FULL an append resolves only after an fsync of the WAL that began aft
   );
   assert.equal(journal.pending, 1);
   assert.equal(journal.backlog().dead_letters, 1);
+});
+
+test("the journal does not wait for a lock another program holds: the append fails (its query is answered SERVFAIL) instead of stalling the thread that answers", async (t) => {
+  const dir = tempDir(t);
+  const journal = new Journal(dir, { synchronous: "NORMAL" });
+  t.after(() => journal.close());
+  // SQLite's busy timeout would block the whole thread in its retry loop, every answer with it.
+  assert.equal(journal.db.pragma("busy_timeout", { simple: true }), 0);
+  const other = new Database(path.join(dir, JOURNAL_FILE));
+  t.after(() => other.close());
+  other.exec("BEGIN IMMEDIATE");
+  await assert.rejects(journal.append(event(1)), /could not be committed/);
+  other.exec("ROLLBACK");
+  await journal.append(event(2));
+  assert.deepEqual(
+    journal.oldest(5).map((e) => e.qname),
+    ["q2"],
+  );
 });
 
 test("with NORMAL no fsync is made", async (t) => {
