@@ -59,7 +59,11 @@ test("answers over UDP and TCP are right, and each beacon query reaches the regi
 
   // Beacon queries: tokens 1 (A), 10 (mixed case, A), 2 (AAAA), 3 (A over TCP), 4 (TXT over TCP).
   await until("five events in the registry", () => dnsLeaves(reg).length >= 5);
-  await until("an empty backlog", () => bridge.journal.pending === 0);
+  // The sender thread counts a delivery once the journal has settled it, and the count reaches this thread by message.
+  await until(
+    "an empty backlog, its deliveries counted",
+    async () => bridge.journal.pending === 0 && (await bridge.metrics.get("dns_events_delivered_total")) === 5,
+  );
   const leaves = dnsLeaves(reg)
     .map((l) => [l.token_id, l.qtype, l.qname, l.source_ip])
     .sort();
