@@ -1,12 +1,12 @@
 /**
  * The DNS bridge assembled: sockets → answer → (beacon queries) journal →
  * sender → registry, plus the loopback metrics and status endpoint. This
- * thread only parses, rate-limits and answers; the journal's commits and the
- * deliveries run on their own threads (journal-threads.ts). A beacon query is
- * answered once the journal thread reports its row committed; it never waits
- * for the registry, and when the journal cannot take more (size cap, commit
- * queue full, source over its rate) the query is still answered and the
- * refusal counted.
+ * thread parses, rate-limits, journals and answers; the journal's fsync runs
+ * on the libuv pool and the deliveries on their own thread
+ * (bridge-journal.ts). A beacon query is answered once its row is durable;
+ * it never waits for the registry, and when the journal cannot take more
+ * (size cap, commit queue full, source over its rate) the query is still
+ * answered and the refusal counted.
  */
 import http from "node:http";
 import { performance } from "node:perf_hooks";
@@ -16,10 +16,11 @@ import { METRICS_CONTENT_TYPE } from "../metrics/exposition.js";
 import type { Synchronous } from "../registry/database.js";
 import { answer, decodeQuery, placementOf, serverFailure, type Query, type Transport } from "./answer.js";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff.js";
-import { JournalThreads, JournalUnavailableError } from "./journal-threads.js";
+import { BridgeJournal } from "./bridge-journal.js";
 import { BridgeMetrics } from "./metrics.js";
 import { RecentQueries } from "./retransmissions.js";
 import { startDnsServer, type Remote } from "./server.js";
+import type { Fdatasync } from "./wal-sync.js";
 import type { Zone } from "./zone.js";
 
 export interface BridgeOptions {
@@ -39,17 +40,19 @@ export interface BridgeOptions {
   deliveryTimeoutMs: number;
   synchronous: Synchronous;
   backoff?: BackoffPolicy;
+  /** The journal WAL's fdatasync, default fs.fdatasync: tests hold it to see that no answer leaves before it. */
+  fdatasync?: Fdatasync;
 }
 
 export interface RunningBridge {
   dnsPort: number;
   metricsUrl: string | null;
-  journal: JournalThreads;
+  journal: BridgeJournal;
   metrics: BridgeMetrics;
   close(): Promise<void>;
 }
 
-/** Appends waiting for one commit beyond this are not journaled: the disk is behind, and answers must not queue behind it. */
+/** Appends waiting for their commit and fsync beyond this are not journaled: the disk is behind, and answers must not queue behind it. */
 const MAX_UNCOMMITTED = 20_000;
 const RETRANSMISSION_WINDOW_MS = 5_000;
 const BATCH_REPROBE_MS = 10 * 60_000;
@@ -65,7 +68,7 @@ export async function startBridge(options: BridgeOptions, logger: Logger): Promi
     },
     dns_journal_dead_letters: () => journal.backlog().dead_letters,
   });
-  const journal = await JournalThreads.start({
+  const journal = new BridgeJournal({
     dataDir: options.dataDir,
     synchronous: options.synchronous,
     registryUrl: options.registryUrl,
@@ -76,6 +79,7 @@ export async function startBridge(options: BridgeOptions, logger: Logger): Promi
     backoff: options.backoff ?? DEFAULT_BACKOFF,
     metrics,
     logger,
+    fdatasync: options.fdatasync,
   });
   const recent = new RecentQueries({ windowMs: RETRANSMISSION_WINDOW_MS, maxEntries: RETRANSMISSION_MAX_ENTRIES, now: () => performance.now() });
   const buckets = new TokenBuckets(options.rate);
@@ -109,9 +113,7 @@ export async function startBridge(options: BridgeOptions, logger: Logger): Promi
     } catch (error) {
       recent.forget(remote.address, query.id, name, type);
       metrics.add("dns_events_journal_failed_total");
-      // A thread that died is logged once, when it dies, not once per query until it is back.
-      if (!(error instanceof JournalUnavailableError))
-        logger.error("could not journal a beacon query; answered SERVFAIL so the resolver asks again", { error });
+      logger.error("could not journal a beacon query; answered SERVFAIL so the resolver asks again", { error });
       return "failed";
     }
     metrics.observe("dns_journal_commit_wait_seconds", (performance.now() - appended) / 1000);
@@ -119,7 +121,10 @@ export async function startBridge(options: BridgeOptions, logger: Logger): Promi
     return "journaled";
   };
 
+  let closing = false;
   const handle = async (message: Buffer, remote: Remote, transport: Transport): Promise<Buffer | null> => {
+    // Closing: the answers still owed are sent, new queries are left to the resolver's next server or retry.
+    if (closing) return null;
     const received = performance.now();
     metrics.add("dns_queries_total");
     const decoded = decodeQuery(message);
@@ -159,22 +164,24 @@ export async function startBridge(options: BridgeOptions, logger: Logger): Promi
     metrics: status?.url ?? "off",
     backlog: journal.pending,
   });
-  let closing: Promise<void> | undefined;
+  let closed: Promise<void> | undefined;
   return {
     dnsPort: dns.port,
     metricsUrl: status?.url ?? null,
     journal,
     metrics,
     close: () =>
-      (closing ??= (async () => {
+      (closed ??= (async () => {
+        closing = true;
+        // Every append made durable meanwhile is answered before the sockets go.
+        await journal.close();
         await dns.close();
         await status?.close();
-        await journal.close();
       })()),
   };
 }
 
-async function startStatusServer(port: number, journal: JournalThreads, metrics: BridgeMetrics): Promise<{ url: string; close(): Promise<void> }> {
+async function startStatusServer(port: number, journal: BridgeJournal, metrics: BridgeMetrics): Promise<{ url: string; close(): Promise<void> }> {
   const server = http.createServer(async (req, res) => {
     if (req.method === "GET" && req.url === "/metrics") {
       res.writeHead(200, { "content-type": METRICS_CONTENT_TYPE }).end(await metrics.render());

@@ -24,13 +24,13 @@ export type CounterName = keyof typeof COUNTERS;
 
 /**
  * Where a beacon answer's time goes: the whole of it, and the part spent
- * waiting for the journal thread's commit (the rest is parsing, the bounds
- * and encoding on the main thread, and waiting for it).
+ * waiting for its commit and fsync (the rest is parsing, the bounds and
+ * encoding, and waiting for the thread to be free).
  */
 export const HISTOGRAMS = {
   dns_beacon_answer_seconds: "journaled beacon queries: from the query read off the socket to its answer ready to send",
-  dns_journal_commit_wait_seconds: "journaled beacon queries: from the append handed to the journal thread to its commit acknowledged",
-  dns_journal_commit_seconds: "the journal thread's transactions: appends and settled deliveries (neither waits for the disk)",
+  dns_journal_commit_wait_seconds: "journaled beacon queries: from the append to its row durable (committed and, with FULL, fsynced)",
+  dns_journal_commit_seconds: "the journal's transactions: appends and settled deliveries (neither waits for the disk)",
   dns_journal_fsync_seconds: "fsyncs of the journal's WAL (synchronous=FULL), each covering the appends committed before it began",
 } as const;
 export type HistogramName = keyof typeof HISTOGRAMS;
@@ -43,7 +43,7 @@ export interface Counters {
   add(name: CounterName, by?: number): void;
 }
 
-/** What a component that only times needs; the journal thread's commit times travel to the main thread's BridgeMetrics. */
+/** What a component that only times needs (the journal's commits and fsyncs). */
 export interface Observations {
   observe(name: HistogramName, seconds: number): void;
 }

@@ -1,9 +1,9 @@
 /**
  * The sender thread: delivers the journal to the registry (sender.ts), so the
  * HTTP work of thousands of deliveries a second never runs on the thread that
- * answers queries. It reads and settles the journal by asking the journal
- * thread; its counts and log lines go to the main thread. Started by
- * journal-threads.ts.
+ * answers queries. It reads and settles the journal by asking that thread,
+ * which owns it; its counts and log lines go there too. Started by
+ * bridge-journal.ts.
  */
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 import { deliveryTarget } from "./delivery.js";
@@ -11,7 +11,7 @@ import type { JournalEntry } from "./journal.js";
 import { Sender, type SenderJournal } from "./sender.js";
 import { threadLogger, type FromSenderThread, type JournalReply, type JournalRequest, type SenderThreadData, type ToSenderThread } from "./thread-messages.js";
 
-/** The journal thread's journal, one request at a time over the channel. */
+/** The main thread's journal, one request at a time over the channel. */
 class RemoteJournal implements SenderJournal {
   private nextRequest = 0;
   private readonly waiting = new Map<number, { resolve: (reply: JournalReply) => void; reject: (error: Error) => void }>();

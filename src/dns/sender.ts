@@ -20,7 +20,7 @@ import { deliver, deliverBatch, type DeliveryTarget, type Outcome } from "./deli
 import type { JournalEntry } from "./journal.js";
 import type { Counters } from "./metrics.js";
 
-/** The journal as the sender uses it; on the sender thread, requests to the journal thread. */
+/** The journal as the sender uses it; on the sender thread, requests to the main thread, which owns it. */
 export interface SenderJournal {
   oldest(limit: number): Promise<JournalEntry[]>;
   settle(delivered: JournalEntry[], refused: { entry: JournalEntry; status: number; answer: string }[]): Promise<void>;

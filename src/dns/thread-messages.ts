@@ -1,22 +1,14 @@
 /**
- * What the bridge's three threads say to each other. The main thread answers
- * DNS; the journal thread owns the SQLite journal; the sender thread talks to
- * the registry. Everything crosses as plain data (structured clone): no
- * thread shares an object, a socket or a database connection with another.
+ * What the bridge's two threads say to each other. The main thread answers
+ * DNS and owns the SQLite journal; the sender thread talks to the registry.
+ * Everything crosses as plain data (structured clone): no thread shares an
+ * object, a socket or a database connection with another.
  */
 import type { MessagePort } from "node:worker_threads";
 import { createLogger, type Logger, type LogLevel } from "../log.js";
 import type { BackoffPolicy } from "./backoff.js";
-import type { JournalEntry, NewEvent } from "./journal.js";
+import type { JournalEntry } from "./journal.js";
 import type { CounterName } from "./metrics.js";
-import type { Synchronous } from "../registry/database.js";
-
-export interface JournalThreadData {
-  dataDir: string;
-  synchronous: Synchronous;
-  /** The journal's end of the channel to the sender thread. */
-  senderPort: MessagePort;
-}
 
 export interface SenderThreadData {
   registryUrl: string;
@@ -26,7 +18,7 @@ export interface SenderThreadData {
   timeoutMs: number;
   backoff: BackoffPolicy;
   logLevel: LogLevel;
-  /** The sender's end of the channel to the journal thread. */
+  /** The sender's end of the channel to the journal (on the main thread). */
   journalPort: MessagePort;
 }
 
@@ -36,41 +28,18 @@ export interface LogMessage {
   line: string;
 }
 
-export type ToJournalThread =
-  | { type: "append"; batch: number; events: NewEvent[] }
-  /** A restarted sender thread's end of a new channel; the old one is dropped. */
-  | { type: "sender"; port: MessagePort }
-  | { type: "stop" };
-
-export type FromJournalThread =
-  | { type: "ready"; pending: number }
-  /**
-   * These batches are durable (committed, and with FULL their fsync done);
-   * `commitSeconds` and `syncSeconds`: the duration of each transaction and
-   * of each fsync of the WAL since the previous message of this kind.
-   */
-  | { type: "appended"; batches: Appended[]; commitSeconds: number[]; syncSeconds: number[] }
-  /** Events that left the journal (delivered or dead-lettered), once that is committed. */
-  | { type: "settled"; events: number };
-
-/** One batch of appends done: `failures` lists the events it could not write (usually none). */
-export interface Appended {
-  batch: number;
-  failures: { index: number; message: string }[];
-}
-
 export type ToSenderThread = { type: "stop" };
 
 export type FromSenderThread = { type: "count"; name: CounterName; by: number } | LogMessage;
 
 export type Refusal = { entry: JournalEntry; status: number; answer: string };
 
-/** Sender → journal thread, over their own channel. */
+/** Sender → the journal on the main thread, over their own channel. */
 export type JournalRequest =
   | { type: "oldest"; request: number; limit: number }
   | { type: "settle"; request: number; delivered: JournalEntry[]; refused: Refusal[] };
 
-/** Journal → sender thread: answers to requests, and a nudge when new events are committed while the sender waits for some. */
+/** The journal → sender thread: answers to requests, and a nudge when new events are journaled while the sender waits for some. */
 export type JournalReply =
   | { type: "entries"; request: number; entries: JournalEntry[] }
   | { type: "settled"; request: number }

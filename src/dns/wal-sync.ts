@@ -16,17 +16,32 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { syncDirectory } from "../core/durable-file.js";
 
+/** fs.fdatasync's shape; a test passes one that holds the call, to see what waits for it. */
+export type Fdatasync = (fd: number, callback: (error: NodeJS.ErrnoException | null) => void) => void;
+
+export interface WalSyncOptions {
+  /** Told the duration of every fdatasync. */
+  observe?: ((seconds: number) => void) | undefined;
+  /** Default fs.fdatasync (on the libuv pool). */
+  fdatasync?: Fdatasync | undefined;
+}
+
 export class WalSync {
   /** Commits made so far, as told by `committed()`. */
   private commits = 0;
   private running: { done: Promise<void>; covers: number } | null = null;
   private next: Promise<void> | null = null;
 
+  private readonly observe: (seconds: number) => void;
+  private readonly fdatasync: Fdatasync;
+
   constructor(
     private readonly fd: number,
-    /** Told the duration of every fdatasync. */
-    private readonly observe: (seconds: number) => void = () => {},
-  ) {}
+    options: WalSyncOptions = {},
+  ) {
+    this.observe = options.observe ?? (() => {});
+    this.fdatasync = options.fdatasync ?? fs.fdatasync;
+  }
 
   /**
    * Opens the WAL of an SQLite database in WAL mode, which the database's
@@ -34,10 +49,10 @@ export class WalSync {
    * SQLite syncs the directory only at its first checkpoint, so until then a
    * power cut could lose the whole file with the answered queries in it.
    */
-  static open(databaseFile: string, observe?: (seconds: number) => void): WalSync {
+  static open(databaseFile: string, options?: WalSyncOptions): WalSync {
     const fd = fs.openSync(`${databaseFile}-wal`, "r+");
     syncDirectory(path.dirname(databaseFile));
-    return new WalSync(fd, observe);
+    return new WalSync(fd, options);
   }
 
   /** A transaction was committed: an fdatasync that begins from now on covers it. */
@@ -69,7 +84,7 @@ export class WalSync {
     const started = performance.now();
     const covers = this.commits;
     const done = new Promise<void>((resolve, reject) =>
-      fs.fdatasync(this.fd, (error) => {
+      this.fdatasync(this.fd, (error) => {
         if (this.running?.done === done) this.running = null;
         this.observe((performance.now() - started) / 1000);
         if (error) reject(error);

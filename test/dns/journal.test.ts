@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { statSync } from "node:fs";
 import path from "node:path";
+import Database from "better-sqlite3";
 import { JOURNAL_FILE, Journal, openJournalReadOnly, readBacklog, type JournalEntry } from "../../src/dns/journal.js";
 import { WalSync } from "../../src/dns/wal-sync.js";
 import { tempDir } from "../temp.js";
@@ -82,6 +83,24 @@ test("with FULL an append resolves only after an fsync of the WAL that began aft
   assert.equal(journal.backlog().dead_letters, 1);
 });
 
+test("the journal does not wait for a lock another program holds: the append fails (its query is answered SERVFAIL) instead of stalling the thread that answers", async (t) => {
+  const dir = tempDir(t);
+  const journal = new Journal(dir, { synchronous: "NORMAL" });
+  t.after(() => journal.close());
+  // SQLite's busy timeout would block the whole thread in its retry loop, every answer with it.
+  assert.equal(journal.db.pragma("busy_timeout", { simple: true }), 0);
+  const other = new Database(path.join(dir, JOURNAL_FILE));
+  t.after(() => other.close());
+  other.exec("BEGIN IMMEDIATE");
+  await assert.rejects(journal.append(event(1)), /could not be committed/);
+  other.exec("ROLLBACK");
+  await journal.append(event(2));
+  assert.deepEqual(
+    journal.oldest(5).map((e) => e.qname),
+    ["q2"],
+  );
+});
+
 test("with NORMAL no fsync is made", async (t) => {
   let fsyncs = 0;
   const journal = new Journal(tempDir(t), { synchronous: "NORMAL", observeSync: () => fsyncs++ });
@@ -95,7 +114,7 @@ test("the WAL's fsync: a commit made while one runs waits for the next, which ev
   const journal = new Journal(dir, { synchronous: "NORMAL" });
   t.after(() => journal.close());
   let fsyncs = 0;
-  const wal = WalSync.open(path.join(dir, JOURNAL_FILE), () => fsyncs++);
+  const wal = WalSync.open(path.join(dir, JOURNAL_FILE), { observe: () => fsyncs++ });
   const settled = new Set<string>();
   const track = (name: string, promise: Promise<void>) => promise.then(() => settled.add(name));
 
@@ -118,7 +137,7 @@ test("the journal's directory is fsynced when the WAL is opened, before the firs
 }, (t) => {
   const dir = tempDir(t);
   const walSync = new URL("../../src/dns/wal-sync.js", import.meta.url).href;
-  // A journal whose WAL exists, as the journal thread has it when it opens its fsync.
+  // A journal whose WAL exists, as the bridge has it when it opens its fsync.
   const journal = new Journal(dir, { synchronous: "NORMAL" });
   t.after(() => journal.close());
   const script = `const { WalSync } = await import(${JSON.stringify(walSync)}); process.stderr.write("opening\\n"); WalSync.open(${JSON.stringify(path.join(dir, JOURNAL_FILE))}).close();`;

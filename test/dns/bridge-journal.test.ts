@@ -1,0 +1,155 @@
+// The journal on the thread that answers: a beacon query is answered only
+// once its row is durable, with no other answer waiting for that; a commit
+// or an fsync that fails, or a journal another program holds locked, is
+// answered SERVFAIL, counted and logged, never a hang; a sender thread that
+// dies comes back and nothing acknowledged is lost or sent twice; closing
+// answers what became durable meanwhile. Real sockets, a real SQLite file
+// (locked by a second connection where needed), a real registry; the WAL's
+// fdatasync is the real one, held until the test releases it.
+import { test, type TestContext } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import * as dnsPacket from "dns-packet";
+import { JOURNAL_FILE } from "../../src/dns/journal.js";
+import type { Fdatasync } from "../../src/dns/wal-sync.js";
+import { startTestRegistry, type TestRegistry } from "../http/registry-server.js";
+import { APEX, DNS_SECRET, beaconName, queryPacket, startTestBridge, tokenOf, udpExchange, udpQuery, until, type Reply, type TestBridge } from "./harness.js";
+
+function dnsTokens(reg: TestRegistry): string[] {
+  return reg.service.log.range(0, 1000).entries.map((e: { leaf_data: string }) => (JSON.parse(e.leaf_data) as { token_id: string }).token_id);
+}
+
+/** A second connection to the bridge's journal, as another process would hold it. */
+function journalConnection(t: TestContext, bridge: TestBridge): Database.Database {
+  const db = new Database(path.join(bridge.dataDir, JOURNAL_FILE));
+  t.after(() => db.close());
+  return db;
+}
+
+/** The real fdatasync, each call held until released (or failed) by the test; at the test's end (before the bridge closes) every call goes through. */
+function heldFsyncs(t: TestContext) {
+  const held: { fd: number; done: (error: NodeJS.ErrnoException | null) => void }[] = [];
+  let holding = true;
+  const fdatasync: Fdatasync = (fd, done) => (holding ? held.push({ fd, done }) : fs.fdatasync(fd, done));
+  t.after(() => {
+    holding = false;
+    for (const { fd, done } of held.splice(0)) fs.fdatasync(fd, done);
+  });
+  return {
+    fdatasync,
+    get count() {
+      return held.length;
+    },
+    release() {
+      for (const { fd, done } of held.splice(0)) fs.fdatasync(fd, done);
+    },
+    fail(code: string) {
+      for (const { done } of held.splice(0)) done(Object.assign(new Error(`${code}: the disk says no`), { code }));
+    },
+  };
+}
+
+const answered = (reply: Buffer | null) => (dnsPacket.decode(reply!) as Reply).rcode;
+
+test("a beacon query is answered only once the fsync of its committed row has returned; other answers do not wait for it", async (t) => {
+  const reg = await startTestRegistry(t, { dnsSecret: DNS_SECRET });
+  const fsyncs = heldFsyncs(t);
+  const bridge = await startTestBridge(t, reg.url, { synchronous: "FULL", fdatasync: fsyncs.fdatasync });
+  let beaconAnswered = false;
+  const beacon = udpExchange(bridge.dnsPort, queryPacket(beaconName(tokenOf(1)), "A")).then((reply) => {
+    beaconAnswered = true;
+    return reply;
+  });
+  await until("the fsync covering the beacon query's commit", () => fsyncs.count === 1);
+  const other = journalConnection(t, bridge);
+  assert.equal(other.prepare("SELECT count(*) FROM pending").pluck().get(), 1, "the row is committed");
+  assert.equal(bridge.journal.uncommitted, 1);
+  const soa = await udpQuery(bridge.dnsPort, APEX, "SOA");
+  assert.equal(soa.answers?.[0]?.type, "SOA");
+  assert.equal(beaconAnswered, false, "no answer before its fsync returned, though the SOA query asked later was answered");
+  fsyncs.release();
+  assert.equal(answered(await beacon), "NOERROR");
+  assert.equal(bridge.journal.uncommitted, 0);
+  await until("the event delivered", () => bridge.journal.pending === 0 && dnsTokens(reg).length === 1);
+  assert.deepEqual(dnsTokens(reg), [tokenOf(1)]);
+});
+
+test("an fsync that fails is answered SERVFAIL, counted and logged; the next query is journaled", async (t) => {
+  const reg = await startTestRegistry(t, { dnsSecret: DNS_SECRET });
+  const fsyncs = heldFsyncs(t);
+  const bridge = await startTestBridge(t, reg.url, { synchronous: "FULL", fdatasync: fsyncs.fdatasync });
+  const first = udpExchange(bridge.dnsPort, queryPacket(beaconName(tokenOf(1)), "A"));
+  await until("the first fsync", () => fsyncs.count === 1);
+  fsyncs.fail("EIO");
+  assert.equal(answered(await first), "SERVFAIL");
+  assert.equal(await bridge.metrics.get("dns_events_journal_failed_total"), 1);
+  assert.ok(bridge.logLines.some((l) => l.includes("could not journal a beacon query") && l.includes("EIO")));
+  const second = udpExchange(bridge.dnsPort, queryPacket(beaconName(tokenOf(2)), "A"));
+  await until("the second fsync", () => fsyncs.count === 1);
+  fsyncs.release();
+  assert.equal(answered(await second), "NOERROR");
+  assert.equal(await bridge.metrics.get("dns_events_journaled_total"), 1);
+});
+
+test("a commit that fails is answered SERVFAIL, counted and logged; the next query is journaled", async (t) => {
+  const reg = await startTestRegistry(t, { dnsSecret: DNS_SECRET });
+  const bridge = await startTestBridge(t, reg.url);
+  const other = journalConnection(t, bridge);
+  other.exec("CREATE TRIGGER refuse BEFORE INSERT ON pending BEGIN SELECT RAISE(ABORT, 'the disk says no'); END");
+  assert.equal((await udpQuery(bridge.dnsPort, beaconName(tokenOf(1)), "A")).rcode, "SERVFAIL");
+  assert.equal(await bridge.metrics.get("dns_events_journal_failed_total"), 1);
+  assert.ok(bridge.logLines.some((l) => l.includes("could not journal a beacon query") && l.includes("the disk says no")));
+  other.exec("DROP TRIGGER refuse");
+  assert.equal((await udpQuery(bridge.dnsPort, beaconName(tokenOf(2)), "A")).rcode, "NOERROR");
+  await until("the second event delivered", () => bridge.journal.pending === 0 && dnsTokens(reg).length === 1);
+  assert.deepEqual(dnsTokens(reg), [tokenOf(2)]);
+});
+
+test("a journal another program holds locked: beacon queries are answered SERVFAIL without waiting for the lock, other queries answered; journaled again once it is free", async (t) => {
+  const reg = await startTestRegistry(t, { dnsSecret: DNS_SECRET });
+  const bridge = await startTestBridge(t, reg.url);
+  const other = journalConnection(t, bridge);
+  other.exec("BEGIN IMMEDIATE");
+  assert.equal((await udpQuery(bridge.dnsPort, beaconName(tokenOf(1)), "A")).rcode, "SERVFAIL");
+  assert.equal((await udpQuery(bridge.dnsPort, APEX, "SOA")).rcode, "NOERROR");
+  assert.ok(other.inTransaction, "both answered while the lock was still held");
+  assert.equal(await bridge.metrics.get("dns_events_journal_failed_total"), 1);
+  other.exec("ROLLBACK");
+  assert.equal((await udpQuery(bridge.dnsPort, beaconName(tokenOf(2)), "A")).rcode, "NOERROR");
+  await until("the second event delivered", () => bridge.journal.pending === 0 && dnsTokens(reg).length === 1);
+  assert.deepEqual(dnsTokens(reg), [tokenOf(2)]);
+});
+
+test("the sender thread dying with a backlog: it comes back and every journaled event is delivered once", async (t) => {
+  const down = await startTestRegistry(t, { dnsSecret: DNS_SECRET });
+  const { port } = new URL(down.url);
+  await down.close();
+  const bridge = await startTestBridge(t, down.url);
+  for (let i = 1; i <= 10; i++) assert.equal((await udpQuery(bridge.dnsPort, beaconName(tokenOf(i)), "A")).rcode, "NOERROR");
+  await until("a failed delivery", async () => (await bridge.metrics.get("dns_events_retried_total")) > 0);
+  await bridge.journal.sender!.terminate();
+  await until("the sender thread restarted", () => bridge.logLines.some((l) => l.includes("the sender thread is running again")));
+  assert.equal(bridge.journal.pending, 10);
+
+  const reg = await startTestRegistry(t, { dnsSecret: DNS_SECRET, dataDir: down.dataDir, port: Number(port) });
+  await until("the backlog delivered", () => bridge.journal.pending === 0);
+  assert.deepEqual(dnsTokens(reg).sort(), Array.from({ length: 10 }, (_, i) => tokenOf(i + 1)).sort());
+  assert.equal(bridge.journal.backlog().delivered, 10);
+});
+
+test("closing while beacon queries wait for their fsync: each is answered once it is durable, before the sockets close", async (t) => {
+  const reg = await startTestRegistry(t, { dnsSecret: DNS_SECRET });
+  const fsyncs = heldFsyncs(t);
+  const bridge = await startTestBridge(t, reg.url, { synchronous: "FULL", fdatasync: fsyncs.fdatasync });
+  const replies = [1, 2, 3].map((i) => udpExchange(bridge.dnsPort, queryPacket(beaconName(tokenOf(i)), "A")));
+  await until("the three appends waiting for their fsync", () => bridge.journal.uncommitted === 3 && fsyncs.count > 0);
+  const closed = bridge.close();
+  await until("every fsync asked for", async () => {
+    fsyncs.release();
+    return bridge.journal.uncommitted === 0;
+  });
+  assert.deepEqual((await Promise.all(replies)).map(answered), ["NOERROR", "NOERROR", "NOERROR"]);
+  await closed;
+});
