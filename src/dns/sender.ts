@@ -38,8 +38,8 @@ export interface SenderOptions {
   random?: () => number;
   /** Milliseconds on a clock that never goes back (default performance.now). */
   now?: () => number;
-  /** The pause after a round that did not fill the window (default GATHER_MS). */
-  gatherMs?: number;
+  /** Starts a pause's timer and returns what cancels it (default setTimeout); tests end pauses when they choose. */
+  schedule?: (run: () => void, ms: number) => () => void;
 }
 
 /**
@@ -92,7 +92,7 @@ export class Sender {
           continue;
         }
         delay = await this.round(entries);
-        if (delay === null && entries.length < this.options.window) delay = this.options.gatherMs ?? GATHER_MS;
+        if (delay === null && entries.length < this.options.window) delay = GATHER_MS;
       } catch (error) {
         logger.error("delivery round failed", { error });
         delay = this.nextDelay(null);
@@ -181,10 +181,10 @@ export class Sender {
   private pause(ms: number | null): Promise<void> {
     if (this.stopped) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      const timer = ms === null ? null : setTimeout(done, ms);
+      const cancel = ms === null ? null : (this.options.schedule ?? scheduleTimer)(done, ms);
       const self = this;
       function done() {
-        if (timer !== null) clearTimeout(timer);
+        cancel?.();
         self.wake = null;
         resolve();
       }
@@ -192,4 +192,9 @@ export class Sender {
       this.wake = ms === null ? done : () => (this.stopped ? done() : undefined);
     });
   }
+}
+
+function scheduleTimer(run: () => void, ms: number): () => void {
+  const timer = setTimeout(run, ms);
+  return () => clearTimeout(timer);
 }

@@ -55,6 +55,7 @@ test("after a round that did not fill the window the sender pauses, so events jo
   t.after(() => journal.close());
   const counts = new Map<string, number>();
   const count = (name: string) => counts.get(name) ?? 0;
+  const pauses: (() => void)[] = [];
   const sender = new Sender({
     journal: { oldest: async (limit) => journal.oldest(limit), settle: (delivered, refused) => journal.settle(delivered, refused) },
     target: deliveryTarget(reg.url, DNS_SECRET, 10_000, 64),
@@ -63,17 +64,22 @@ test("after a round that did not fill the window the sender pauses, so events jo
     backoff: DEFAULT_BACKOFF,
     metrics: { add: (name, by = 1) => counts.set(name, count(name) + by) },
     logger: createLogger({ level: "error", stream: { write: () => true } }),
-    // Far longer than the five appends below take; the test waits for the deliveries, never for the time.
-    gatherMs: 2_000,
+    // Every pause is held until the test ends it, so the five appends surely land within the gathering pause.
+    schedule: (run) => {
+      pauses.push(run);
+      return () => {};
+    },
   });
   t.after(() => sender.stop());
   await journal.append(journalEvent(1));
   sender.notify();
   await until("the first event delivered", () => count("dns_events_delivered_total") === 1);
+  await until("the sender gathering after a round that did not fill its window", () => pauses.length === 1);
   for (let i = 2; i <= 6; i++) {
     await journal.append(journalEvent(i));
     sender.notify();
   }
+  pauses[0]!();
   await until("the five later events delivered", () => count("dns_events_delivered_total") === 6);
   assert.equal(count("dns_delivery_requests_total"), 2);
   assert.deepEqual(dnsTokens(reg), [1, 2, 3, 4, 5, 6].map(tokenOf));
