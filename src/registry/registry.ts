@@ -1,6 +1,6 @@
 /**
  * The registry's state in one place: the database, the log store, the head
- * signer and the write sequencer. Use-cases (register, events, attribution,
+ * signer and the write sequencer, which publishes a head after each commit. Use-cases (register, events, attribution,
  * evidence, log reads) are built on it and are what the HTTP layer calls.
  */
 import type Database from "better-sqlite3";
@@ -9,6 +9,7 @@ import type { RegistryIdentity } from "../core/identity.js";
 import { ForkError, HeadSigner } from "../tlog/head-signer.js";
 import { SignedHeadRow } from "../tlog/signed-head-record.js";
 import { TlogStore } from "../tlog/store.js";
+import { HeadPublication } from "./head-publication.js";
 import { WriteSequencer, type CommitObserver } from "./sequencer.js";
 import { systemClock, type Clock } from "./time.js";
 
@@ -55,10 +56,15 @@ export class Registry {
       clock: this.clock,
     });
     this.fork = detectFork(this.heads);
+    // A forked log is only read: nothing is signed or written, reads of heads answer 503 (assertHealthy).
+    if (!this.fork) this.heads.publishCurrent();
     this.signedRow = new SignedHeadRow(this.db);
+    const publication = new HeadPublication(() => this.heads.publish());
     this.sequencer = new WriteSequencer(this.db, {
       resync: () => this.store.reload(),
       ...(this.observer ? { observer: this.observer } : {}),
+      beforeCommit: () => this.heads.recordCommitted(),
+      published: () => publication.covering(),
     });
   }
 
@@ -84,6 +90,7 @@ export class Registry {
   }
 
   close(): void {
+    this.heads.close();
     this.db.close();
   }
 }

@@ -7,7 +7,8 @@
  * savepoint, so the failing job fails alone (savepoints cost a measurable
  * share of a beacon hit, so they are only paid for when needed). A job's
  * promise settles only after the commit: nothing is acknowledged before it is
- * on disk. Jobs may therefore run twice and must only touch the database.
+ * on disk, and after the head covering it is published (`published`). Jobs
+ * may therefore run twice and must only touch the database.
  */
 import { performance } from "node:perf_hooks";
 import type Database from "better-sqlite3";
@@ -25,6 +26,10 @@ export interface SequencerOptions {
   observer?: CommitObserver;
   /** Upper bound on jobs per transaction, so one commit never holds the loop for long. */
   maxBatch?: number;
+  /** Runs inside every batch's transaction after its jobs (the head signer's row). */
+  beforeCommit?: () => void;
+  /** After a commit: resolves once the head covering it is published; the batch's jobs settle then. */
+  published?: () => Promise<void>;
 }
 
 interface Job {
@@ -36,6 +41,8 @@ interface Job {
 export class WriteSequencer {
   private queue: Job[] = [];
   private scheduled = false;
+  /** Committed batches waiting for their head to be published. */
+  private publishing = 0;
   private readonly maxBatch: number;
 
   constructor(
@@ -62,7 +69,7 @@ export class WriteSequencer {
 
   /** Resolves once every submitted job has been committed or failed. */
   async drain(): Promise<void> {
-    while (this.queue.length > 0 || this.scheduled) await new Promise((resolve) => setImmediate(resolve));
+    while (this.queue.length > 0 || this.scheduled || this.publishing > 0) await new Promise((resolve) => setImmediate(resolve));
   }
 
   private flush(): void {
@@ -91,25 +98,41 @@ export class WriteSequencer {
       }
     }
     observe(true);
-    batch.forEach((job, i) => {
-      const outcome = outcomes[i]!;
-      if (outcome.ok) job.resolve(outcome.value);
-      else job.reject(outcome.error);
-    });
+    const published = this.options.published;
+    if (!published) {
+      settleAll(batch, outcomes);
+      return;
+    }
+    this.publishing++;
+    published()
+      .then(
+        () => settleAll(batch, outcomes),
+        (error: unknown) => {
+          // Committed but not covered by a served head: not acknowledged, so the caller may retry.
+          const failure = serverError("the write was committed but no tree head covering it could be published", { status: 503, cause: error });
+          settleAll(
+            batch,
+            outcomes.map((outcome) => (outcome.ok ? { ok: false, error: failure } : outcome)),
+          );
+        },
+      )
+      .finally(() => this.publishing--);
   }
 
   /** The common case: every job succeeds, so no savepoints are needed. A failing job aborts the whole attempt. */
   private runTogether(batch: Job[]): Outcome[] {
     return this.db
-      .transaction(() =>
-        batch.map((job): Outcome => {
+      .transaction(() => {
+        const outcomes = batch.map((job): Outcome => {
           try {
             return { ok: true, value: job.run() };
           } catch (error) {
             throw new JobFailed(error);
           }
-        }),
-      )
+        });
+        this.options.beforeCommit?.();
+        return outcomes;
+      })
       .immediate();
   }
 
@@ -131,6 +154,7 @@ export class WriteSequencer {
               outcomes.push({ ok: false, error });
             }
           }
+          this.options.beforeCommit?.();
         })
         .immediate();
     } catch (error) {
@@ -144,6 +168,14 @@ export class WriteSequencer {
 }
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+function settleAll(batch: readonly Job[], outcomes: readonly Outcome[]): void {
+  for (const [i, job] of batch.entries()) {
+    const outcome = outcomes[i]!;
+    if (outcome.ok) job.resolve(outcome.value);
+    else job.reject(outcome.error);
+  }
+}
 
 /** Carries a job's own error out of the optimistic transaction, apart from a failure to begin or commit. */
 class JobFailed {
