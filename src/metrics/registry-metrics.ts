@@ -67,6 +67,11 @@ export class RegistryMetrics {
     help: "Proofs that failed the registry's own check before being served.",
     registers: [this.registry],
   });
+  private readonly headPublicationFailures = new Counter({
+    name: "tlog_head_publication_failures_total",
+    help: "Tree heads that could not be published after a commit (signed and written to the state file); the next commit tries again.",
+    registers: [this.registry],
+  });
   private readonly verifySeconds = new Histogram({
     name: "signature_verify_duration_seconds",
     help: "Time from asking for an Ed25519 check until its answer, queueing for a worker included.",
@@ -99,6 +104,10 @@ export class RegistryMetrics {
 
   proofVerificationFailed(): void {
     this.proofFailures.inc();
+  }
+
+  headPublicationFailed(): void {
+    this.headPublicationFailures.inc();
   }
 
   /** `verifier`, with the time each check takes observed. */

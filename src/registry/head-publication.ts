@@ -1,54 +1,74 @@
 /**
- * Coalesces head publications: at most one runs at a time, and every commit
- * that lands meanwhile is covered by the next one, which starts when the
- * running one ends. A write is acknowledged once a publication that started
- * after its commit has finished, so an acknowledged write is always covered
- * by the head, the checkpoint and the proofs reads serve.
+ * Publishes heads behind the write path: after each commit the sequencer
+ * calls `committed()`, which starts a publication, or while one runs queues
+ * the next (one at most), which covers every commit that lands meanwhile. No
+ * write waits for it: a write is acknowledged once its commit is durable. A
+ * read that needs a size the published head does not cover yet waits for
+ * `inFlight()` instead, and never starts one. A publication that fails is
+ * reported (`failed`) and the next commit starts another.
  */
 export class HeadPublication {
-  private running = false;
+  /** Settles when the running publication ends; null when none runs. */
+  private running: Promise<void> | null = null;
   private following: Deferred | null = null;
 
   /** `publish` signs and persists the committed tree; its synchronous part reads the tree. */
-  constructor(private readonly publish: () => Promise<void>) {}
+  constructor(
+    private readonly publish: () => Promise<void>,
+    private readonly observer: PublicationObserver,
+  ) {}
 
-  /** Resolves once a publication covering everything committed before this call is served. */
-  covering(): Promise<void> {
-    this.following ??= deferred();
-    const covered = this.following.promise;
-    if (!this.running) this.start();
-    return covered;
+  /** After a commit: makes sure a publication that starts after it will run. */
+  committed(): void {
+    if (this.running === null) this.start(deferred());
+    else this.following ??= deferred();
   }
 
-  private start(): void {
-    const waiting = this.following!;
-    this.following = null;
-    this.running = true;
-    let started: Promise<void>;
+  /**
+   * The publication that covers everything committed so far (the queued one,
+   * else the running one), or null when none is under way. It never rejects:
+   * it settles once that publication has ended, published or failed.
+   */
+  inFlight(): Promise<void> | null {
+    return this.following?.promise ?? this.running;
+  }
+
+  private start(ended: Deferred): void {
+    this.running = ended.promise;
+    let publishing: Promise<void>;
     try {
-      started = this.publish();
+      publishing = this.publish();
     } catch (error) {
-      started = Promise.reject(error);
+      publishing = Promise.reject(error);
     }
-    started.then(waiting.resolve, waiting.reject).finally(() => {
-      this.running = false;
-      if (this.following) this.start();
-    });
+    publishing
+      .then(
+        () => this.observer.published(),
+        (error: unknown) => this.observer.failed(error),
+      )
+      .finally(() => {
+        const next = this.following;
+        this.following = null;
+        this.running = null;
+        if (next) this.start(next);
+        ended.resolve();
+      });
   }
+}
+
+/** Told how each publication ended (the registry's log line and metric). */
+export interface PublicationObserver {
+  published(): void;
+  failed(error: unknown): void;
 }
 
 interface Deferred {
   promise: Promise<void>;
   resolve: () => void;
-  reject: (error: unknown) => void;
 }
 
 function deferred(): Deferred {
   let resolve!: () => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
+  const promise = new Promise<void>((res) => (resolve = res));
+  return { promise, resolve };
 }

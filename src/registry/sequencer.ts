@@ -7,8 +7,9 @@
  * savepoint, so the failing job fails alone (savepoints cost a measurable
  * share of a beacon hit, so they are only paid for when needed). A job's
  * promise settles only after the commit: nothing is acknowledged before it is
- * on disk, and after the head covering it is published (`published`). Jobs
- * may therefore run twice and must only touch the database.
+ * on disk. Jobs may therefore run twice and must only touch the database.
+ * The head covering a commit is published behind it (`committed`), not
+ * waited for: reads that need it wait instead (head-publication.ts).
  */
 import { performance } from "node:perf_hooks";
 import type Database from "better-sqlite3";
@@ -28,8 +29,8 @@ export interface SequencerOptions {
   maxBatch?: number;
   /** Runs inside every batch's transaction after its jobs (the head signer's row). */
   beforeCommit?: () => void;
-  /** After a commit: resolves once the head covering it is published; the batch's jobs settle then. */
-  published?: () => Promise<void>;
+  /** After every commit, before its jobs settle: starts publishing the head covering it, without waiting for it. */
+  committed?: () => void;
 }
 
 interface Job {
@@ -41,8 +42,6 @@ interface Job {
 export class WriteSequencer {
   private queue: Job[] = [];
   private scheduled = false;
-  /** Committed batches waiting for their head to be published. */
-  private publishing = 0;
   private readonly maxBatch: number;
 
   constructor(
@@ -69,7 +68,7 @@ export class WriteSequencer {
 
   /** Resolves once every submitted job has been committed or failed. */
   async drain(): Promise<void> {
-    while (this.queue.length > 0 || this.scheduled || this.publishing > 0) await new Promise((resolve) => setImmediate(resolve));
+    while (this.queue.length > 0 || this.scheduled) await new Promise((resolve) => setImmediate(resolve));
   }
 
   private flush(): void {
@@ -98,25 +97,12 @@ export class WriteSequencer {
       }
     }
     observe(true);
-    const published = this.options.published;
-    if (!published) {
-      settleAll(batch, outcomes);
-      return;
-    }
-    this.publishing++;
-    published()
-      .then(
-        () => settleAll(batch, outcomes),
-        (error: unknown) => {
-          // Committed but not covered by a served head: not acknowledged, so the caller may retry.
-          const failure = serverError("the write was committed but no tree head covering it could be published", { status: 503, cause: error });
-          settleAll(
-            batch,
-            outcomes.map((outcome) => (outcome.ok ? { ok: false, error: failure } : outcome)),
-          );
-        },
-      )
-      .finally(() => this.publishing--);
+    this.options.committed?.();
+    batch.forEach((job, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.ok) job.resolve(outcome.value);
+      else job.reject(outcome.error);
+    });
   }
 
   /** The common case: every job succeeds, so no savepoints are needed. A failing job aborts the whole attempt. */
@@ -168,14 +154,6 @@ export class WriteSequencer {
 }
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
-
-function settleAll(batch: readonly Job[], outcomes: readonly Outcome[]): void {
-  for (const [i, job] of batch.entries()) {
-    const outcome = outcomes[i]!;
-    if (outcome.ok) job.resolve(outcome.value);
-    else job.reject(outcome.error);
-  }
-}
 
 /** Carries a job's own error out of the optimistic transaction, apart from a failure to begin or commit. */
 class JobFailed {

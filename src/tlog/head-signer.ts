@@ -15,7 +15,8 @@
  * the row inside its transaction (recordCommitted), and after the commit
  * `publish` signs the committed tree and writes the state file in place; only
  * then is the head served, so no head is served that both guards don't cover.
- * Reads take the newest published head as it is.
+ * Reads take the newest published head as it is (a read that needs a newer
+ * one waits for the publication under way: registry/head-publication.ts).
  */
 import type Database from "better-sqlite3";
 import type { Signer } from "../core/ed25519.js";
@@ -31,6 +32,7 @@ import {
   writeStateFile,
   type RecordSource,
   type SignedRecord,
+  type StateFileSink,
 } from "./signed-head-record.js";
 
 /** What the signer needs from the log (TlogStore provides it). */
@@ -49,6 +51,8 @@ export interface HeadSignerOptions {
   stateFile: string;
   /** Unix seconds for `signed_at`: the registry's clock (registry/time.ts), so every time it records agrees. */
   clock: () => number;
+  /** Opens the state file for publications; a StateFileWriter unless a test holds or fails its writes. */
+  openStateFile?: (file: string) => StateFileSink;
 }
 
 export class ForkError extends Error {
@@ -73,7 +77,7 @@ export class HeadSigner {
   private readonly stateFile: string;
   private readonly clock: () => number;
   private readonly row: SignedHeadRow;
-  private readonly file: StateFileWriter;
+  private readonly file: StateFileSink;
   private published: Published | null = null;
 
   constructor(options: HeadSignerOptions) {
@@ -84,7 +88,7 @@ export class HeadSigner {
     this.stateFile = options.stateFile;
     this.clock = options.clock;
     this.row = new SignedHeadRow(this.db);
-    this.file = new StateFileWriter(this.stateFile);
+    this.file = (options.openStateFile ?? ((file) => new StateFileWriter(file)))(this.stateFile);
     // Fail at construction, not at the first request, on an origin that cannot name a note key.
     verifierKey(this.origin, this.signer.publicKey);
   }
@@ -134,8 +138,18 @@ export class HeadSigner {
     if (this.published && size <= this.published.size) return;
     const root = this.store.root(size);
     const next = this.sign(size, root);
-    await this.file.write({ size, root, signedAt: this.clock() });
+    await this.file.write({ size, root, signedAt: next.signedAt });
     this.published = next;
+  }
+
+  /** The size of the newest published head; null before the first (a forked log publishes none). */
+  publishedSize(): number | null {
+    return this.published?.size ?? null;
+  }
+
+  /** When the newest published head was signed (Unix seconds); null before the first that commits to a leaf. */
+  publishedAt(): number | null {
+    return this.published && this.published.size > 0 ? this.published.signedAt : null;
   }
 
   /** The newest published v1 head; reads serve only this and never sign. */
@@ -160,6 +174,7 @@ export class HeadSigner {
   private sign(size: number, root: Buffer): Published {
     return {
       size,
+      signedAt: this.clock(),
       head: signTreeHead(this.signer, size, root),
       checkpoint: signCheckpoint({ origin: this.origin, size, root }, this.signer),
     };
@@ -249,6 +264,8 @@ export class HeadSigner {
 
 interface Published {
   size: number;
+  /** Unix seconds. */
+  signedAt: number;
   head: SignedTreeHead;
   checkpoint: string;
 }

@@ -172,12 +172,19 @@ export function writeStateFile(file: string, record: SignedRecord): void {
   writeFileDurably(file, slot.repeat(SLOTS));
 }
 
+/** Where the server writes each head it publishes: a StateFileWriter (tests wrap one to hold or fail a write). */
+export interface StateFileSink {
+  /** Resolves once `record` is on disk. */
+  write(record: SignedRecord): Promise<void>;
+  close(): void;
+}
+
 /**
  * The server's handle on its state file: each record goes into the slot that
  * does not hold the newest one, in place. A missing, earlier-format or torn
  * file is rewritten whole instead (writeStateFile), once.
  */
-export class StateFileWriter {
+export class StateFileWriter implements StateFileSink {
   private fd: number | null = null;
   /** The slot the next record goes to. */
   private next = 0;
