@@ -38,7 +38,7 @@ export const TLOG_ROUTES: readonly RouteDeclaration[] = [
       tag: "log",
       summary: "Inclusion proof of a leaf, at the current size or at `tree_size`",
       ok: jsonAnswer(InclusionProofSchema),
-      errors: [400, 404, 429],
+      errors: [400, 404, 429, 503],
     },
     answer: ({ params, query }, { service: { log } }) =>
       thenEventually(log.inclusionJson(params.index, query.tree_size), (body) => ({ content: { type: JSON_TYPE, body } })),
@@ -47,7 +47,7 @@ export const TLOG_ROUTES: readonly RouteDeclaration[] = [
     ...READ,
     path: "/tlog/consistency",
     query: ConsistencyQuery,
-    doc: { tag: "log", summary: "Consistency proof between two tree sizes", ok: jsonAnswer(ConsistencyProofSchema), errors: [400, 404, 429] },
+    doc: { tag: "log", summary: "Consistency proof between two tree sizes", ok: jsonAnswer(ConsistencyProofSchema), errors: [400, 404, 429, 503] },
     answer: ({ query }, { service: { log } }) => thenEventually(log.consistency(query.first, query.second), (proof) => json(proof)),
   }),
   route({
@@ -78,7 +78,7 @@ export const TLOG_ROUTES: readonly RouteDeclaration[] = [
       tag: "log",
       summary: "Hash tiles and entry bundles",
       ok: { kind: "bytes", type: "application/octet-stream" },
-      errors: [404, 429],
+      errors: [404, 429, 503],
       paths: [
         {
           path: "/tile/{L}/{N}",
