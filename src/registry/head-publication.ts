@@ -7,6 +7,8 @@
  * `inFlight()` instead, and never starts one. A publication that fails is
  * reported (`failed`) and the next commit starts another.
  */
+import { performance } from "node:perf_hooks";
+
 export class HeadPublication {
   /** Settles when the running publication ends; null when none runs. */
   private running: Promise<void> | null = null;
@@ -35,6 +37,7 @@ export class HeadPublication {
 
   private start(ended: Deferred): void {
     this.running = ended.promise;
+    const started = performance.now();
     let publishing: Promise<void>;
     try {
       publishing = this.publish();
@@ -43,7 +46,7 @@ export class HeadPublication {
     }
     publishing
       .then(
-        () => this.observer.published(),
+        () => this.observer.published((performance.now() - started) / 1000),
         (error: unknown) => this.observer.failed(error),
       )
       .finally(() => {
@@ -58,7 +61,8 @@ export class HeadPublication {
 
 /** Told how each publication ended (the registry's log line and metric). */
 export interface PublicationObserver {
-  published(): void;
+  /** It took `seconds`, from its start to the head being served. */
+  published(seconds: number): void;
   failed(error: unknown): void;
 }
 

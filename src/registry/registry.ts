@@ -18,7 +18,9 @@ import { systemClock, type Clock } from "./time.js";
 /** What the registry reports to whoever collects metrics (the HTTP layer's Prometheus registry). */
 export interface RegistryObserver extends CommitObserver {
   proofVerificationFailed(): void;
-  /** A head could not be published (signed and written to the state file); the next commit tries again. */
+  /** A head was published (signed and written to the state file); it took `seconds`. */
+  headPublished(seconds: number): void;
+  /** A head could not be published; the next commit tries again. */
   headPublicationFailed(): void;
 }
 
@@ -132,11 +134,12 @@ export class Registry {
     this.db.close();
   }
 
-  /** Counts every failed publication, and logs the first of a run of them and the publication that ends it. */
+  /** Times every publication, counts every failed one, and logs the first of a run of failures and the publication that ends it. */
   private reportPublications(): PublicationObserver {
     let failing = false;
     return {
-      published: () => {
+      published: (seconds) => {
+        this.observer?.headPublished(seconds);
         if (!failing) return;
         failing = false;
         this.logger?.info("published a tree head again", { size: this.publishedSize() });

@@ -12,7 +12,10 @@ function publications() {
 test("commits landing while a publication runs are covered by one more, started when it ends", async () => {
   const { calls, publish } = publications();
   const ended: string[] = [];
-  const publication = new HeadPublication(publish, { published: () => ended.push("published"), failed: () => ended.push("failed") });
+  const publication = new HeadPublication(publish, {
+    published: (seconds) => ended.push(seconds >= 0 ? "published" : "negative"),
+    failed: () => ended.push("failed"),
+  });
   assert.equal(publication.inFlight(), null, "nothing under way before a commit");
   publication.committed();
   assert.equal(calls.length, 1, "the first commit starts one at once");
