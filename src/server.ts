@@ -61,6 +61,8 @@ export interface ServeOptions {
   rateClock?: () => number;
   /** Opens the signed-head state file for publications; tests hold or fail its writes with it (tlog/head-signer.ts). */
   openStateFile?: (file: string) => StateFileSink;
+  /** Least time between two head publications no read waits for (registry.ts HEAD_PUBLICATION_GAP_MS by default). */
+  headPublicationGapMs?: number;
 }
 
 export interface RunningServer {
@@ -125,6 +127,7 @@ async function startLocked(options: ServeOptions, logger: Logger, lock: DataDirL
       signedHeadFile: stateFile,
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.openStateFile ? { openStateFile: options.openStateFile } : {}),
+      ...(options.headPublicationGapMs === undefined ? {} : { headPublicationGapMs: options.headPublicationGapMs }),
       observer: metrics,
       logger,
     });

@@ -69,7 +69,7 @@ export class RegistryMetrics {
   });
   private readonly headPublicationSeconds = new Histogram({
     name: "tlog_head_publication_duration_seconds",
-    help: "Time one head publication takes after a commit: signing the committed head and writing the state file (one fdatasync).",
+    help: "Time one head publication takes after a commit: signing the committed head and writing the state file (one O_DSYNC write).",
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
   });

@@ -7,7 +7,7 @@
  */
 import type Database from "better-sqlite3";
 import { createHash } from "node:crypto";
-import { closeSync, fdatasync, openSync, readFileSync, write } from "node:fs";
+import { closeSync, constants, openSync, readFileSync, write } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { writeFileDurably } from "../core/durable-file.js";
@@ -95,7 +95,7 @@ export class SignedHeadRow {
 /**
  * The state file holds two slots of SLOT_BYTES, each one record's JSON, a
  * space, the SHA-256 of that JSON in hex, padded with spaces to a newline.
- * The server overwrites the older slot in place (pwrite + fdatasync, no
+ * The server overwrites the older slot in place (pwrite with O_DSYNC, no
  * rename and no directory fsync), so a write torn by a crash leaves the
  * other slot whole; the file never grows, so a full disk cannot stop it.
  * A file of one bare JSON object is the earlier format and is still read.
@@ -197,8 +197,8 @@ export class StateFileWriter implements StateFileSink {
     if (fd === null) return;
     const slot = this.next;
     const bytes = encodeSlot(record);
+    // The file is open with O_DSYNC: the write returns once it is on disk, one trip to the libuv pool instead of two.
     await new Promise<void>((resolve, reject) => write(fd, bytes, 0, bytes.length, slot * SLOT_BYTES, (error) => (error ? reject(error) : resolve())));
-    await new Promise<void>((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve())));
     this.next = 1 - slot;
   }
 
@@ -214,7 +214,7 @@ export class StateFileWriter implements StateFileSink {
     const whole = read && !read.legacy && a && b;
     if (!whole) writeStateFile(this.file, record);
     this.next = whole && a.size > b.size ? 1 : 0;
-    this.fd = openSync(this.file, "r+");
+    this.fd = openSync(this.file, constants.O_RDWR | constants.O_DSYNC);
     return whole ? this.fd : null;
   }
 }

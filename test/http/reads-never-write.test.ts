@@ -54,9 +54,10 @@ class HeldStateFile {
   }
 }
 
+/** Every commit's publication starts as soon as none runs (no gap), so each is seen on its own. */
 async function startHeld(t: TestContext, dataDir?: string): Promise<{ reg: TestRegistry; file: HeldStateFile }> {
   const file = new HeldStateFile();
-  const reg = await startTestRegistry(t, { openStateFile: file.open, ...(dataDir ? { dataDir } : {}) }, "info");
+  const reg = await startTestRegistry(t, { openStateFile: file.open, headPublicationGapMs: 0, ...(dataDir ? { dataDir } : {}) }, "info");
   return { reg, file };
 }
 
