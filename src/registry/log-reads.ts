@@ -152,7 +152,9 @@ export class LogReads {
    * a conversion each.
    */
   inclusionJson(index: number, treeSize?: number): Eventually<string> {
-    return this.whenPublished(treeSize ?? index + 1, () => this.inclusionJsonAt(index, treeSize));
+    // whenPublished, without a closure per call on the hottest read.
+    const waiting = this.registry.publishing(treeSize ?? index + 1);
+    return waiting === null ? this.inclusionJsonAt(index, treeSize) : waiting.then(() => this.inclusionJsonAt(index, treeSize));
   }
 
   private inclusionJsonAt(index: number, treeSize?: number): string {
