@@ -87,9 +87,10 @@ export async function startChild({ label, script = MAIN_JS, args, env, readyMsg,
  * has filled its proof node cache (or said it could not), so the figures are
  * those of a registry that has been up a while.
  */
-export function startBenchRegistry(dataDir: string, dbFile: string, operatorToken: string, nodeArgs: string[] = []): Promise<BenchChild> {
+export function startBenchRegistry(dataDir: string, dbFile: string, operatorToken: string, nodeArgs: string[] = [], script = MAIN_JS): Promise<BenchChild> {
   return startChild({
     label: "server",
+    script,
     // Started as the Dockerfile starts it, so the memory figures are the deployed ones.
     nodeArgs: [...REGISTRY_NODE_OPTIONS, ...nodeArgs],
     args: ["--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir, "--db", path.join(dataDir, dbFile)],

@@ -22,6 +22,8 @@ export interface MeasureFlags {
   connections: number;
   profileDir: string | null;
   client: ClientKind;
+  /** The registry's main.js to start (`--server-main`, for an A/B against another build with this client); null: this build's. */
+  serverMain: string | null;
   /** Measured at the start of the run; null while the ceilings themselves are measured. */
   ceilings: Ceilings | null;
 }
@@ -86,7 +88,7 @@ export function cpuShares(before: CpuSample, after: CpuSample): { server: number
 
 export async function startRegistry(dataDir: string, flags: MeasureFlags, label: string): Promise<RegistryProcess> {
   const nodeArgs = flags.profileDir ? ["--cpu-prof", "--cpu-prof-dir", flags.profileDir, "--cpu-prof-name", `server-${label}.cpuprofile`] : [];
-  const server = await startBenchRegistry(dataDir, DB_FILE, OPERATOR_TOKEN, nodeArgs);
+  const server = await startBenchRegistry(dataDir, DB_FILE, OPERATOR_TOKEN, nodeArgs, flags.serverMain ?? undefined);
   return { url: String(server.ready["url"]), pid: server.pid, stop: () => server.stop() };
 }
 
@@ -127,15 +129,28 @@ export async function measureLoad(
 ): Promise<Measurement> {
   log(`${scenario}: ${flags.warmupS} s warm-up, ${flags.durationS} s measured, ${connections} connections`);
   let before = cpuSample(server.pid);
+  let publishedBefore = headPublications(server);
   // CPU is sampled over the measured window only, once the warm-up is over.
-  const sampler = setTimeout(() => (before = cpuSample(server.pid)), flags.warmupS * 1000);
+  const sampler = setTimeout(() => {
+    before = cpuSample(server.pid);
+    publishedBefore = headPublications(server);
+  }, flags.warmupS * 1000);
   const result = await load();
   clearTimeout(sampler);
   const after = cpuSample(server.pid);
+  const [from, to] = [await publishedBefore, await headPublications(server)];
+  const published = from === null || to === null ? {} : { head_publications_per_s: Math.round((to - from) / flags.durationS) };
   const diskWritten = before.diskWritten === null || after.diskWritten === null ? null : after.diskWritten - before.diskWritten;
-  const measurement: Measurement = { scenario, connections, result, cpu: cpuShares(before, after), diskWritten, ...(extra ? { extra } : {}) };
+  const measurement: Measurement = { scenario, connections, result, cpu: cpuShares(before, after), diskWritten, extra: { ...extra, ...published } };
   report(measurement, flags.ceilings);
   return measurement;
+}
+
+/** Heads the server has published (`tlog_head_publication_duration_seconds_count`); null for a build without that metric. */
+async function headPublications(server: RegistryProcess): Promise<number | null> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const count = /^tlog_head_publication_duration_seconds_count (\d+)$/m.exec(text);
+  return count ? Number(count[1]) : null;
 }
 
 const share = (x: number | null) => (x === null ? null : round(x, 2));

@@ -1,13 +1,14 @@
 /**
  * HTTP benchmark: `npm run bench:http -- [--duration S] [--connections N] [--leaves N]
- * [--warmup S] [--scenarios a,b,...] [--client raw|agent] [--profile DIR] [--keep]`.
+ * [--warmup S] [--scenarios a,b,...] [--client raw|agent] [--profile DIR] [--keep]
+ * [--server-main PATH]`.
  *
  * First the two ceilings (ceilings.ts): a bare node:http hello-world server
  * through the same client, and one core's Ed25519 verify rate. Then the
  * registry as its own process on 127.0.0.1 (ephemeral port, temp data dir,
  * rate limits off, synchronous=FULL), driven over loopback with a
  * closed-loop keep-alive client. Phase 1 on an empty log: register, beacon,
- * dns, proof, evidence, and health_under_bundles (/health while 4
+ * dns, head, head_after_write, proof, evidence, and health_under_bundles (/health while 4
  * connections pull a 5,000-event bundle). Phase 2 preloads `--leaves` leaves
  * straight into a fresh SQLite file (http-preload.ts), starts a second server
  * on it and measures proof_at_N and evidence_at_N. Each ceiling and scenario
@@ -34,7 +35,7 @@ import {
 } from "./http-measure.js";
 import { checkBundle, preload } from "./http-preload.js";
 import { cycle, jsonHeaders, prepareRegistrations, treeSize, type Registration } from "./http-requests.js";
-import { runLoad, type LoadRequest } from "./load.js";
+import { runLoad, type LoadRequest, type LoadResult } from "./load.js";
 import { log, round } from "./output.js";
 
 const SCENARIOS = [
@@ -42,6 +43,8 @@ const SCENARIOS = [
   "beacon",
   "beacon_serial",
   "dns",
+  "head",
+  "head_after_write",
   "proof",
   "evidence",
   "health_under_bundles",
@@ -85,6 +88,7 @@ function parseFlags(argv: string[]): Flags {
     scenarios: new Set(scenarioList as Scenario[]),
     profileDir: profile === undefined ? null : path.resolve(profile),
     client,
+    serverMain: value("server-main") ?? null,
     keep: argv.includes("--keep"),
     ceilings: null,
   };
@@ -149,7 +153,9 @@ async function phaseOne(flags: Flags, results: Measurement[]): Promise<void> {
         return { method: "POST", path: "/dns_event", body, headers: dnsHeaders };
       });
       results.push(await measure("dns", server, flags, cycle(events)));
+      if (wanted("head_after_write")) results.push(await headAfterWrite(server, flags, events));
     }
+    if (wanted("head")) results.push(await measure("head", server, flags, () => ({ method: "GET", path: "/tlog/head" })));
     const size = await treeSize(server.url);
     if (wanted("proof")) {
       results.push(await measure("proof", server, flags, () => ({ method: "GET", path: `/tlog/proof/${randomInt(size)}` }), { leaves: size }));
@@ -163,6 +169,53 @@ async function phaseOne(flags: Flags, results: Measurement[]): Promise<void> {
     await server.stop();
     removeDataDir(dataDir, flags);
   }
+}
+
+/**
+ * On one connection, a DNS event and then at once `GET /tlog/head`: the
+ * line's latencies are the head's, a read that needs the head covering the
+ * write just acknowledged. A head that does not cover it counts as an error.
+ */
+async function headAfterWrite(server: RegistryProcess, flags: Flags, events: LoadRequest[]): Promise<Measurement> {
+  const load = async (): Promise<LoadResult> => {
+    const latencies: number[] = [];
+    const errorKinds: LoadResult["errorKinds"] = {};
+    let errors = 0;
+    const fail = (kind: string, sample: string) => {
+      errors++;
+      errorKinds[kind] ??= { count: 0, sample };
+      errorKinds[kind].count++;
+    };
+    const measuredFrom = performance.now() + flags.warmupS * 1000;
+    const end = measuredFrom + flags.durationS * 1000;
+    for (let i = 0; performance.now() < end; i++) {
+      const event = events[i % events.length]!;
+      const written = await fetch(server.url + event.path, { method: "POST", headers: event.headers ?? {}, body: event.body ?? null });
+      const { tlog_index: index } = (await written.json()) as { tlog_index: number };
+      const asked = performance.now();
+      const head = await fetch(`${server.url}/tlog/head`);
+      const { size } = (await head.json()) as { size: number };
+      const took = performance.now() - asked;
+      if (asked < measuredFrom) continue;
+      latencies.push(took);
+      if (!written.ok || !head.ok) fail(`${written.status}/${head.status}`, "");
+      else if (!(size > index)) fail("head does not cover the write", `size ${size}, index ${index}`);
+    }
+    latencies.sort((a, b) => a - b);
+    const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
+    return {
+      requests: latencies.length,
+      errors,
+      warmupErrors: 0,
+      elapsedMs: flags.durationS * 1000,
+      rps: latencies.length / flags.durationS,
+      p50Ms: at(0.5),
+      p99Ms: at(0.99),
+      errorKinds,
+      exhausted: false,
+    };
+  };
+  return measureLoad("head_after_write", server, flags, load, 1, { latency_of: "GET /tlog/head right after an acknowledged write" });
 }
 
 /**

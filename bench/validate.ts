@@ -46,7 +46,6 @@ try {
     done += batch;
     if (done % 100_000 < batch) process.stderr.write(`built ${done} leaves\n`);
   }
-  registry.heads.head();
   registry.close();
   const buildSeconds = (performance.now() - started) / 1000;
 

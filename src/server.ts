@@ -8,6 +8,7 @@
  * has said which key the log belongs to.
  */
 import { once } from "node:events";
+import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import type { RegistryIdentity } from "./core/identity.js";
@@ -31,7 +32,7 @@ import { establishIdentity, type EstablishedIdentity } from "./registry/log-iden
 import { Registry } from "./registry/registry.js";
 import { RegistryService } from "./registry/service.js";
 import type { Clock } from "./registry/time.js";
-import { signedHeadFile } from "./tlog/signed-head-record.js";
+import { signedHeadFile, type StateFileSink } from "./tlog/signed-head-record.js";
 import { VERSION } from "./version.js";
 
 export interface ServeOptions {
@@ -58,6 +59,10 @@ export interface ServeOptions {
   clock?: Clock;
   /** The rate-limit buckets' clock in milliseconds (default `performance.now`). */
   rateClock?: () => number;
+  /** Opens the signed-head state file for publications; tests hold or fail its writes with it (tlog/head-signer.ts). */
+  openStateFile?: (file: string) => StateFileSink;
+  /** Least time between two head publications no read waits for (registry.ts HEAD_PUBLICATION_GAP_MS by default). */
+  headPublicationGapMs?: number;
 }
 
 export interface RunningServer {
@@ -67,6 +72,8 @@ export interface RunningServer {
   fastPath: FastPath;
   /** The Express app behind the fast path (its route stack is what the API description is checked against). */
   app: ReturnType<typeof createApp>;
+  /** The HTTP server both answer on (tests wait for its `request` events). */
+  http: Server;
   close(): Promise<void>;
 }
 
@@ -119,7 +126,10 @@ async function startLocked(options: ServeOptions, logger: Logger, lock: DataDirL
       origin: options.origin,
       signedHeadFile: stateFile,
       ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.openStateFile ? { openStateFile: options.openStateFile } : {}),
+      ...(options.headPublicationGapMs === undefined ? {} : { headPublicationGapMs: options.headPublicationGapMs }),
       observer: metrics,
+      logger,
     });
   } catch (error) {
     db.close();
@@ -176,11 +186,12 @@ async function startLocked(options: ServeOptions, logger: Logger, lock: DataDirL
       server.closeIdleConnections();
       await once(server, "close");
       await verifyPool.close();
-      await registry.sequencer.drain();
+      // Every acknowledged write's head is published before the state file and the database close.
+      await registry.drain();
       registry.close();
       lock.release();
     })());
-  return { url, service, fastPath, app, close };
+  return { url, service, fastPath, app, http: server, close };
 }
 
 function logIdentity(logger: Logger, established: EstablishedIdentity, options: ServeOptions): void {

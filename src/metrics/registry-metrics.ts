@@ -67,6 +67,17 @@ export class RegistryMetrics {
     help: "Proofs that failed the registry's own check before being served.",
     registers: [this.registry],
   });
+  private readonly headPublicationSeconds = new Histogram({
+    name: "tlog_head_publication_duration_seconds",
+    help: "Time one head publication takes after a commit: signing the committed head and writing the state file (one O_DSYNC write).",
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly headPublicationFailures = new Counter({
+    name: "tlog_head_publication_failures_total",
+    help: "Tree heads that could not be published after a commit (signed and written to the state file); the next commit tries again.",
+    registers: [this.registry],
+  });
   private readonly verifySeconds = new Histogram({
     name: "signature_verify_duration_seconds",
     help: "Time from asking for an Ed25519 check until its answer, queueing for a worker included.",
@@ -99,6 +110,14 @@ export class RegistryMetrics {
 
   proofVerificationFailed(): void {
     this.proofFailures.inc();
+  }
+
+  headPublished(seconds: number): void {
+    this.headPublicationSeconds.observe(seconds);
+  }
+
+  headPublicationFailed(): void {
+    this.headPublicationFailures.inc();
   }
 
   /** `verifier`, with the time each check takes observed. */

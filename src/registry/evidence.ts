@@ -139,8 +139,8 @@ export class EvidenceBundles {
   private async build(fileId: string, cursor?: string): Promise<EvidenceBundle> {
     const manifest = this.sql.manifest.get(fileId);
     if (!manifest) throw notFound("no registration for this file_id");
-    const at = cursor === undefined ? null : parseCursor(cursor, this.reads.size());
-    const head = this.headAt(at?.treeSize);
+    const at = cursor === undefined ? null : parseCursor(cursor, this.registry.publishedSize());
+    const head = await this.headAt(at?.treeSize);
     const size = head?.size ?? 0;
     const root = head ? Buffer.from(head.root, "hex") : undefined;
 
@@ -194,13 +194,15 @@ export class EvidenceBundles {
   }
 
   /**
-   * The current signed head, or for a later page a head of the size its
-   * cursor holds: a true statement about a prefix of the log, signed here
+   * The published head, covering every commit made before the request, or
+   * for a later page a head of the size its cursor holds (a published head's
+   * size once): a true statement about a prefix of the log, signed here
    * without being stored.
    */
-  private headAt(treeSize: number | undefined): SignedTreeHead | null {
+  private async headAt(treeSize: number | undefined): Promise<SignedTreeHead | null> {
     if (this.reads.size() === 0) return null;
-    const current = this.reads.head();
+    const current = await this.reads.head();
+    if (current.size === 0) return null;
     if (treeSize === undefined || treeSize === current.size) return current;
     return signTreeHead(this.registry.identity.signer, treeSize, this.registry.store.root(treeSize));
   }

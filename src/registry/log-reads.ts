@@ -2,16 +2,24 @@
  * Read side of the log: heads, proofs, leaf ranges, checkpoints and tiles.
  * Every proof is checked against the root it is issued for before it leaves
  * the process; a failure is a server_error and a metric, never a wrong proof.
+ *
+ * Reads never sign or write. Heads, checkpoints, proofs, consistency proofs
+ * and tiles are served up to the newest published head (registry.ts): when
+ * they need a size committed but not published yet, they wait for the
+ * publication under way, which follows every commit, and answer from it; in
+ * the common case (nothing being published) they answer at once. Leaf ranges
+ * name no size and sign nothing: they serve every committed leaf.
  */
 import { isUtf8 } from "node:buffer";
 import { z } from "zod";
 import { RegistryError, missingField, notFound, serverError } from "../core/errors.js";
+import type { Eventually } from "../core/eventually.js";
 import { toHex } from "../core/hex.js";
 import { TreeSizeSchema, lowerHex, type SignedTreeHead } from "../tlog/heads.js";
 import { InclusionCheck } from "../tlog/inclusion-check.js";
 import { MAX_TLOG_SIZE } from "../tlog/schema.js";
 import { HASH_SIZE, leafHash, verifyConsistency } from "../tlog/merkle.js";
-import { TILE_WIDTH, TilePathError, parseTilePath, tileWithinSize } from "../tlog/tile-path.js";
+import { TILE_WIDTH, TilePathError, parseTilePath, tileWithinSize, type TileRef } from "../tlog/tile-path.js";
 import type { Registry } from "./registry.js";
 
 export const InclusionProofSchema = z.object({
@@ -76,6 +84,7 @@ export class LogReads {
       .raw();
   }
 
+  /** The committed size: every leaf stored. */
   size(): number {
     return this.registry.store.size();
   }
@@ -103,21 +112,36 @@ export class LogReads {
     return { done, stop: () => (stopped = true) };
   }
 
-  head(): SignedTreeHead {
+  /** The newest published head, covering every commit made before the call. */
+  head(): Eventually<SignedTreeHead> {
     this.registry.assertHealthy();
-    return this.registry.heads.head();
+    return this.whenPublished(this.registry.store.size(), () => this.registry.heads.head());
   }
 
-  checkpoint(): string {
+  /** The C2SP checkpoint of head(). */
+  checkpoint(): Eventually<string> {
     this.registry.assertHealthy();
-    return this.registry.heads.checkpoint();
+    return this.whenPublished(this.registry.store.size(), () => this.registry.heads.checkpoint());
   }
 
-  /** Inclusion of `index` in the tree of `treeSize` leaves (default: current), from one read of the nodes it needs. */
-  inclusion(index: number, treeSize?: number): InclusionProof {
-    const size = this.checkedSize(index, treeSize);
-    const { leafHash: hash, path, root } = this.registry.store.inclusion(index, size);
-    return this.checked(index, size, hash, path, root);
+  /**
+   * `read()` once the published head covers `size` leaves: at once when it
+   * does (no promise), else after the publication under way (registry.ts
+   * `publishing`). It is not asked twice: a publication that failed leaves
+   * `read` to answer from the published head, or 503 (checkedSize).
+   */
+  private whenPublished<T>(size: number, read: () => T): Eventually<T> {
+    const waiting = this.registry.publishing(size);
+    return waiting === null ? read() : waiting.then(read);
+  }
+
+  /** Inclusion of `index` in the tree of `treeSize` leaves (default: the published head's), from one read of the nodes it needs. */
+  inclusion(index: number, treeSize?: number): Eventually<InclusionProof> {
+    return this.whenPublished(treeSize ?? index + 1, () => {
+      const size = this.checkedSize(index, treeSize);
+      const { leafHash: hash, path, root } = this.registry.store.inclusion(index, size);
+      return this.checked(index, size, hash, path, root);
+    });
   }
 
   /**
@@ -127,7 +151,13 @@ export class LogReads {
    * one scratch buffer and one hex conversion, instead of a Buffer view and
    * a conversion each.
    */
-  inclusionJson(index: number, treeSize?: number): string {
+  inclusionJson(index: number, treeSize?: number): Eventually<string> {
+    // whenPublished, without a closure per call on the hottest read.
+    const waiting = this.registry.publishing(treeSize ?? index + 1);
+    return waiting === null ? this.inclusionJsonAt(index, treeSize) : waiting.then(() => this.inclusionJsonAt(index, treeSize));
+  }
+
+  private inclusionJsonAt(index: number, treeSize?: number): string {
     const size = this.checkedSize(index, treeSize);
     const { leafHash: hash, path, root } = this.registry.store.inclusion(index, size);
     this.verified(index, size, hash, path, root);
@@ -157,11 +187,14 @@ export class LogReads {
     });
   }
 
+  /** The size a proof of `index` is served at: `treeSize`, or the published head's. */
   private checkedSize(index: number, treeSize?: number): number {
-    const current = this.registry.store.size();
-    const size = treeSize ?? current;
-    if (size > current) throw notFound(`tree_size ${size} is larger than the log (${current})`);
-    if (index < 0 || index >= size) throw notFound(`no leaf ${index} in a tree of ${size}`);
+    const committed = this.registry.store.size();
+    const published = this.registry.publishedSize();
+    const size = treeSize ?? published;
+    if (size > committed) throw notFound(`tree_size ${size} is larger than the log (${committed})`);
+    if (index < 0 || index >= (treeSize ?? committed)) throw notFound(`no leaf ${index} in a tree of ${treeSize ?? committed}`);
+    if (size > published || index >= size) throw unpublished(Math.max(size, index + 1));
     return size;
   }
 
@@ -174,11 +207,18 @@ export class LogReads {
     if (!this.inclusionCheck.check(hash, index, size, path, root)) this.proofFailed(`inclusion proof for leaf ${index} at size ${size}`);
   }
 
-  consistency(first: number, second?: number): ConsistencyProof {
+  /** Consistency of the tree of `first` leaves with that of `second` (default: the published head's). */
+  consistency(first: number, second?: number): Eventually<ConsistencyProof> {
+    return this.whenPublished(second ?? this.registry.store.size(), () => this.consistencyAt(first, second));
+  }
+
+  private consistencyAt(first: number, second?: number): ConsistencyProof {
     const store = this.registry.store;
-    const to = second ?? store.size();
+    const published = this.registry.publishedSize();
+    const to = second ?? published;
     if (first < 0 || first > to) throw missingField("consistency needs 0 <= first <= second");
     if (to > store.size()) throw notFound(`second ${to} is larger than the log (${store.size()})`);
+    if (to > published) throw unpublished(to);
     const path = store.consistencyProof(first, to);
     if (first > 0 && !verifyConsistency(first, to, path, store.root(first), store.root(to))) {
       this.proofFailed(`consistency proof ${first} -> ${to}`);
@@ -219,16 +259,25 @@ export class LogReads {
     return [Buffer.from(`{"start":${start},"count":${count},"entries":[`), entries, Buffer.from("]}")];
   }
 
-  /** A C2SP hash tile or entry bundle; `immutable` when it is a full tile, whose bytes can never change. */
-  tile(path: string): { bytes: Buffer; immutable: boolean } {
-    let tile;
+  /** A C2SP hash tile or entry bundle of the published tree; `immutable` when it is a full tile, whose bytes can never change. */
+  tile(path: string): Eventually<{ bytes: Buffer; immutable: boolean }> {
+    let tile: TileRef;
     try {
       tile = parseTilePath(path);
     } catch (error) {
       if (error instanceof TilePathError) throw notFound(`not a tile: ${error.message}`);
       throw error;
     }
+    const isPublished = () => tileWithinSize(tile, this.registry.publishedSize());
+    if (isPublished()) return this.tileBytes(tile);
     if (!tileWithinSize(tile, this.registry.store.size())) throw notFound("the log does not have this tile yet");
+    return this.whenPublished(this.registry.store.size(), () => {
+      if (!isPublished()) throw unpublished(this.registry.store.size());
+      return this.tileBytes(tile);
+    });
+  }
+
+  private tileBytes(tile: TileRef): { bytes: Buffer; immutable: boolean } {
     const bytes = tile.entries ? this.registry.store.entryBundle(tile.index, tile.width) : this.registry.store.hashTile(tile.level, tile.index, tile.width);
     return { bytes, immutable: tile.width === TILE_WIDTH };
   }
@@ -237,4 +286,9 @@ export class LogReads {
     this.registry.observer?.proofVerificationFailed();
     throw new RegistryError("server_error", `${what} did not verify; refusing to hand it out`);
   }
+}
+
+/** A size the log has committed but no published head covers yet: the publication failed, and the next commit retries it. */
+function unpublished(size: number): RegistryError {
+  return serverError(`no published tree head covers size ${size} yet; retry shortly`, { status: 503, extra: { retry_after: 1 } });
 }

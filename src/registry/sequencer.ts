@@ -8,6 +8,8 @@
  * share of a beacon hit, so they are only paid for when needed). A job's
  * promise settles only after the commit: nothing is acknowledged before it is
  * on disk. Jobs may therefore run twice and must only touch the database.
+ * The head covering a commit is published behind it (`committed`), not
+ * waited for: reads that need it wait instead (head-publication.ts).
  */
 import { performance } from "node:perf_hooks";
 import type Database from "better-sqlite3";
@@ -25,6 +27,10 @@ export interface SequencerOptions {
   observer?: CommitObserver;
   /** Upper bound on jobs per transaction, so one commit never holds the loop for long. */
   maxBatch?: number;
+  /** Runs inside every batch's transaction after its jobs (the head signer's row). */
+  beforeCommit?: () => void;
+  /** After every commit, before its jobs settle: starts publishing the head covering it, without waiting for it. */
+  committed?: () => void;
 }
 
 interface Job {
@@ -91,6 +97,7 @@ export class WriteSequencer {
       }
     }
     observe(true);
+    this.options.committed?.();
     batch.forEach((job, i) => {
       const outcome = outcomes[i]!;
       if (outcome.ok) job.resolve(outcome.value);
@@ -101,15 +108,17 @@ export class WriteSequencer {
   /** The common case: every job succeeds, so no savepoints are needed. A failing job aborts the whole attempt. */
   private runTogether(batch: Job[]): Outcome[] {
     return this.db
-      .transaction(() =>
-        batch.map((job): Outcome => {
+      .transaction(() => {
+        const outcomes = batch.map((job): Outcome => {
           try {
             return { ok: true, value: job.run() };
           } catch (error) {
             throw new JobFailed(error);
           }
-        }),
-      )
+        });
+        this.options.beforeCommit?.();
+        return outcomes;
+      })
       .immediate();
   }
 
@@ -131,6 +140,7 @@ export class WriteSequencer {
               outcomes.push({ ok: false, error });
             }
           }
+          this.options.beforeCommit?.();
         })
         .immediate();
     } catch (error) {

@@ -1,15 +1,22 @@
 /**
- * Signs v1 tree heads and C2SP checkpoints for the log's current size, and
+ * Signs v1 tree heads and C2SP checkpoints for the log's committed size, and
  * refuses to sign a fork.
  *
  * The largest size ever signed and its root are kept twice: in the
- * `tlog_signed` row of the database and in a JSON state file in the data
+ * `tlog_signed` row of the database and in a state file in the data
  * directory (their formats: signed-head-record.ts). Either
  * one alone catches a restored backup or a wrong database file; keeping both
  * means a database rolled back together with its own `tlog_signed` row is still
- * caught by the file, and a lost file by the row. Before every new signature
- * the current tree must extend every record: be at least that large and have
- * the recorded root at the recorded size.
+ * caught by the file, and a lost file by the row. At start-up the tree must
+ * extend every record: be at least that large and have the recorded root at
+ * the recorded size.
+ *
+ * Heads are published by the write path, never by a read: each batch writes
+ * the row inside its transaction (recordCommitted), and after the commit
+ * `publish` signs the committed tree and writes the state file in place; only
+ * then is the head served, so no head is served that both guards don't cover.
+ * Reads take the newest published head as it is (a read that needs a newer
+ * one waits for the publication under way: registry/head-publication.ts).
  */
 import type Database from "better-sqlite3";
 import type { Signer } from "../core/ed25519.js";
@@ -17,7 +24,16 @@ import { toHex } from "../core/hex.js";
 import { signCheckpoint } from "./checkpoint.js";
 import { signTreeHead, type SignedTreeHead } from "./heads.js";
 import { verifierKey } from "./note.js";
-import { MalformedSignedHeadError, readStateFile, SignedHeadRow, writeStateFile, type RecordSource, type SignedRecord } from "./signed-head-record.js";
+import {
+  MalformedSignedHeadError,
+  readStateFile,
+  SignedHeadRow,
+  StateFileWriter,
+  writeStateFile,
+  type RecordSource,
+  type SignedRecord,
+  type StateFileSink,
+} from "./signed-head-record.js";
 
 /** What the signer needs from the log (TlogStore provides it). */
 export interface TreeSource {
@@ -35,6 +51,8 @@ export interface HeadSignerOptions {
   stateFile: string;
   /** Unix seconds for `signed_at`: the registry's clock (registry/time.ts), so every time it records agrees. */
   clock: () => number;
+  /** Opens the state file for publications; a StateFileWriter unless a test holds or fails its writes. */
+  openStateFile?: (file: string) => StateFileSink;
 }
 
 export class ForkError extends Error {
@@ -59,8 +77,8 @@ export class HeadSigner {
   private readonly stateFile: string;
   private readonly clock: () => number;
   private readonly row: SignedHeadRow;
-  private cachedHead: SignedTreeHead | null = null;
-  private cachedCheckpoint: { size: number; text: string } | null = null;
+  private readonly file: StateFileSink;
+  private published: Published | null = null;
 
   constructor(options: HeadSignerOptions) {
     this.db = options.db;
@@ -70,6 +88,7 @@ export class HeadSigner {
     this.stateFile = options.stateFile;
     this.clock = options.clock;
     this.row = new SignedHeadRow(this.db);
+    this.file = (options.openStateFile ?? ((file) => new StateFileWriter(file)))(this.stateFile);
     // Fail at construction, not at the first request, on an origin that cannot name a note key.
     verifierKey(this.origin, this.signer.publicKey);
   }
@@ -88,23 +107,77 @@ export class HeadSigner {
     this.enforce();
   }
 
-  /** The signed v1 head for the current size; the same object until the size changes. */
-  head(): SignedTreeHead {
+  /**
+   * At start-up: checks the tree against both records, brings them up to the
+   * current size and signs it. From then on this process is the records' only writer (the data
+   * directory's lock), and it writes them only from the tree it committed.
+   */
+  publishCurrent(): void {
     const size = this.store.size();
-    if (this.cachedHead?.size === size) return this.cachedHead;
-    const root = this.prepareToSign(size);
-    this.cachedHead = signTreeHead(this.signer, size, root);
-    return this.cachedHead;
+    this.published = this.sign(size, this.prepareToSign(size));
   }
 
-  /** The signed C2SP checkpoint note for the current size; cached like head(). */
-  checkpoint(): string {
+  /**
+   * Inside a batch's transaction, after its jobs: the row records the size
+   * the batch leaves, committed with the leaves or rolled back with them,
+   * so the row covers every head signed after the commit.
+   */
+  recordCommitted(): void {
     const size = this.store.size();
-    if (this.cachedCheckpoint?.size === size) return this.cachedCheckpoint.text;
-    const root = this.prepareToSign(size);
-    const text = signCheckpoint({ origin: this.origin, size, root }, this.signer);
-    this.cachedCheckpoint = { size, text };
-    return text;
+    this.row.write({ size, root: this.store.root(size), signedAt: this.clock() });
+  }
+
+  /**
+   * After a commit: signs the committed tree and writes it to the state file
+   * (the row is already there, recordCommitted); serves it only once both
+   * guards cover it. Callers take turns (HeadPublication).
+   */
+  async publish(): Promise<void> {
+    if (this.db.inTransaction) throw new Error("refusing to sign a tree head inside an open database transaction");
+    const size = this.store.size();
+    if (this.published && size <= this.published.size) return;
+    const root = this.store.root(size);
+    const next = this.sign(size, root);
+    await this.file.write({ size, root, signedAt: next.signedAt });
+    this.published = next;
+  }
+
+  /** The size of the newest published head; null before the first (a forked log publishes none). */
+  publishedSize(): number | null {
+    return this.published?.size ?? null;
+  }
+
+  /** When the newest published head was signed (Unix seconds); null before the first that commits to a leaf. */
+  publishedAt(): number | null {
+    return this.published && this.published.size > 0 ? this.published.signedAt : null;
+  }
+
+  /** The newest published v1 head; reads serve only this and never sign. */
+  head(): SignedTreeHead {
+    return this.current().head;
+  }
+
+  /** The C2SP checkpoint note of the newest published head. */
+  checkpoint(): string {
+    return this.current().checkpoint;
+  }
+
+  close(): void {
+    this.file.close();
+  }
+
+  private current(): Published {
+    if (!this.published) throw new Error("no tree head has been published yet");
+    return this.published;
+  }
+
+  private sign(size: number, root: Buffer): Published {
+    return {
+      size,
+      signedAt: this.clock(),
+      head: signTreeHead(this.signer, size, root),
+      checkpoint: signCheckpoint({ origin: this.origin, size, root }, this.signer),
+    };
   }
 
   /** Checks for a fork and persists the size about to be signed; returns its root. */
@@ -114,7 +187,8 @@ export class HeadSigner {
     if (this.db.inTransaction) throw new Error("refusing to sign a tree head inside an open database transaction");
     const records = this.enforce();
     const root = this.store.root(size);
-    if (size > (records.largest?.size ?? -1)) this.persist({ size, root, signedAt: this.clock() }, records);
+    // Every tree extends the empty one: a head of size 0 commits to nothing, so it needs no record.
+    if (size > (records.largest?.size ?? 0)) this.persist({ size, root, signedAt: this.clock() }, records);
     return root;
   }
 
@@ -186,6 +260,14 @@ export class HeadSigner {
     }
     if (!current.file || record.size > current.file.size) writeStateFile(this.stateFile, record);
   }
+}
+
+interface Published {
+  size: number;
+  /** Unix seconds. */
+  signedAt: number;
+  head: SignedTreeHead;
+  checkpoint: string;
 }
 
 interface Records {

@@ -6,7 +6,8 @@
  * a record validation reports, in the same words.
  */
 import type Database from "better-sqlite3";
-import { readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { closeSync, constants, openSync, readFileSync, write } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { writeFileDurably } from "../core/durable-file.js";
@@ -38,7 +39,7 @@ export class MalformedSignedHeadError extends Error {
   }
 }
 
-/** Exactly what `writeStateFile` writes: anything else was not written by this registry. */
+/** Exactly the record `writeStateFile` writes: anything else was not written by this registry. */
 const StateFileSchema = z.strictObject({
   size: TreeSizeSchema,
   root: z.string().regex(/^[0-9a-f]{64}$/, "expected 64 lowercase hex characters"),
@@ -91,15 +92,61 @@ export class SignedHeadRow {
   }
 }
 
+/**
+ * The state file holds two slots of SLOT_BYTES, each one record's JSON, a
+ * space, the SHA-256 of that JSON in hex, padded with spaces to a newline.
+ * The server overwrites the older slot in place (pwrite with O_DSYNC, no
+ * rename and no directory fsync), so a write torn by a crash leaves the
+ * other slot whole; the file never grows, so a full disk cannot stop it.
+ * A file of one bare JSON object is the earlier format and is still read.
+ */
+const SLOT_BYTES = 192;
+const SLOTS = 2;
+
 /** The state file's record, null when the file does not exist; throws MalformedSignedHeadError for one that breaks the format. */
 export function readStateFile(file: string): SignedRecord | null {
-  let text: string;
+  return readStateSlots(file)?.largest ?? null;
+}
+
+/** Both slots of the state file (a legacy file: one record in slot 0), null when it does not exist. */
+export function readStateSlots(file: string): StateSlots | null {
+  let bytes: Buffer;
   try {
-    text = readFileSync(file, "utf8");
+    bytes = readFileSync(file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
     throw error;
   }
+  if (bytes.length !== SLOT_BYTES * SLOTS) {
+    const legacy = parseRecord(file, bytes.toString("utf8"));
+    return { slots: [legacy, null], largest: legacy, legacy: true };
+  }
+  const slots = [0, 1].map((i) => parseSlot(bytes.subarray(i * SLOT_BYTES, (i + 1) * SLOT_BYTES)));
+  const whole = slots.filter((slot): slot is string => slot !== null);
+  // A torn slot is what a crash mid-write leaves; the other one is then the record.
+  if (whole.length === 0)
+    throw new MalformedSignedHeadError(`the state file ${file} is malformed (no slot passes its checksum); repair or remove it`, "state file");
+  const records = slots.map((slot) => (slot === null ? null : parseRecord(file, slot)));
+  const largest = records.reduce<SignedRecord | null>((a, b) => (!a || (b && b.size > a.size) ? b : a), null);
+  return { slots: records, largest, legacy: false };
+}
+
+export interface StateSlots {
+  /** Each slot's record, null for a slot that fails its checksum. */
+  slots: (SignedRecord | null)[];
+  largest: SignedRecord | null;
+  /** The file is in the earlier one-object format. */
+  legacy: boolean;
+}
+
+function parseSlot(slot: Buffer): string | null {
+  const text = slot.toString("utf8");
+  const match = /^(\{[^\n]*\}) ([0-9a-f]{64}) *\n$/.exec(text);
+  if (!match || createHash("sha256").update(match[1]!).digest("hex") !== match[2]) return null;
+  return match[1]!;
+}
+
+function parseRecord(file: string, text: string): SignedRecord {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -113,9 +160,63 @@ export function readStateFile(file: string): SignedRecord | null {
   return { size: parsed.data.size, root: Buffer.from(parsed.data.root, "hex"), signedAt: parsed.data.signed_at };
 }
 
-/** Replaces the state file atomically (core/durable-file.ts). */
+function encodeSlot(record: SignedRecord): Buffer {
+  const json = JSON.stringify({ size: record.size, root: toHex(record.root), signed_at: record.signedAt });
+  const line = `${json} ${createHash("sha256").update(json).digest("hex")}`;
+  return Buffer.from(`${line.padEnd(SLOT_BYTES - 1, " ")}\n`);
+}
+
+/** Replaces the state file atomically (core/durable-file.ts), `record` in both slots. */
 export function writeStateFile(file: string, record: SignedRecord): void {
-  writeFileDurably(file, JSON.stringify({ size: record.size, root: toHex(record.root), signed_at: record.signedAt }) + "\n");
+  const slot = encodeSlot(record).toString("utf8");
+  writeFileDurably(file, slot.repeat(SLOTS));
+}
+
+/** Where the server writes each head it publishes: a StateFileWriter (tests wrap one to hold or fail a write). */
+export interface StateFileSink {
+  /** Resolves once `record` is on disk. */
+  write(record: SignedRecord): Promise<void>;
+  close(): void;
+}
+
+/**
+ * The server's handle on its state file: each record goes into the slot that
+ * does not hold the newest one, in place. A missing, earlier-format or torn
+ * file is rewritten whole instead (writeStateFile), once.
+ */
+export class StateFileWriter implements StateFileSink {
+  private fd: number | null = null;
+  /** The slot the next record goes to. */
+  private next = 0;
+
+  constructor(private readonly file: string) {}
+
+  /** Writes `record` into the older slot and makes it durable; resolves once it is on disk. */
+  async write(record: SignedRecord): Promise<void> {
+    const fd = this.fd ?? this.open(record);
+    if (fd === null) return;
+    const slot = this.next;
+    const bytes = encodeSlot(record);
+    // The file is open with O_DSYNC: the write returns once it is on disk, one trip to the libuv pool instead of two.
+    await new Promise<void>((resolve, reject) => write(fd, bytes, 0, bytes.length, slot * SLOT_BYTES, (error) => (error ? reject(error) : resolve())));
+    this.next = 1 - slot;
+  }
+
+  close(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+  }
+
+  /** Opens the file for in-place writes; null when making it whole already wrote `record`. */
+  private open(record: SignedRecord): number | null {
+    const read = readStateSlots(this.file);
+    const [a, b] = read?.slots ?? [null, null];
+    const whole = read && !read.legacy && a && b;
+    if (!whole) writeStateFile(this.file, record);
+    this.next = whole && a.size > b.size ? 1 : 0;
+    this.fd = openSync(this.file, constants.O_RDWR | constants.O_DSYNC);
+    return whole ? this.fd : null;
+  }
 }
 
 /** The larger of the database's record and the state file's: the head the server holds itself to. Throws MalformedSignedHeadError like both readers. */

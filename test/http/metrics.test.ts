@@ -81,6 +81,8 @@ test("a registration shows in the commit, verification and log metrics", async (
   assert.equal(after.get("tlog_tree_size"), 1);
   assert.ok(after.get("tlog_seconds_since_signed_head")! >= 0);
   assert.equal(after.get("proof_verification_failures_total"), 0);
+  assert.equal(after.get("tlog_head_publication_failures_total"), 0);
+  assert.equal(after.get("tlog_head_publication_duration_seconds_count"), 1, "the registration's commit was published once");
 });
 
 test("a gauge read at scrape time is left out when its reading is null or throws", async () => {

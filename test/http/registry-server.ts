@@ -1,4 +1,5 @@
 /** Starts the real registry on 127.0.0.1:0 over a temp data dir, stopped when the test ends. */
+import { EventEmitter } from "node:events";
 import path from "node:path";
 import type { TestContext } from "node:test";
 import { createLogger, type LogLevel } from "../../src/log.js";
@@ -17,6 +18,8 @@ export interface TestRegistry extends RunningServer {
   token: string;
   /** What the server logged at `logLevel` (default warn) and above, one JSON line each. */
   logLines: string[];
+  /** Emits `line` with each line as it is logged. */
+  logged: EventEmitter;
   /** fetch against the registry, with the operator token unless `auth: false`. */
   call(pathname: string, init?: RequestInit & { auth?: boolean; json?: unknown }): Promise<TestResponse>;
 }
@@ -45,7 +48,16 @@ export async function startTestRegistry(t: TestContext, overrides: Partial<Serve
   const dataDir = overrides.dataDir ?? tempDir(t);
   const options = testServeOptions(dataDir, overrides);
   const lines: string[] = [];
-  const logger = createLogger({ level: logLevel, stream: { write: (line: string) => lines.push(line) } });
+  const logged = new EventEmitter();
+  const logger = createLogger({
+    level: logLevel,
+    stream: {
+      write: (line: string) => {
+        lines.push(line);
+        logged.emit("line", line);
+      },
+    },
+  });
   const server = await startServer(options, logger);
   t.after(() => server.close());
   const call = (pathname: string, init: RequestInit & { auth?: boolean; json?: unknown } = {}) => {
@@ -58,7 +70,7 @@ export async function startTestRegistry(t: TestContext, overrides: Partial<Serve
     }
     return fetch(server.url + pathname, { ...init, headers, body: body ?? null, method: init.method ?? (body ? "POST" : "GET") });
   };
-  return { ...server, dataDir, dbPath: options.dbPath, token: TEST_TOKEN, logLines: lines, call };
+  return { ...server, dataDir, dbPath: options.dbPath, token: TEST_TOKEN, logLines: lines, logged, call };
 }
 
 /** The text of leaf `index`, read the way `/tlog/range` serves it. */

@@ -17,7 +17,7 @@ import { beaconLeaf } from "../../src/registry/leaves.js";
 import { isoSeconds, systemClock } from "../../src/registry/time.js";
 import { HeadSigner } from "../../src/tlog/head-signer.js";
 import { nodeId } from "../../src/tlog/schema.js";
-import { signedHeadFile } from "../../src/tlog/signed-head-record.js";
+import { readStateFile, signedHeadFile } from "../../src/tlog/signed-head-record.js";
 import { TlogStore } from "../../src/tlog/store.js";
 import { tempDir } from "../temp.js";
 import { startTestRegistry } from "../http/registry-server.js";
@@ -110,7 +110,7 @@ test("a log that extends its signed heads (database row and state file) passes",
   withDb(dbPath, (db) => {
     const store = new TlogStore(db);
     const signer = readIdentity(dataDir)!.signer;
-    new HeadSigner({ db, store, signer, origin: "test.example/log", stateFile: signedHeadFile(dataDir), clock: systemClock }).head();
+    new HeadSigner({ db, store, signer, origin: "test.example/log", stateFile: signedHeadFile(dataDir), clock: systemClock }).publishCurrent();
     const now = 1_795_400_000;
     db.transaction(() => {
       const fields = { tokenId: "unknown-late", sourceIp: "198.51.100.7", userAgent: "ua", timestamp: isoSeconds(now) };
@@ -340,7 +340,7 @@ const CORRUPTIONS: Corruption[] = [
     apply: (db, dataDir) => {
       const signer = readIdentity(dataDir)!.signer;
       const stateFile = signedHeadFile(dataDir);
-      new HeadSigner({ db, store: new TlogStore(db), signer, origin: "test.example/log", stateFile, clock: systemClock }).head();
+      new HeadSigner({ db, store: new TlogStore(db), signer, origin: "test.example/log", stateFile, clock: systemClock }).publishCurrent();
       // What a restored backup of size 100 looks like: leaves, their nodes and their events gone.
       db.prepare("DELETE FROM tlog_leaves WHERE idx >= 100").run();
       db.prepare("DELETE FROM tlog_nodes WHERE id >= ?").run(nodeId(0, 100));
@@ -485,10 +485,13 @@ test("a state file with an uppercase root and an extra key: validation and the s
   const stateFile = signedHeadFile(dataDir);
   withDb(dbPath, (db) => {
     const signer = readIdentity(dataDir)!.signer;
-    new HeadSigner({ db, store: new TlogStore(db), signer, origin: "test.example/log", stateFile, clock: systemClock }).head();
+    new HeadSigner({ db, store: new TlogStore(db), signer, origin: "test.example/log", stateFile, clock: systemClock }).publishCurrent();
   });
-  const written = JSON.parse(readFileSync(stateFile, "utf8")) as { root: string };
-  writeFileSync(stateFile, JSON.stringify({ ...written, root: written.root.toUpperCase(), edited_by: "hand" }));
+  const written = readStateFile(stateFile)!;
+  writeFileSync(
+    stateFile,
+    JSON.stringify({ size: written.size, root: written.root.toString("hex").toUpperCase(), signed_at: written.signedAt, edited_by: "hand" }),
+  );
 
   const report = await validateDatabase({ dbPath, dataDir });
   assertFindings(report, { malformed_signed_heads: 1 });

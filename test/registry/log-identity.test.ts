@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { test, type TestContext } from "node:test";
@@ -7,7 +8,7 @@ import { generateSeed } from "../../src/core/ed25519.js";
 import { IDENTITY_FILE, IdentityError, readIdentity, writeIdentity } from "../../src/core/identity.js";
 import { createLogger } from "../../src/log.js";
 import { validateDatabase } from "../../src/ops/validate.js";
-import { SIGNED_HEAD_FILE } from "../../src/tlog/signed-head-record.js";
+import { SIGNED_HEAD_FILE, SignedHeadRow, writeStateFile } from "../../src/tlog/signed-head-record.js";
 import { startServer, type ServeOptions } from "../../src/server.js";
 import { startTestRegistry, testServeOptions } from "../http/registry-server.js";
 import { createIssuer } from "../issuer.js";
@@ -87,7 +88,13 @@ test("a signed empty log (state file and tlog_signed row, no leaves) without its
   const reg = await startTestRegistry(t);
   assert.equal((await (await reg.call("/tlog/head")).json()).size, 0);
   await reg.close();
-  assert.ok(existsSync(path.join(reg.dataDir, SIGNED_HEAD_FILE)));
+  assert.equal(existsSync(path.join(reg.dataDir, SIGNED_HEAD_FILE)), false, "the empty head commits to nothing and is not recorded");
+  // As an earlier version left an empty log whose head was read: both records at size 0.
+  const record = { size: 0, root: createHash("sha256").digest(), signedAt: 1_700_000_000 };
+  writeStateFile(path.join(reg.dataDir, SIGNED_HEAD_FILE), record);
+  const db = new Database(reg.dbPath);
+  new SignedHeadRow(db).write(record);
+  db.close();
   rmSync(path.join(reg.dataDir, IDENTITY_FILE));
   await refuses(t, reg.dataDir, /a signed head of size 0 \(tlog_signed\), a signed-head record/);
 });

@@ -9,12 +9,12 @@ test("inclusionJson writes the very bytes JSON.stringify gives for the proof, fo
   const size = log.size();
   assert.ok(size >= 37, `${size} leaves`);
   for (let n = 1; n <= size; n++) {
-    for (let index = 0; index < n; index++) assert.equal(log.inclusionJson(index, n), JSON.stringify(log.inclusion(index, n)), `${index}/${n}`);
+    for (let index = 0; index < n; index++) assert.equal(await log.inclusionJson(index, n), JSON.stringify(await log.inclusion(index, n)), `${index}/${n}`);
   }
   for (const index of [0, 20, size - 1]) {
     const answer = await reg.call(`/tlog/proof/${index}`, { auth: false });
     assert.equal(answer.headers.get("content-type"), "application/json; charset=utf-8");
-    assert.equal(await answer.text(), JSON.stringify(log.inclusion(index)));
+    assert.equal(await answer.text(), JSON.stringify(await log.inclusion(index)));
   }
   assert.throws(() => log.inclusionJson(size), { code: "not_found" });
 });
@@ -30,7 +30,7 @@ test("warmNodeCache fills the proof cache one slice per turn and resolves when f
   assert.equal(await warming.done, true);
   assert.equal(reg.service.registry.store.warmNodeCache(1), true, "nothing left to read");
   const size = log.size();
-  for (const index of [0, 17, size - 1]) assert.equal(log.inclusionJson(index), JSON.stringify(log.inclusion(index)));
+  for (const index of [0, 17, size - 1]) assert.equal(await log.inclusionJson(index), JSON.stringify(await log.inclusion(index)));
 });
 
 test("the server fills the proof node cache from startup and logs when it is full", async (t) => {

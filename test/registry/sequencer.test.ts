@@ -136,3 +136,30 @@ test("a job whose error rolled back the whole transaction (as SQLITE_FULL may) f
     ],
   );
 });
+
+test("a batch's row hook runs inside its transaction, and its jobs settle right after the commit, once its head's publication is started", async (t) => {
+  const db = openDatabase(path.join(tempDir(t), "r.sqlite"));
+  t.after(() => db.close());
+  const store = new TlogStore(db);
+  const sizesInTransaction: number[] = [];
+  const committedSizes: number[] = [];
+  const sequencer = new WriteSequencer(db, {
+    resync: () => store.reload(),
+    beforeCommit: () => sizesInTransaction.push(store.size()),
+    committed: () => committedSizes.push(new TlogStore(db).size()),
+  });
+  const append = (token: string) => () => store.append(Buffer.from(token));
+  const failing = () => {
+    store.append(Buffer.from("bad"));
+    throw new Error("job bad fails");
+  };
+  const results = await Promise.allSettled([sequencer.submit(append("a")), sequencer.submit(failing), sequencer.submit(append("c"))]);
+  assert.deepEqual(
+    results.map((result) => result.status),
+    ["fulfilled", "rejected", "fulfilled"],
+  );
+  assert.equal(sizesInTransaction.at(-1), 2, "the hook runs inside the transaction that commits, after the jobs");
+  assert.deepEqual(committedSizes, [2], "told once, after the commit: a fresh connection sees it");
+  assert.equal(await sequencer.submit(append("d")), 2);
+  assert.deepEqual(committedSizes, [2, 3]);
+});

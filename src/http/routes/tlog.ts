@@ -1,5 +1,6 @@
 /** The log's read routes: v1 head, proofs and ranges; Part 2 consistency, checkpoint and tiles. */
 import { z } from "zod";
+import { thenEventually } from "../../core/eventually.js";
 import { ConsistencyProofSchema, InclusionProofSchema, RangePageSchema } from "../../registry/log-reads.js";
 import { SignedTreeHeadSchema } from "../../tlog/heads.js";
 import { JSON_TYPE, json } from "../answer.js";
@@ -26,7 +27,7 @@ export const TLOG_ROUTES: readonly RouteDeclaration[] = [
     ...READ,
     path: "/tlog/head",
     doc: { tag: "log", summary: "The signed tree head", ok: jsonAnswer(SignedTreeHeadSchema), cacheControl: HEAD_CACHE, errors: [429, 503] },
-    answer: (_call, { service: { log } }) => json(log.head(), { "Cache-Control": HEAD_CACHE }),
+    answer: (_call, { service: { log } }) => thenEventually(log.head(), (head) => json(head, { "Cache-Control": HEAD_CACHE })),
   }),
   route({
     ...READ,
@@ -37,16 +38,17 @@ export const TLOG_ROUTES: readonly RouteDeclaration[] = [
       tag: "log",
       summary: "Inclusion proof of a leaf, at the current size or at `tree_size`",
       ok: jsonAnswer(InclusionProofSchema),
-      errors: [400, 404, 429],
+      errors: [400, 404, 429, 503],
     },
-    answer: ({ params, query }, { service: { log } }) => ({ content: { type: JSON_TYPE, body: log.inclusionJson(params.index, query.tree_size) } }),
+    answer: ({ params, query }, { service: { log } }) =>
+      thenEventually(log.inclusionJson(params.index, query.tree_size), (body) => ({ content: { type: JSON_TYPE, body } })),
   }),
   route({
     ...READ,
     path: "/tlog/consistency",
     query: ConsistencyQuery,
-    doc: { tag: "log", summary: "Consistency proof between two tree sizes", ok: jsonAnswer(ConsistencyProofSchema), errors: [400, 404, 429] },
-    answer: ({ query }, { service: { log } }) => json(log.consistency(query.first, query.second)),
+    doc: { tag: "log", summary: "Consistency proof between two tree sizes", ok: jsonAnswer(ConsistencyProofSchema), errors: [400, 404, 429, 503] },
+    answer: ({ query }, { service: { log } }) => thenEventually(log.consistency(query.first, query.second), (proof) => json(proof)),
   }),
   route({
     ...READ,
@@ -65,10 +67,8 @@ export const TLOG_ROUTES: readonly RouteDeclaration[] = [
       cacheControl: SHORT_LIVED,
       errors: [429, 503],
     },
-    answer: (_call, { service: { log } }) => ({
-      headers: { "Cache-Control": SHORT_LIVED },
-      content: { type: CHECKPOINT_TYPE, body: log.checkpoint() },
-    }),
+    answer: (_call, { service: { log } }) =>
+      thenEventually(log.checkpoint(), (body) => ({ headers: { "Cache-Control": SHORT_LIVED }, content: { type: CHECKPOINT_TYPE, body } })),
   }),
   route({
     ...READ,
@@ -78,7 +78,7 @@ export const TLOG_ROUTES: readonly RouteDeclaration[] = [
       tag: "log",
       summary: "Hash tiles and entry bundles",
       ok: { kind: "bytes", type: "application/octet-stream" },
-      errors: [404, 429],
+      errors: [404, 429, 503],
       paths: [
         {
           path: "/tile/{L}/{N}",
@@ -88,9 +88,10 @@ export const TLOG_ROUTES: readonly RouteDeclaration[] = [
         { path: "/tile/entries/{N}", params: z.object({ N: z.string() }), summary: `Entry bundle; ${TILE_PATH_RULE}. Full bundles are immutable` },
       ],
     },
-    answer: ({ params }, { service: { log } }) => {
-      const { bytes, immutable } = log.tile(params.path);
-      return { headers: { "Cache-Control": immutable ? IMMUTABLE : SHORT_LIVED }, content: { type: "application/octet-stream", body: bytes } };
-    },
+    answer: ({ params }, { service: { log } }) =>
+      thenEventually(log.tile(params.path), ({ bytes, immutable }) => ({
+        headers: { "Cache-Control": immutable ? IMMUTABLE : SHORT_LIVED },
+        content: { type: "application/octet-stream", body: bytes },
+      })),
   }),
 ];
