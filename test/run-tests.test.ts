@@ -4,11 +4,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, readFileSync, readdirSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { REPO_ROOT } from "./repo.js";
-import { listTestFiles } from "./run-tests.js";
+import { listTestFiles, splitStale } from "./run-tests.js";
 import { tempDir } from "./temp.js";
 
 const BUILD_TEST = path.dirname(fileURLToPath(import.meta.url));
@@ -49,4 +49,22 @@ test("a build without test files fails loudly instead of passing", (t) => {
   const run = spawnSync(process.execPath, [path.join(dir, "run-tests.mjs")], { encoding: "utf8" });
   assert.equal(run.status, 1);
   assert.match(run.stderr, /no \*\.test\.js file under/);
+});
+
+test("a compiled test whose source was removed is left out, not run stale", (t) => {
+  const root = tempDir(t, "run-tests-stale-");
+  const build = path.join(root, "build", "test");
+  const source = path.join(root, "test");
+  for (const dir of [path.join(build, "dns"), path.join(source, "dns")]) mkdirSync(dir, { recursive: true });
+  for (const name of ["dns/kept.test.js", "dns/removed.test.js", "top.test.js"]) writeFileSync(path.join(build, name), "");
+  for (const name of ["dns/kept.test.ts", "top.test.ts"]) writeFileSync(path.join(source, name), "");
+  const { current, stale } = splitStale(build, source, listTestFiles(build));
+  assert.deepEqual(
+    current.map((file) => path.relative(build, file)),
+    [path.join("dns", "kept.test.js"), "top.test.js"],
+  );
+  assert.deepEqual(
+    stale.map((file) => path.relative(build, file)),
+    [path.join("dns", "removed.test.js")],
+  );
 });

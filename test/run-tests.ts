@@ -3,9 +3,11 @@
  * files, and only those. Given a directory, Node 20's runner executes every
  * .js file in it, helper modules included, and it has no glob support, so the
  * files are listed here. Finding none is a failure, not a green run of nothing.
+ * tsc does not delete what a removed test compiled to, so a compiled file
+ * whose TypeScript source is gone is left out (and named), not run stale.
  */
 import { spawnSync } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -24,9 +26,21 @@ export function listTestFiles(dir: string): string[] {
   return found.sort();
 }
 
+/** The compiled test files of `dir` (build/test) whose source still exists under `sourceDir` (test/), and the others. */
+export function splitStale(dir: string, sourceDir: string, files: readonly string[]): { current: string[]; stale: string[] } {
+  const current: string[] = [];
+  const stale: string[] = [];
+  for (const file of files) {
+    const source = path.join(sourceDir, path.relative(dir, file)).replace(/\.js$/, ".ts");
+    (existsSync(source) ? current : stale).push(file);
+  }
+  return { current, stale };
+}
+
 function main(): number {
   const dir = path.dirname(fileURLToPath(import.meta.url));
-  const files = listTestFiles(dir);
+  const { current: files, stale } = splitStale(dir, path.resolve(dir, "..", "..", "test"), listTestFiles(dir));
+  for (const file of stale) console.error(`run-tests: skipping ${path.relative(dir, file)}: its source is gone (a stale build output)`);
   if (files.length === 0) {
     console.error(`run-tests: no *${TEST_FILE_SUFFIX} file under ${dir}; build the tests first (npm run build:all)`);
     return 1;
