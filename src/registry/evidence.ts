@@ -200,7 +200,6 @@ export class EvidenceBundles {
    * without being stored.
    */
   private async headAt(treeSize: number | undefined): Promise<SignedTreeHead | null> {
-    if (this.reads.size() === 0) return null;
     const current = await this.reads.head();
     if (current.size === 0) return null;
     if (treeSize === undefined || treeSize === current.size) return current;
