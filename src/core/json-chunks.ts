@@ -63,6 +63,37 @@ export class JsonChunks {
     this.at += this.chunk.write(text, this.at, "latin1");
   }
 
+  /** Bytes as they are: ASCII encoded once beforehand (keys, punctuation), so an entry makes no string. */
+  raw(bytes: Uint8Array): void {
+    let from = 0;
+    while (from < bytes.length) {
+      const n = Math.min(bytes.length - from, this.size - this.at);
+      if (n === 0) {
+        this.advance();
+        continue;
+      }
+      const chunk = this.chunk;
+      let at = this.at;
+      for (let i = from; i < from + n; i++) chunk[at++] = bytes[i]!;
+      this.at = at;
+      from += n;
+    }
+  }
+
+  /** A non-negative safe integer in decimal. */
+  integer(value: number): void {
+    let digits = 1;
+    for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+    if (this.size - this.at < digits) this.advance();
+    const chunk = this.chunk;
+    let rest = value;
+    for (let i = this.at + digits - 1; i >= this.at; i--) {
+      chunk[i] = ZERO + (rest % 10);
+      rest = Math.floor(rest / 10);
+    }
+    this.at += digits;
+  }
+
   /** Lowercase hex of bytes[from, to). */
   hex(bytes: Uint8Array, from: number, to: number): void {
     while (from < to) {

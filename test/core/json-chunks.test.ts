@@ -78,3 +78,17 @@ test("released chunks are reused once, and the pool keeps no more than its limit
   burst.finish().release();
   assert.equal(small.available, 2, "three chunks given back, two kept");
 });
+
+test("JsonChunks writes integers and pre-encoded text whole or split, as the chunk boundaries fall", () => {
+  const values = [0, 7, 10, 999, 1_000_000, Number.MAX_SAFE_INTEGER];
+  const text = Buffer.from(',"leaf_data_hex":"');
+  for (const chunkSize of [16, 17, 19, 64]) {
+    const out = new JsonChunks(new ChunkPool(chunkSize, 4));
+    for (const value of values) {
+      out.integer(value);
+      out.raw(text);
+    }
+    const { parts } = out.finish();
+    assert.equal(Buffer.concat(parts).toString("latin1"), values.map((value) => `${value}${text}`).join(""), `chunks of ${chunkSize}`);
+  }
+});
