@@ -265,8 +265,9 @@ export class LogReads {
    * the other, then released: a window of leaves; a record whose bytes do
    * not hash to its stored hash, or are not UTF-8 text, fails the whole
    * request. The ~1 MB of a 1,000-leaf window is written into chunks of
-   * rangeChunks, so an answer allocates no large block and makes no
-   * JavaScript object or string per leaf.
+   * rangeChunks, so an answer allocates no large block; per leaf it makes
+   * only a view of the leaf's bytes and its digest as a 32-character string
+   * (the hash check), both short-lived.
    */
   rangeJson(start: number, limit: number): PooledParts {
     const size = this.registry.store.size();
