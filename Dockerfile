@@ -33,7 +33,7 @@ ENV NODE_ENV=production \
     OVERSIGHT_HOST=0.0.0.0 \
     OVERSIGHT_PORT=8765 \
     OVERSIGHT_DATA=/data \
-    NODE_OPTIONS=--max-semi-space-size=4 \
+    NODE_OPTIONS="--max-semi-space-size=4 --max-old-space-size=512" \
     MALLOC_MMAP_THRESHOLD_=131072
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules

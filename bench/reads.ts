@@ -1,5 +1,5 @@
 /**
- * Read-path benchmark: `npm run bench:reads -- [--leaves N] [--events N] [--duration S]`.
+ * Read-path benchmark: `npm run bench:reads -- [--leaves N] [--events N] [--duration S] [--server-main PATH]`.
  *
  * Builds a log of `--leaves` beacon leaves straight into a fresh SQLite file,
  * starts the registry on it as its own process, registers one file and gives
@@ -12,7 +12,10 @@
  * - `rss`: the server's resident memory idle, then after 20,000 proofs and
  *   300 ranges, and `rss_end` after everything, split into anonymous and
  *   file-backed memory (`/proc`, Linux only).
- * Progress goes to stderr. bench/README.md explains the figures.
+ * Every scenario's line also has the server's RSS when it ended. With
+ * `--server-main`, another checkout's `build/src/main.js` is measured by this
+ * client (started with this checkout's memory settings). Progress goes to
+ * stderr. bench/README.md explains the figures.
  */
 import { randomInt } from "node:crypto";
 import fs from "node:fs";
@@ -25,7 +28,7 @@ import { TlogStore } from "../src/tlog/store.js";
 import { createIssuer } from "../test/issuer.js";
 import { startBenchRegistry } from "./child.js";
 import { DB_FILE, OPERATOR_TOKEN } from "./http-measure.js";
-import { integerFlag } from "./flags.js";
+import { flagValue, integerFlag } from "./flags.js";
 import { runLoad, type LoadRequest, type LoadResult } from "./load.js";
 
 const BATCH = 10_000;
@@ -38,6 +41,7 @@ const leaves = integerFlag(process.argv, "leaves", 1_000_000);
 const events = integerFlag(process.argv, "events", 5000);
 const durationMs = integerFlag(process.argv, "duration", 10) * 1000;
 const warmupMs = 1000;
+const serverMain = flagValue(process.argv, "server-main");
 
 const log = (message: string) => process.stderr.write(`${message}\n`);
 const round = (x: number) => Number(x.toFixed(3));
@@ -94,9 +98,10 @@ function residentParts(pid: number): { anon_mib: number; file_mib: number } | nu
   }
 }
 
-function line(scenario: string, result: LoadResult, extra: Record<string, unknown> = {}): void {
+/** One scenario's line, with the server's RSS when it ended (which phase grows it). */
+function line(scenario: string, result: LoadResult, pid: number, extra: Record<string, unknown> = {}): void {
   const figures = { rps: Math.round(result.rps), p50_ms: round(result.p50Ms), p99_ms: round(result.p99Ms), errors: result.errors, requests: result.requests };
-  console.log(JSON.stringify({ scenario, ...figures, cores: os.availableParallelism(), leaves, ...extra }));
+  console.log(JSON.stringify({ scenario, ...figures, rss_mib: rssMiB(pid), cores: os.availableParallelism(), leaves, ...extra }));
 }
 
 /** Requests from `make` until `count` have been handed out, then none. */
@@ -111,7 +116,7 @@ async function main(): Promise<void> {
     const began = performance.now();
     buildLog(dataDir);
     log(`built ${leaves} leaves in ${round((performance.now() - began) / 1000)} s`);
-    const server = await startBenchRegistry(dataDir, DB_FILE, OPERATOR_TOKEN);
+    const server = await startBenchRegistry(dataDir, DB_FILE, OPERATOR_TOKEN, [], serverMain === undefined ? undefined : path.resolve(serverMain));
     const url = String(server.ready["url"]);
     try {
       const idle = rssMiB(server.pid);
@@ -155,8 +160,10 @@ async function main(): Promise<void> {
       }
       log(`the largest bundle: ${events} events in ${pages.length} page(s)`);
 
-      line("range_serial", await runLoad({ url, connections: 1, durationMs, warmupMs, next: range }), { limit: RANGE });
-      line("evidence_page_serial", await runLoad({ url, connections: 1, durationMs, warmupMs, next: () => ({ method: "GET", path: pages[0]! }) }), { events });
+      line("range_serial", await runLoad({ url, connections: 1, durationMs, warmupMs, next: range }), server.pid, { limit: RANGE });
+      line("evidence_page_serial", await runLoad({ url, connections: 1, durationMs, warmupMs, next: () => ({ method: "GET", path: pages[0]! }) }), server.pid, {
+        events,
+      });
 
       let next = 0;
       const pull = (): LoadRequest => ({ method: "GET", path: pages[next++ % pages.length]! });
@@ -164,7 +171,7 @@ async function main(): Promise<void> {
         runLoad({ url, connections: 1, durationMs, warmupMs, next: () => ({ method: "GET", path: "/health" }) }),
         runLoad({ url, connections: BUNDLE_PULLERS, durationMs, warmupMs, next: pull, timeoutMs: 120_000 }),
       ]);
-      line("health_under_bundle", health, {
+      line("health_under_bundle", health, server.pid, {
         pullers: BUNDLE_PULLERS,
         pages: pages.length,
         page_rps: Math.round(bundles.rps),

@@ -8,10 +8,18 @@
  * - V8's young generation grows to 16 MiB semi-spaces under a steady stream
  *   of short-lived answers (proofs, ranges), ~25 MB of resident memory that
  *   buys no measurable throughput; 4 MiB caps it.
- * - glibc serves large blocks (a /tlog/range answer is ~1 MB) from mmap only
- *   until the first one is freed, then raises the threshold and serves them
- *   from its heap, which does not shrink; a fixed threshold returns them to
- *   the system when they are freed.
+ * - V8 lets its old space grow to up to 4 times what survived the last full
+ *   collection before it collects again when the heap may grow to gigabytes,
+ *   and to 1.3-1.4 times when it may grow to 256-512 MiB. The registry's live
+ *   heap is ~20-30 MB, yet the old space reached 49-60 MiB after the
+ *   evidence bundle pulls of bench:reads; with 512 MiB allowed it stayed at
+ *   22.5. Past 512 MiB the process would stop with an out-of-memory error.
+ * - glibc serves large blocks from mmap only until the first one is freed,
+ *   then raises the threshold and serves them from its heap, which does not
+ *   shrink; a fixed threshold returns them to the system when they are
+ *   freed. Each such block is mapped and faulted in afresh, so hot paths
+ *   build below it (a /tlog/range answer: RANGE_PIECE in
+ *   registry/log-reads.ts, chunks of core/json-chunks.ts).
  */
-export const REGISTRY_NODE_OPTIONS: readonly string[] = ["--max-semi-space-size=4"];
+export const REGISTRY_NODE_OPTIONS: readonly string[] = ["--max-semi-space-size=4", "--max-old-space-size=512"];
 export const REGISTRY_MEMORY_ENV: Readonly<Record<string, string>> = { MALLOC_MMAP_THRESHOLD_: "131072" };

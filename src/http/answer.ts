@@ -16,6 +16,13 @@ export interface Answer {
    * into one buffer just to be written.
    */
   content?: { type: string; body: string | Buffer | readonly Buffer[] };
+  /**
+   * Called once the whole answer has been handed to the operating system
+   * (the response's `finish`): from then on the body's buffers may be
+   * reused. An answer whose connection fails first never calls it, and its
+   * buffers are left to the garbage collector.
+   */
+  release?: () => void;
 }
 
 export function json(value: unknown, headers?: Readonly<Record<string, string>>): Answer {
@@ -23,6 +30,7 @@ export function json(value: unknown, headers?: Readonly<Record<string, string>>)
 }
 
 export function sendAnswer(res: ServerResponse, answer: Answer): void {
+  if (answer.release) res.once("finish", answer.release);
   if (answer.headers) for (const [name, value] of Object.entries(answer.headers)) res.setHeader(name, value);
   res.statusCode = answer.status ?? 200;
   if (answer.content === undefined) {

@@ -13,12 +13,14 @@
 import { isUtf8 } from "node:buffer";
 import { z } from "zod";
 import { RegistryError, missingField, notFound, serverError } from "../core/errors.js";
+import { ChunkPool } from "../core/chunk-pool.js";
 import type { Eventually } from "../core/eventually.js";
 import { toHex } from "../core/hex.js";
+import { JsonChunks, type PooledParts } from "../core/json-chunks.js";
 import { TreeSizeSchema, lowerHex, type SignedTreeHead } from "../tlog/heads.js";
 import { InclusionCheck } from "../tlog/inclusion-check.js";
 import { MAX_TLOG_SIZE } from "../tlog/schema.js";
-import { HASH_SIZE, leafHash, verifyConsistency } from "../tlog/merkle.js";
+import { HASH_SIZE, leafHash, leafHashEquals, verifyConsistency } from "../tlog/merkle.js";
 import { TILE_WIDTH, TilePathError, parseTilePath, tileWithinSize, type TileRef } from "../tlog/tile-path.js";
 import type { Registry } from "./registry.js";
 
@@ -55,6 +57,31 @@ export const RangePageSchema = z.object({ start: TreeSizeSchema, count: TreeSize
 export type RangePage = z.infer<typeof RangePageSchema>;
 
 export const RANGE_MAX = 1000;
+/**
+ * Leaves per statement of a range. SQLite grows what it concatenates by
+ * doubling, and past glibc's mmap threshold (128 KiB, src/memory-settings.ts)
+ * each growth maps and faults in fresh pages: a 1,000-leaf window's JSON
+ * built by SQLite in one statement took ~11 ms of CPU at 1,000,000 leaves
+ * (~4 mmap, mremap and munmap each). The blobs of a piece stay below it
+ * (~35 KB for beacon leaves): under 1 ms of SQL for the whole window.
+ */
+export const RANGE_PIECE = 128;
+/**
+ * The range answers' chunks: a 1,000-leaf window of beacon leaves fills 16,
+ * so a monitor's windows one after the other reuse the same 2 MiB; chunks
+ * beyond it (several windows in flight) are left to the garbage collector.
+ */
+const RANGE_CHUNK_BYTES = 64 * 1024;
+const RANGE_CHUNKS_KEPT = 32;
+/** The fixed text around a range entry's values, in the order RangeEntrySchema names them. */
+const ENTRY = {
+  first: Buffer.from('{"index":'),
+  next: Buffer.from(',{"index":'),
+  leafHash: Buffer.from(',"leaf_hash":"'),
+  leafData: Buffer.from('","leaf_data":"'),
+  leafDataHex: Buffer.from('","leaf_data_hex":"'),
+  end: Buffer.from('"}'),
+};
 /** Nodes the proof cache is filled with per turn of the event loop (~1 ms of keyed reads at 1,000,000 leaves). */
 export const WARM_NODES_PER_TURN = 256;
 
@@ -64,19 +91,16 @@ const hexScratch = Buffer.alloc((2 + Math.log2(MAX_TLOG_SIZE)) * HASH_SIZE);
 
 export class LogReads {
   private readonly rangeSql;
+  private readonly rangeChunks = new ChunkPool(RANGE_CHUNK_BYTES, RANGE_CHUNKS_KEPT);
   private readonly inclusionCheck = new InclusionCheck();
 
   constructor(private readonly registry: Registry) {
-    // One statement, one row: SQLite writes the entries' JSON (hex and text
-    // included) as one blob, and hands over the leaf hashes and the leaves
-    // (as a C2SP entry bundle) as two more to check them against. A window of
-    // 1,000 leaves then makes no JavaScript object or string per leaf, and
-    // leaves no garbage on the heap to grow it.
+    // One row per piece of a window: the pieces' leaf hashes and leaves (as
+    // a C2SP entry bundle) as two blobs, below glibc's mmap threshold
+    // (RANGE_PIECE). The JSON is written in JavaScript, into pooled chunks.
     this.rangeSql = registry.db
       .prepare(
-        `SELECT CAST(group_concat(json_object('index', idx, 'leaf_hash', lower(hex(leaf_hash)),
-                  'leaf_data', CAST(leaf_data AS TEXT), 'leaf_data_hex', lower(hex(leaf_data))), ',') AS BLOB),
-                CAST(group_concat(leaf_hash, '') AS BLOB),
+        `SELECT CAST(group_concat(leaf_hash, '') AS BLOB),
                 CAST(group_concat(unhex(printf('%04x', length(leaf_data))) || leaf_data, '') AS BLOB),
                 count(*)
            FROM (SELECT idx, leaf_hash, leaf_data FROM tlog_leaves WHERE idx >= ? AND idx < ? ORDER BY idx)`,
@@ -228,35 +252,65 @@ export class LogReads {
 
   /** `/tlog/range`'s answer, parsed, for callers in this process. */
   range(start: number, limit: number): RangePage {
-    return JSON.parse(Buffer.concat(this.rangeJson(start, limit)).toString("utf8")) as RangePage;
+    const page = this.rangeJson(start, limit);
+    try {
+      return JSON.parse(Buffer.concat(page.parts).toString("utf8")) as RangePage;
+    } finally {
+      page.release();
+    }
   }
 
   /**
    * `/tlog/range`'s answer as UTF-8 JSON, in parts to be written one after
-   * the other: a window of leaves; a record whose bytes do not hash to its
-   * stored hash, or are not UTF-8 text, fails the whole request. The ~1 MB
-   * of entries SQLite built is handed out as it is, not copied into one
-   * buffer with the page's envelope (memory outside V8's heap, each megabyte
-   * of which brings its next full collection closer; and joining the parts
-   * in SQL costs more, as each `||` copies the whole text again).
+   * the other, then released: a window of leaves; a record whose bytes do
+   * not hash to its stored hash, or are not UTF-8 text, fails the whole
+   * request. The ~1 MB of a 1,000-leaf window is written into chunks of
+   * rangeChunks, so an answer allocates no large block; per leaf it makes
+   * only a view of the leaf's bytes and its digest as a 32-character string
+   * (the hash check), both short-lived.
    */
-  rangeJson(start: number, limit: number): Buffer[] {
+  rangeJson(start: number, limit: number): PooledParts {
     const size = this.registry.store.size();
     const end = Math.min(start + Math.min(Math.max(limit, 1), RANGE_MAX), size);
-    if (start >= end) return [Buffer.from(`{"start":${start},"count":0,"entries":[]}`)];
-    const [entries, hashes, bundle, count] = this.rangeSql.get(start, end) as [Buffer, Buffer, Buffer, number];
+    if (start >= end) return { parts: [Buffer.from(`{"start":${start},"count":0,"entries":[]}`)], release: () => {} };
+    const out = new JsonChunks(this.rangeChunks);
+    try {
+      out.ascii(`{"start":${start},"count":${end - start},"entries":[`);
+      for (let from = start; from < end; from += RANGE_PIECE) this.rangePiece(out, from, Math.min(from + RANGE_PIECE, end), from === start);
+      out.ascii("]}");
+      return out.finish();
+    } catch (error) {
+      out.discard();
+      throw error;
+    }
+  }
+
+  /** Writes the entries of leaves [start, end) once every one of them is checked against its stored hash and for UTF-8. */
+  private rangePiece(out: JsonChunks, start: number, end: number, first: boolean): void {
+    const [hashes, bundle, count] = this.rangeSql.get(start, end) as [Buffer, Buffer, number];
     if (count !== end - start) throw serverError(`the log store lacks leaves in [${start}, ${end}); run the database check`);
     let at = 0;
     for (let i = 0; i < count; i++) {
       const from = at + 2;
       at = from + bundle.readUInt16BE(at);
       const data = bundle.subarray(from, at);
-      if (leafHash(data).compare(hashes, HASH_SIZE * i, HASH_SIZE * (i + 1)) !== 0) {
-        throw serverError(`leaf ${start + i} does not match its stored hash`);
-      }
+      if (!leafHashEquals(data, hashes, HASH_SIZE * i)) throw serverError(`leaf ${start + i} does not match its stored hash`);
       if (!isUtf8(data)) throw serverError(`leaf ${start + i} is not UTF-8 text; run the database check`);
     }
-    return [Buffer.from(`{"start":${start},"count":${count},"entries":[`), entries, Buffer.from("]}")];
+    at = 0;
+    for (let i = 0; i < count; i++) {
+      const from = at + 2;
+      at = from + bundle.readUInt16BE(at);
+      out.raw(first && i === 0 ? ENTRY.first : ENTRY.next);
+      out.integer(start + i);
+      out.raw(ENTRY.leafHash);
+      out.hex(hashes, HASH_SIZE * i, HASH_SIZE * (i + 1));
+      out.raw(ENTRY.leafData);
+      out.stringContent(bundle, from, at);
+      out.raw(ENTRY.leafDataHex);
+      out.hex(bundle, from, at);
+      out.raw(ENTRY.end);
+    }
   }
 
   /** A C2SP hash tile or entry bundle of the published tree; `immutable` when it is a full tile, whose bytes can never change. */

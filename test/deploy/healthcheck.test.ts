@@ -67,13 +67,17 @@ function execForm(args: string, what: string): string[] {
   return parsed as string[];
 }
 
+/** `KEY=value` or `KEY="value with spaces"` (no escapes inside), then spaces or the end. */
+const ENV_PAIR = /([A-Za-z_][A-Za-z0-9_]*)=(?:"([^"\\]*)"|([^\s"]*))(?:\s+|$)/y;
+
 function envOf(stage: Instruction[]): Record<string, string> {
   const env: Record<string, string> = {};
   for (const { args } of stage.filter((i) => i.keyword === "ENV")) {
-    for (const pair of args.split(/\s+/)) {
-      const eq = pair.indexOf("=");
-      assert.ok(eq > 0, `ENV must use KEY=value pairs: ${args}`);
-      env[pair.slice(0, eq)] = pair.slice(eq + 1);
+    ENV_PAIR.lastIndex = 0;
+    while (ENV_PAIR.lastIndex < args.length) {
+      const pair = ENV_PAIR.exec(args);
+      assert.ok(pair, `ENV must use KEY=value pairs: ${args}`);
+      env[pair[1]!] = pair[2] ?? pair[3]!;
     }
   }
   return env;

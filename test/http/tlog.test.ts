@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { verifyCheckpoint } from "../../src/tlog/checkpoint.js";
 import { verifyTreeHead } from "../../src/tlog/heads.js";
+import { RANGE_PIECE } from "../../src/registry/log-reads.js";
 import { EMPTY_ROOT, leafHash, verifyConsistency, verifyInclusion } from "../../src/tlog/merkle.js";
 import { envelope, startTestRegistry } from "./registry-server.js";
 
@@ -152,4 +153,39 @@ test("range: SQLite's JSON of each leaf is the leaf's exact text, hash and hex, 
   const lossy = await reg.call("/tlog/range?start=4&limit=1");
   assert.equal(lossy.status, 500, "a leaf that is not UTF-8 has no exact text to answer");
   assert.equal((await envelope(lossy)).code, "server_error");
+});
+
+test("range: a window of several statement pieces is the exact JSON of the whole page, wherever it starts, and a bad leaf in any piece fails it", async (t) => {
+  const n = 2 * RANGE_PIECE + 7;
+  const reg = await registryWithLeaves(t, n);
+  const entries = reg.service.registry.store.leaves(0, n).map((leaf) => ({
+    index: leaf.index,
+    leaf_hash: leafHash(leaf.leafData).toString("hex"),
+    leaf_data: leaf.leafData.toString("utf8"),
+    leaf_data_hex: leaf.leafData.toString("hex"),
+  }));
+  for (const [start, limit] of [
+    [0, 1000],
+    [1, RANGE_PIECE],
+    [RANGE_PIECE - 1, RANGE_PIECE + 2],
+    [RANGE_PIECE, RANGE_PIECE],
+    [5, n],
+  ] as const) {
+    const page = entries.slice(start, start + limit);
+    const res = await reg.call(`/tlog/range?start=${start}&limit=${limit}`);
+    const text = await res.text();
+    assert.equal(text, JSON.stringify({ start, count: page.length, entries: page }), `start ${start}, limit ${limit}`);
+    assert.equal(res.headers.get("content-length"), String(Buffer.byteLength(text)));
+  }
+
+  reg.service.registry.db.prepare(`UPDATE tlog_leaves SET leaf_data = CAST('{}' AS BLOB) WHERE idx = ${n - 1}`).run();
+  const broken = await reg.call("/tlog/range?start=0&limit=1000");
+  assert.equal(broken.status, 500, "the leaf in the last piece is checked too");
+  assert.equal((await envelope(broken)).code, "server_error");
+  const before = await reg.call(`/tlog/range?start=0&limit=${n - 1}`);
+  assert.equal(
+    await before.text(),
+    JSON.stringify({ start: 0, count: n - 1, entries: entries.slice(0, n - 1) }),
+    "a failed window leaves no trace in the next",
+  );
 });

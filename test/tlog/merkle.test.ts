@@ -7,6 +7,7 @@ import {
   floorLog2,
   inclusionProof,
   leafHash,
+  leafHashEquals,
   nodeHash,
   popcount,
   rootFromLeafHashes,
@@ -367,4 +368,17 @@ test("subtreeOfLeaves hashes a complete subtree from a run of leaf hashes", () =
   }
   assert.throws(() => subtreeOfLeaves(run, 16, 0, 32), RangeError);
   assert.throws(() => subtreeOfLeaves(run, 16, 2, 3), RangeError);
+});
+
+test("leafHashEquals: true exactly when the bytes at the offset are the leaf's hash, for short and long leaves", () => {
+  for (const data of [Buffer.alloc(0), Buffer.from("a leaf"), Buffer.alloc(70_000, 0xff)]) {
+    const hashes = Buffer.concat([Buffer.alloc(5, 0xaa), naiveLeafHash(data), Buffer.alloc(3)]);
+    assert.equal(leafHashEquals(data, hashes, 5), true);
+    assert.equal(leafHashEquals(data, hashes, 4), false);
+    for (const at of [5, 20, 36]) {
+      const wrong = Buffer.from(hashes);
+      wrong[at]! ^= 1;
+      assert.equal(leafHashEquals(data, wrong, 5), false, `a flipped byte at ${at - 5}`);
+    }
+  }
 });

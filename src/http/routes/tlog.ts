@@ -55,7 +55,10 @@ export const TLOG_ROUTES: readonly RouteDeclaration[] = [
     path: "/tlog/range",
     query: RangeQuery,
     doc: { tag: "log", summary: "Leaves from `start`, `limit` clamped to 1..1000", ok: jsonAnswer(RangePageSchema), errors: [400, 429] },
-    answer: ({ query }, { service: { log } }) => ({ content: { type: JSON_TYPE, body: log.rangeJson(query.start, query.limit) } }),
+    answer: ({ query }, { service: { log } }) => {
+      const page = log.rangeJson(query.start, query.limit);
+      return { content: { type: JSON_TYPE, body: page.parts }, release: page.release };
+    },
   }),
   route({
     ...READ,
