@@ -229,7 +229,8 @@ async function main(argv: string[]): Promise<void> {
   const durationS = integerFlag(argv, "duration", 10);
   const warmupS = integerFlag(argv, "warmup", 2, 0);
   const clients = integerFlag(argv, "clients", 32);
-  const window = integerFlag(argv, "window", 64);
+  // The bridge's own default, so that the figures are the product's as an operator runs it.
+  const window = integerFlag(argv, "window", 256);
   const drainLimitS = integerFlag(argv, "drain-limit", 300);
   const synchronous = (flagValue(argv, "synchronous") ?? "FULL").toUpperCase();
   if (synchronous !== "FULL" && synchronous !== "NORMAL") throw new Error(`--synchronous must be FULL or NORMAL, got '${synchronous}'`);

@@ -1,11 +1,11 @@
 /**
  * The journal on the thread that answers queries, and the sender thread
  * that delivers it. A beacon query's append commits here (group-committed,
- * at NORMAL: SQLite writes the WAL frames and returns) and its fsync runs on
- * the libuv pool; the fsync's completion resolves the append on this same
- * thread, which sends the answer. So an answer crosses no thread but the
- * fsync's own, where handing each query to a journal thread and its
- * acknowledgement back cost two wake-ups, each a wait for a core on a busy
+ * at NORMAL: SQLite writes the WAL frames and returns), this thread then
+ * fdatasyncs the WAL, and the append resolves and its answer is sent. So an
+ * answer crosses no thread at all, where handing each query to a journal
+ * thread and its acknowledgement back, or the fsync to the libuv pool and its
+ * completion back, cost two wake-ups, each a wait for a core on a busy
  * machine.
  *
  * The sender thread (sender-thread.ts) keeps the HTTP work of delivery off
@@ -35,7 +35,7 @@ export interface BridgeJournalOptions {
   backoff: BackoffPolicy;
   metrics: Counters & Observations;
   logger: Logger;
-  /** The WAL's fdatasync, default fs.fdatasync (tests hold it). */
+  /** The WAL's fdatasync, default fs.fdatasyncSync (tests look at what it covers, or fail it). */
   fdatasync?: Fdatasync | undefined;
 }
 

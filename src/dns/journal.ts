@@ -4,13 +4,13 @@
  * refused it for good (dead letters). SQLite in the bridge's data directory,
  * opened like the registry's database (0600, WAL, numbered migrations).
  * Appends go through the same group-committing sequencer, so a burst of
- * queries costs one fsync; with synchronous=FULL that fsync runs on the libuv
- * pool while the next appends commit (wal-sync.ts), and an append resolves
- * only once it returned. Settlements ride on the appends' fsyncs (settle).
- * It is opened and written on the thread that answers queries
- * (bridge-journal.ts), whose commits at NORMAL are short; the sender thread
- * reads and settles it by asking that thread, and `dns-bridge status` reads
- * it through a read-only connection of its own.
+ * queries costs one fsync; with synchronous=FULL the thread that committed
+ * makes that fsync right after the commit (wal-sync.ts), and an append
+ * resolves only once it returned. Settlements ride on the appends' fsyncs
+ * (settle). It is opened and written on the thread that answers queries
+ * (bridge-journal.ts); the sender thread reads and settles it by asking that
+ * thread, and `dns-bridge status` reads it through a read-only connection of
+ * its own.
  */
 import type Database from "better-sqlite3";
 import { randomBytes } from "node:crypto";
@@ -114,7 +114,7 @@ export interface JournalOptions {
   observer?: CommitObserver;
   /** Told the duration of every fdatasync of the WAL (synchronous=FULL). */
   observeSync?: (seconds: number) => void;
-  /** The WAL's fdatasync (synchronous=FULL), default fs.fdatasync. */
+  /** The WAL's fdatasync (synchronous=FULL), default fs.fdatasyncSync. */
   fdatasync?: Fdatasync | undefined;
 }
 
@@ -122,7 +122,7 @@ export class Journal {
   readonly db: Database.Database;
   private readonly sequencer: WriteSequencer;
   private readonly now: () => number;
-  /** FULL's fsync, run after the commit instead of inside it; null with NORMAL. */
+  /** FULL's fsync, made after the commit by the journal instead of inside it by SQLite; null with NORMAL. */
   private readonly wal: WalSync | null;
   private readonly observer: CommitObserver | undefined;
   private readonly sql;
@@ -180,8 +180,15 @@ export class Journal {
         throw error;
       });
     const { wal } = this;
-    // A failed fdatasync fails the append (its query is answered SERVFAIL), though its row stays and is delivered.
-    return wal === null ? committed : committed.then((entry) => wal.sync().then(() => entry));
+    // Runs as soon as the commit's turn of the event loop has committed, before anything else does: the first
+    // append of the commit makes the fsync, the others find it made. A failed fdatasync fails every append of the
+    // commit (its query is answered SERVFAIL), though their rows stay and are delivered.
+    return wal === null
+      ? committed
+      : committed.then((entry) => {
+          wal.sync();
+          return entry;
+        });
   }
 
   /** The oldest undelivered events, in the order they were journaled. */
@@ -234,7 +241,7 @@ export class Journal {
 
   async close(): Promise<void> {
     await this.sequencer.drain();
-    await this.wal?.close();
+    this.wal?.close();
     this.db.close();
   }
 }

@@ -1,36 +1,38 @@
 /**
- * The journal's fsync, off the thread that commits. The journal commits with
- * synchronous=NORMAL (SQLite writes the WAL frames and returns without an
- * fsync), then asks for `sync()`: an fdatasync of the WAL file on the libuv
- * pool. An append is acknowledged, and its query answered, only when an
- * fdatasync that began after its commit has returned, so it is as durable as
- * with synchronous=FULL (which syncs the WAL at each commit; SQLite itself
- * still syncs the WAL before a checkpoint and the database after it). Meanwhile
- * the thread goes on committing the next appends, and one later fdatasync
- * covers all of them: the commit and the disk work overlap instead of taking
- * turns. At most one fdatasync runs at a time, and every caller that arrives
- * while one runs shares the next.
+ * The journal's fsync. The journal commits with synchronous=NORMAL (SQLite
+ * writes the WAL frames and returns without an fsync); right after each group
+ * commit, before any of its appends is acknowledged, the thread that
+ * committed fdatasyncs the WAL, so every acknowledged append is as durable as
+ * with synchronous=FULL (SQLite itself still syncs the WAL before a
+ * checkpoint and the database after it). The fdatasync blocks that thread
+ * for as long as the disk takes, and nothing else: an fdatasync on the libuv
+ * pool instead cost every answer two wake-ups (the pool thread's, then this
+ * thread's for the completion), each a wait for a core on a busy machine,
+ * and more CPU per answer than the commit and the fsync together saved by
+ * overlapping (docs/DNS-BRIDGE.md#figures).
  */
 import fs from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { syncDirectory } from "../core/durable-file.js";
 
-/** fs.fdatasync's shape; a test passes one that holds the call, to see what waits for it. */
-export type Fdatasync = (fd: number, callback: (error: NodeJS.ErrnoException | null) => void) => void;
+/** fs.fdatasyncSync's shape; a test passes one that looks at what is committed and acknowledged when it runs, or fails. */
+export type Fdatasync = (fd: number) => void;
 
 export interface WalSyncOptions {
   /** Told the duration of every fdatasync. */
   observe?: ((seconds: number) => void) | undefined;
-  /** Default fs.fdatasync (on the libuv pool). */
+  /** Default fs.fdatasyncSync. */
   fdatasync?: Fdatasync | undefined;
 }
 
 export class WalSync {
   /** Commits made so far, as told by `committed()`. */
   private commits = 0;
-  private running: { done: Promise<void>; covers: number } | null = null;
-  private next: Promise<void> | null = null;
+  /** Commits covered by the latest fdatasync that returned. */
+  private synced = 0;
+  /** The latest failed fdatasync: every commit it was to cover fails with its error. */
+  private failed: { covers: number; error: unknown } | null = null;
 
   private readonly observe: (seconds: number) => void;
   private readonly fdatasync: Fdatasync;
@@ -40,7 +42,7 @@ export class WalSync {
     options: WalSyncOptions = {},
   ) {
     this.observe = options.observe ?? (() => {});
-    this.fdatasync = options.fdatasync ?? fs.fdatasync;
+    this.fdatasync = options.fdatasync ?? fs.fdatasyncSync;
   }
 
   /**
@@ -55,43 +57,34 @@ export class WalSync {
     return new WalSync(fd, options);
   }
 
-  /** A transaction was committed: an fdatasync that begins from now on covers it. */
+  /** A transaction was committed: the next fdatasync covers it. */
   committed(): void {
     this.commits++;
   }
 
-  /** Resolves once an fdatasync that began after the latest commit has returned; rejects when it failed. */
-  sync(): Promise<void> {
-    const running = this.running;
-    if (running === null) return this.start();
-    if (running.covers >= this.commits) return running.done;
-    // The one running began before that commit: wait for the next, shared with everyone who asks meanwhile.
-    this.next ??= running.done.then(
-      () => this.start(),
-      () => this.start(),
-    );
-    return this.next;
-  }
-
-  /** Waits for the fdatasyncs asked for, then closes the file. */
-  async close(): Promise<void> {
-    while (this.running !== null || this.next !== null) await (this.next ?? this.running?.done)?.catch(() => {});
-    fs.closeSync(this.fd);
-  }
-
-  private start(): Promise<void> {
-    this.next = null;
-    const started = performance.now();
+  /**
+   * Returns once every commit made so far is on disk: at once when an
+   * fdatasync since the latest commit returned (the other appends of one
+   * group commit share the first one's), else after an fdatasync of its own.
+   * Throws the fdatasync's error for every commit the failed one was to cover.
+   */
+  sync(): void {
+    if (this.failed !== null && this.failed.covers === this.commits) throw this.failed.error;
+    if (this.synced === this.commits) return;
     const covers = this.commits;
-    const done = new Promise<void>((resolve, reject) =>
-      this.fdatasync(this.fd, (error) => {
-        if (this.running?.done === done) this.running = null;
-        this.observe((performance.now() - started) / 1000);
-        if (error) reject(error);
-        else resolve();
-      }),
-    );
-    this.running = { done, covers };
-    return done;
+    const started = performance.now();
+    try {
+      this.fdatasync(this.fd);
+    } catch (error) {
+      this.failed = { covers, error };
+      throw error;
+    } finally {
+      this.observe((performance.now() - started) / 1000);
+    }
+    this.synced = covers;
+  }
+
+  close(): void {
+    fs.closeSync(this.fd);
   }
 }

@@ -1,11 +1,11 @@
 // The journal on the thread that answers: a beacon query is answered only
-// once its row is durable, with no other answer waiting for that; a commit
-// or an fsync that fails, or a journal another program holds locked, is
-// answered SERVFAIL, counted and logged, never a hang; a sender thread that
-// dies comes back and nothing acknowledged is lost or sent twice; closing
-// answers what became durable meanwhile. Real sockets, a real SQLite file
-// (locked by a second connection where needed), a real registry; the WAL's
-// fdatasync is the real one, held until the test releases it.
+// once its row is durable; a commit or an fsync that fails, or a journal
+// another program holds locked, is answered SERVFAIL, counted and logged,
+// never a hang; a sender thread that dies comes back and nothing acknowledged
+// is lost or sent twice; closing answers what became durable meanwhile. Real
+// sockets, a real SQLite file (locked by a second connection where needed), a
+// real registry; the WAL's fdatasync is the real one, watched or failed by
+// the test.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -28,68 +28,53 @@ function journalConnection(t: TestContext, bridge: TestBridge): Database.Databas
   return db;
 }
 
-/** The real fdatasync, each call held until released (or failed) by the test; at the test's end (before the bridge closes) every call goes through. */
-function heldFsyncs(t: TestContext) {
-  const held: { fd: number; done: (error: NodeJS.ErrnoException | null) => void }[] = [];
-  let holding = true;
-  const fdatasync: Fdatasync = (fd, done) => (holding ? held.push({ fd, done }) : fs.fdatasync(fd, done));
-  t.after(() => {
-    holding = false;
-    for (const { fd, done } of held.splice(0)) fs.fdatasync(fd, done);
-  });
+/** The real fdatasync, running `before` ahead of each call; `failNext` makes the next call fail instead. */
+function watchedFsyncs(before: () => void = () => {}) {
+  let failing: string | null = null;
+  const fdatasync: Fdatasync = (fd) => {
+    before();
+    if (failing !== null) {
+      const code = failing;
+      failing = null;
+      throw Object.assign(new Error(`${code}: the disk says no`), { code });
+    }
+    fs.fdatasyncSync(fd);
+  };
   return {
     fdatasync,
-    get count() {
-      return held.length;
-    },
-    release() {
-      for (const { fd, done } of held.splice(0)) fs.fdatasync(fd, done);
-    },
-    fail(code: string) {
-      for (const { done } of held.splice(0)) done(Object.assign(new Error(`${code}: the disk says no`), { code }));
+    failNext(code: string) {
+      failing = code;
     },
   };
 }
 
 const answered = (reply: Buffer | null) => (dnsPacket.decode(reply!) as Reply).rcode;
 
-test("a beacon query is answered only once the fsync of its committed row has returned; other answers do not wait for it", async (t) => {
+test("a beacon query is answered only after an fsync made once its row was committed has returned", async (t) => {
   const reg = await startTestRegistry(t, { dnsSecret: DNS_SECRET });
-  const fsyncs = heldFsyncs(t);
+  const seen: { committed: unknown; replied: boolean }[] = [];
+  let other: Database.Database | undefined;
+  let replied = false;
+  const fsyncs = watchedFsyncs(() => seen.push({ committed: other?.prepare("SELECT count(*) FROM pending").pluck().get(), replied }));
   const bridge = await startTestBridge(t, reg.url, { synchronous: "FULL", fdatasync: fsyncs.fdatasync });
-  let beaconAnswered = false;
-  const beacon = udpExchange(bridge.dnsPort, queryPacket(beaconName(tokenOf(1)), "A")).then((reply) => {
-    beaconAnswered = true;
-    return reply;
-  });
-  await until("the fsync covering the beacon query's commit", () => fsyncs.count === 1);
-  const other = journalConnection(t, bridge);
-  assert.equal(other.prepare("SELECT count(*) FROM pending").pluck().get(), 1, "the row is committed");
-  assert.equal(bridge.journal.uncommitted, 1);
-  const soa = await udpQuery(bridge.dnsPort, APEX, "SOA");
-  assert.equal(soa.answers?.[0]?.type, "SOA");
-  assert.equal(beaconAnswered, false, "no answer before its fsync returned, though the SOA query asked later was answered");
-  fsyncs.release();
-  assert.equal(answered(await beacon), "NOERROR");
-  assert.equal(bridge.journal.uncommitted, 0);
+  other = journalConnection(t, bridge);
+  const reply = await udpExchange(bridge.dnsPort, queryPacket(beaconName(tokenOf(1)), "A"));
+  replied = true;
+  assert.equal(answered(reply), "NOERROR");
+  assert.deepEqual(seen, [{ committed: 1, replied: false }], "one fsync, made with the row committed and before the answer arrived");
   await until("the event delivered", () => bridge.journal.pending === 0 && dnsTokens(reg).length === 1);
   assert.deepEqual(dnsTokens(reg), [tokenOf(1)]);
 });
 
 test("an fsync that fails is answered SERVFAIL, counted and logged; the next query is journaled", async (t) => {
   const reg = await startTestRegistry(t, { dnsSecret: DNS_SECRET });
-  const fsyncs = heldFsyncs(t);
+  const fsyncs = watchedFsyncs();
   const bridge = await startTestBridge(t, reg.url, { synchronous: "FULL", fdatasync: fsyncs.fdatasync });
-  const first = udpExchange(bridge.dnsPort, queryPacket(beaconName(tokenOf(1)), "A"));
-  await until("the first fsync", () => fsyncs.count === 1);
-  fsyncs.fail("EIO");
-  assert.equal(answered(await first), "SERVFAIL");
+  fsyncs.failNext("EIO");
+  assert.equal((await udpQuery(bridge.dnsPort, beaconName(tokenOf(1)), "A")).rcode, "SERVFAIL");
   assert.equal(await bridge.metrics.get("dns_events_journal_failed_total"), 1);
   assert.ok(bridge.logLines.some((l) => l.includes("could not journal a beacon query") && l.includes("EIO")));
-  const second = udpExchange(bridge.dnsPort, queryPacket(beaconName(tokenOf(2)), "A"));
-  await until("the second fsync", () => fsyncs.count === 1);
-  fsyncs.release();
-  assert.equal(answered(await second), "NOERROR");
+  assert.equal((await udpQuery(bridge.dnsPort, beaconName(tokenOf(2)), "A")).rcode, "NOERROR");
   assert.equal(await bridge.metrics.get("dns_events_journaled_total"), 1);
 });
 
@@ -139,17 +124,16 @@ test("the sender thread dying with a backlog: it comes back and every journaled 
   assert.equal(bridge.journal.backlog().delivered, 10);
 });
 
-test("closing while beacon queries wait for their fsync: each is answered once it is durable, before the sockets close", async (t) => {
+test("closing while a beacon query's append is being made durable: it is answered before the sockets close", async (t) => {
   const reg = await startTestRegistry(t, { dnsSecret: DNS_SECRET });
-  const fsyncs = heldFsyncs(t);
-  const bridge = await startTestBridge(t, reg.url, { synchronous: "FULL", fdatasync: fsyncs.fdatasync });
-  const replies = [1, 2, 3].map((i) => udpExchange(bridge.dnsPort, queryPacket(beaconName(tokenOf(i)), "A")));
-  await until("the three appends waiting for their fsync", () => bridge.journal.uncommitted === 3 && fsyncs.count > 0);
-  const closed = bridge.close();
-  await until("every fsync asked for", async () => {
-    fsyncs.release();
-    return bridge.journal.uncommitted === 0;
+  let closed: Promise<void> | undefined;
+  let bridge: TestBridge | undefined;
+  const fsyncs = watchedFsyncs(() => {
+    closed ??= bridge?.close();
   });
-  assert.deepEqual((await Promise.all(replies)).map(answered), ["NOERROR", "NOERROR", "NOERROR"]);
+  bridge = await startTestBridge(t, reg.url, { synchronous: "FULL", fdatasync: fsyncs.fdatasync });
+  const reply = await udpExchange(bridge.dnsPort, queryPacket(beaconName(tokenOf(1)), "A"));
+  assert.ok(closed !== undefined, "the bridge began closing during the fsync");
+  assert.equal(answered(reply), "NOERROR");
   await closed;
 });

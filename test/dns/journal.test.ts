@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { statSync } from "node:fs";
+import { fdatasyncSync, statSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { JOURNAL_FILE, Journal, openJournalReadOnly, readBacklog, type JournalEntry } from "../../src/dns/journal.js";
@@ -109,27 +109,54 @@ test("with NORMAL no fsync is made", async (t) => {
   assert.equal(fsyncs, 0);
 });
 
-test("the WAL's fsync: a commit made while one runs waits for the next, which every later caller shares; without a new commit the running one serves", async (t) => {
+test("the WAL's fsync: one per commit, shared by every caller until the next commit; a failed one fails every caller of its commit, the next commit gets a new one", (t) => {
   const dir = tempDir(t);
   const journal = new Journal(dir, { synchronous: "NORMAL" });
   t.after(() => journal.close());
-  let fsyncs = 0;
-  const wal = WalSync.open(path.join(dir, JOURNAL_FILE), { observe: () => fsyncs++ });
-  const settled = new Set<string>();
-  const track = (name: string, promise: Promise<void>) => promise.then(() => settled.add(name));
+  let calls = 0;
+  let failing = false;
+  const wal = WalSync.open(path.join(dir, JOURNAL_FILE), {
+    fdatasync: (fd) => {
+      calls++;
+      if (failing) throw new Error("EIO: the disk says no");
+      fdatasyncSync(fd);
+    },
+  });
+  t.after(() => wal.close());
 
+  wal.sync();
+  assert.equal(calls, 0, "nothing committed, nothing to sync");
   wal.committed();
-  const first = track("first", wal.sync());
-  const sameCommit = track("same commit", wal.sync());
+  wal.sync();
+  wal.sync();
+  assert.equal(calls, 1);
   wal.committed();
-  const later = track("later commit", wal.sync());
-  const alsoLater = track("also later", wal.sync());
-  await first;
-  // The first fsync began before the second commit: the callers after that commit are not served by it.
-  assert.deepEqual([...settled].sort(), ["first", "same commit"]);
-  await Promise.all([sameCommit, later, alsoLater]);
-  assert.equal(fsyncs, 2);
-  await wal.close();
+  failing = true;
+  assert.throws(() => wal.sync(), /EIO/);
+  failing = false;
+  assert.throws(() => wal.sync(), /EIO/, "the commit it was to cover is still not known durable");
+  assert.equal(calls, 2);
+  wal.committed();
+  wal.sync();
+  assert.equal(calls, 3);
+});
+
+test("with FULL the fsync is made in the commit's own turn of the event loop, before the thread does anything else", async (t) => {
+  const steps: string[] = [];
+  const journal = new Journal(tempDir(t), {
+    synchronous: "FULL",
+    observer: {
+      observeCommit: () => {
+        steps.push("commit");
+        setImmediate(() => steps.push("next turn"));
+      },
+    },
+    observeSync: () => steps.push("fsync"),
+  });
+  t.after(() => journal.close());
+  await journal.append(event(1)).then(() => steps.push("acked"));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(steps, ["commit", "fsync", "acked", "next turn"]);
 });
 
 test("the journal's directory is fsynced when the WAL is opened, before the first answer could depend on the WAL's directory entry", {
