@@ -83,6 +83,8 @@ export async function startBridge(options: BridgeOptions, logger: Logger): Promi
   const recent = new RecentQueries({ windowMs: RETRANSMISSION_WINDOW_MS, maxEntries: RETRANSMISSION_MAX_ENTRIES, now: () => performance.now() });
   const buckets = new TokenBuckets(options.rate);
   let full = false;
+  /** A run of failed appends is logged at its first, not once a query: a broken disk fails every one. */
+  let failing = false;
 
   /** Journals a beacon query: "journaled", "answered" (not journaled, on purpose) or "failed" (the resolver is told to ask again). */
   const record = async (query: Query, tokenId: string, remote: Remote): Promise<"journaled" | "answered" | "failed"> => {
@@ -112,8 +114,13 @@ export async function startBridge(options: BridgeOptions, logger: Logger): Promi
     } catch (error) {
       recent.forget(remote.address, query.id, name, type);
       metrics.add("dns_events_journal_failed_total");
-      logger.error("could not journal a beacon query; answered SERVFAIL so the resolver asks again", { error });
+      if (!failing) logger.error("could not journal a beacon query; answered SERVFAIL so the resolver asks again", { error });
+      failing = true;
       return "failed";
+    }
+    if (failing) {
+      failing = false;
+      logger.info("beacon queries are journaled again");
     }
     metrics.observe("dns_journal_commit_wait_seconds", (performance.now() - appended) / 1000);
     metrics.add("dns_events_journaled_total");

@@ -171,6 +171,10 @@ export class Journal {
 
   /** Durably records one event under a fresh idempotency key; resolves after the commit. */
   append(event: NewEvent): Promise<JournalEntry> {
+    const { wal } = this;
+    // A WAL that could not be synced acknowledges nothing more; a row committed behind it would only be a copy that
+    // the resolver's retry, answered SERVFAIL like this one, journals again.
+    if (wal?.failure) return Promise.reject(wal.failure);
     const row = { ...event, event_id: newEventId(), received_at: this.now() };
     this.pendingCount++;
     const committed = this.sequencer
@@ -179,10 +183,9 @@ export class Journal {
         this.pendingCount--;
         throw error;
       });
-    const { wal } = this;
     // Runs as soon as the commit's turn of the event loop has committed, before anything else does: the first
     // append of the commit makes the fsync, the others find it made. A failed fdatasync fails every append of the
-    // commit (its query is answered SERVFAIL), though their rows stay and are delivered.
+    // commit (its query is answered SERVFAIL), though their rows stay and are delivered, and every later append.
     return wal === null
       ? committed
       : committed.then((entry) => {

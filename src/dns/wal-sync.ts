@@ -31,8 +31,15 @@ export class WalSync {
   private commits = 0;
   /** Commits covered by the latest fdatasync that returned. */
   private synced = 0;
-  /** The latest failed fdatasync: every commit it was to cover fails with its error. */
-  private failed: { covers: number; error: unknown } | null = null;
+  /**
+   * Set by the first fdatasync that fails, for good. After a failed fdatasync
+   * Linux may have dropped the WAL pages it was to write and still report the
+   * next one as a success, and SQLite's recovery stops at the first frame
+   * that did not reach the disk: a later commit "synced" behind it would be
+   * lost after a crash though its query was answered. So nothing more is
+   * acknowledged until a restart, whose recovery reads what the disk holds.
+   */
+  private broken: Error | null = null;
 
   private readonly observe: (seconds: number) => void;
   private readonly fdatasync: Fdatasync;
@@ -66,22 +73,31 @@ export class WalSync {
    * Returns once every commit made so far is on disk: at once when an
    * fdatasync since the latest commit returned (the other appends of one
    * group commit share the first one's), else after an fdatasync of its own.
-   * Throws the fdatasync's error for every commit the failed one was to cover.
+   * Throws once an fdatasync has failed, then and on every later call.
    */
   sync(): void {
-    if (this.failed !== null && this.failed.covers === this.commits) throw this.failed.error;
+    if (this.broken !== null) throw this.broken;
     if (this.synced === this.commits) return;
     const covers = this.commits;
     const started = performance.now();
     try {
       this.fdatasync(this.fd);
     } catch (error) {
-      this.failed = { covers, error };
-      throw error;
+      this.broken = new Error(
+        `the journal's WAL could not be made durable (fdatasync: ${error instanceof Error ? error.message : String(error)}); ` +
+          "beacon queries are answered SERVFAIL until the bridge is restarted",
+        { cause: error },
+      );
+      throw this.broken;
     } finally {
       this.observe((performance.now() - started) / 1000);
     }
     this.synced = covers;
+  }
+
+  /** The error every sync throws since an fdatasync failed; null while none has. */
+  get failure(): Error | null {
+    return this.broken;
   }
 
   close(): void {

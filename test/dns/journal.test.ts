@@ -109,7 +109,7 @@ test("with NORMAL no fsync is made", async (t) => {
   assert.equal(fsyncs, 0);
 });
 
-test("the WAL's fsync: one per commit, shared by every caller until the next commit; a failed one fails every caller of its commit, the next commit gets a new one", (t) => {
+test("the WAL's fsync: one per commit, shared by every caller until the next commit; once one fails, every later sync fails without another fdatasync", (t) => {
   const dir = tempDir(t);
   const journal = new Journal(dir, { synchronous: "NORMAL" });
   t.after(() => journal.close());
@@ -130,15 +130,39 @@ test("the WAL's fsync: one per commit, shared by every caller until the next com
   wal.sync();
   wal.sync();
   assert.equal(calls, 1);
+  assert.equal(wal.failure, null);
   wal.committed();
   failing = true;
   assert.throws(() => wal.sync(), /EIO/);
   failing = false;
   assert.throws(() => wal.sync(), /EIO/, "the commit it was to cover is still not known durable");
-  assert.equal(calls, 2);
   wal.committed();
-  wal.sync();
-  assert.equal(calls, 3);
+  assert.throws(() => wal.sync(), /until the bridge is restarted/, "a later fdatasync's success would not prove the dropped pages reached the disk");
+  assert.equal(calls, 2);
+  assert.match(String(wal.failure), /EIO/);
+});
+
+test("after a failed fsync an append is refused at once and nothing more is committed", async (t) => {
+  const dir = tempDir(t);
+  let failing = false;
+  const journal = new Journal(dir, {
+    synchronous: "FULL",
+    fdatasync: (fd) => {
+      if (failing) throw new Error("EIO: the disk says no");
+      fdatasyncSync(fd);
+    },
+  });
+  t.after(() => journal.close());
+  await journal.append(event(1));
+  failing = true;
+  await assert.rejects(journal.append(event(2)), /EIO/);
+  failing = false;
+  await assert.rejects(journal.append(event(3)), /until the bridge is restarted/);
+  assert.deepEqual(
+    journal.oldest(10).map((entry) => entry.qname),
+    [event(1).qname, event(2).qname],
+    "the failed commit's row stays, the refused append wrote none",
+  );
 });
 
 test("with FULL the fsync is made in the commit's own turn of the event loop, before the thread does anything else", async (t) => {
