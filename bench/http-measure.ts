@@ -6,6 +6,7 @@
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
+import path from "node:path";
 import { shareOfCeiling, type Ceilings } from "./ceilings.js";
 import { startBenchRegistry } from "./child.js";
 import { log, round } from "./output.js";
@@ -87,7 +88,9 @@ export function cpuShares(before: CpuSample, after: CpuSample): { server: number
 }
 
 export async function startRegistry(dataDir: string, flags: MeasureFlags, label: string): Promise<RegistryProcess> {
-  const nodeArgs = flags.profileDir ? ["--cpu-prof", "--cpu-prof-dir", flags.profileDir, "--cpu-prof-name", `server-${label}.cpuprofile`] : [];
+  // One directory per server and node's default names: every thread (the main one, the writer, the
+  // verify workers) writes its own profile; one --cpu-prof-name for all of them kept only the last to stop.
+  const nodeArgs = flags.profileDir ? ["--cpu-prof", "--cpu-prof-dir", path.join(flags.profileDir, `server-${label}`)] : [];
   const server = await startBenchRegistry(dataDir, DB_FILE, OPERATOR_TOKEN, nodeArgs, flags.serverMain ?? undefined);
   return { url: String(server.ready["url"]), pid: server.pid, stop: () => server.stop() };
 }

@@ -8,6 +8,7 @@
  * registry as its own process on 127.0.0.1 (ephemeral port, temp data dir,
  * rate limits off, synchronous=FULL), driven over loopback with a
  * closed-loop keep-alive client. Phase 1 on an empty log: register, beacon,
+ * health_under_beacons (/health beside 32 connections of beacon hits),
  * dns, head, head_after_write, proof, evidence, and health_under_bundles (/health while 4
  * connections pull a 5,000-event bundle). Phase 2 preloads `--leaves` leaves
  * straight into a fresh SQLite file (http-preload.ts), starts a second server
@@ -42,6 +43,7 @@ const SCENARIOS = [
   "register",
   "beacon",
   "beacon_serial",
+  "health_under_beacons",
   "dns",
   "head",
   "head_after_write",
@@ -146,6 +148,7 @@ async function phaseOne(flags: Flags, results: Measurement[]): Promise<void> {
     if (wanted("beacon")) results.push(await measure("beacon", server, flags, cycle(beacons)));
     // One connection: each hit commits alone, so this is what an event costs on disk at low load.
     if (wanted("beacon_serial")) results.push(await measure("beacon_serial", server, flags, cycle(beacons), undefined, 1));
+    if (wanted("health_under_beacons")) results.push(await healthUnderBeacons(server, flags, beacons));
     if (wanted("dns")) {
       const dnsHeaders = jsonHeaders();
       const events = registered.map((r): LoadRequest => {
@@ -216,6 +219,24 @@ async function headAfterWrite(server: RegistryProcess, flags: Flags, events: Loa
     };
   };
   return measureLoad("head_after_write", server, flags, load, 1, { latency_of: "GET /tlog/head right after an acknowledged write" });
+}
+
+/**
+ * /health from one connection while `--connections` connections send beacon
+ * hits: how long a cheap request waits behind the write path (each commit's
+ * fsync, when it holds the event loop). The line's rps and latencies are
+ * /health's; the hits are in `beacon_*`.
+ */
+async function healthUnderBeacons(server: RegistryProcess, flags: Flags, beacons: LoadRequest[]): Promise<Measurement> {
+  const health = loadOf(server, flags, () => ({ method: "GET", path: "/health" }), 1);
+  const hits = loadOf(server, flags, cycle(beacons), flags.connections);
+  const extra: Record<string, unknown> = { beacon_connections: flags.connections };
+  const both = async () => {
+    const [healthResult, hitResult] = await Promise.all([health(), hits()]);
+    Object.assign(extra, { beacon_rps: round(hitResult.rps, 0), beacon_p99_ms: round(hitResult.p99Ms, 2), beacon_errors: hitResult.errors });
+    return healthResult;
+  };
+  return measureLoad("health_under_beacons", server, flags, both, 1, extra);
 }
 
 /**

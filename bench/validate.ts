@@ -46,7 +46,7 @@ try {
     done += batch;
     if (done % 100_000 < batch) process.stderr.write(`built ${done} leaves\n`);
   }
-  registry.close();
+  await registry.close();
   const buildSeconds = (performance.now() - started) / 1000;
 
   const start = performance.now();

@@ -135,6 +135,12 @@ async function startLocked(options: ServeOptions, logger: Logger, lock: DataDirL
     db.close();
     throw explainDamagedStore(error, options);
   }
+  try {
+    await registry.started();
+  } catch (error) {
+    await registry.close();
+    throw error;
+  }
   if (registry.fork) {
     logger.error("refusing to sign or write: the log does not extend the largest signed head", { reason: registry.fork.message });
   }
@@ -163,7 +169,7 @@ async function startLocked(options: ServeOptions, logger: Logger, lock: DataDirL
   try {
     await once(server, "listening");
   } catch (error) {
-    registry.close();
+    await registry.close();
     await verifyPool.close();
     throw error;
   }
@@ -188,7 +194,7 @@ async function startLocked(options: ServeOptions, logger: Logger, lock: DataDirL
       await verifyPool.close();
       // Every acknowledged write's head is published before the state file and the database close.
       await registry.drain();
-      registry.close();
+      await registry.close();
       lock.release();
     })());
   return { url, service, fastPath, app, http: server, close };

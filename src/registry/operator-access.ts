@@ -19,8 +19,8 @@ export interface Operator {
 }
 
 /**
- * A token's last use is written at most once a minute, through the write
- * sequencer, so attribution lookups do not each become a write.
+ * A token's last use is written at most once a minute, through the
+ * registry's writes, so attribution lookups do not each become a write.
  */
 export const LAST_USED_INTERVAL_SECONDS = 60;
 
@@ -31,8 +31,8 @@ export interface OperatorAccessOptions {
   bootstrap: string | null;
   tokens: OperatorTokens;
   clock: Clock;
-  /** Runs a write job (the registry's sequencer), for last-used times. */
-  write: (job: () => void) => Promise<void>;
+  /** Records that token `name` was used at `at` (a token_used fact, through the registry's writes). */
+  recordUse: (name: string, at: number) => Promise<unknown>;
 }
 
 export class OperatorAccess {
@@ -49,7 +49,7 @@ export class OperatorAccess {
       bootstrap,
       tokens: new OperatorTokens(registry.db),
       clock: registry.clock,
-      write: (job) => registry.write(job),
+      recordUse: (name, at) => registry.write({ kind: "token_used", name, at }),
     });
   }
 
@@ -93,7 +93,7 @@ export class OperatorAccess {
     this.lastWritten.set(name, now);
     // Best effort: a registry that serves reads only (fork) or is closing records no use.
     void Promise.resolve()
-      .then(() => this.options.write(() => this.options.tokens.touch(name, now)))
+      .then(() => this.options.recordUse(name, now))
       .catch(() => this.lastWritten.delete(name));
   }
 }

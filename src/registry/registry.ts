@@ -1,8 +1,10 @@
 /**
- * The registry's state in one place: the database, the log store, the head
- * signer, the write sequencer and the publication of a head behind each
- * commit. Use-cases (register, events, attribution, evidence, log reads) are
- * built on it and are what the HTTP layer calls.
+ * The registry's state in one place: the read connection and the log store
+ * over it, the head signer, the write backend (a writer thread that owns the
+ * write connection and every commit) and the publication of a head behind
+ * each commit. Use-cases (register, events, attribution, evidence, log reads)
+ * are built on it and are what the HTTP layer calls; they write by recording
+ * facts (write-facts.ts), never through this thread's connection.
  */
 import type Database from "better-sqlite3";
 import { RegistryError } from "../core/errors.js";
@@ -12,8 +14,10 @@ import { ForkError, HeadSigner } from "../tlog/head-signer.js";
 import { SignedHeadRow, type StateFileSink } from "../tlog/signed-head-record.js";
 import { TlogStore } from "../tlog/store.js";
 import { HeadPublication, type PublicationObserver } from "./head-publication.js";
-import { WriteSequencer, type CommitObserver } from "./sequencer.js";
+import type { CommitObserver } from "./sequencer.js";
 import { systemClock, type Clock } from "./time.js";
+import type { WriteFact } from "./write-facts.js";
+import { ThreadWriter } from "./writer-thread.js";
 
 /** What the registry reports to whoever collects metrics (the HTTP layer's Prometheus registry). */
 export interface RegistryObserver extends CommitObserver {
@@ -25,6 +29,7 @@ export interface RegistryObserver extends CommitObserver {
 }
 
 export interface RegistryOptions {
+  /** The read connection, on a database file: the writer thread opens its own connection to the same file. */
   db: Database.Database;
   identity: RegistryIdentity;
   /** C2SP checkpoint origin line. */
@@ -53,7 +58,8 @@ export class Registry {
   readonly identity: RegistryIdentity;
   readonly store: TlogStore;
   readonly heads: HeadSigner;
-  readonly sequencer: WriteSequencer;
+  /** Null for a forked log, which takes no writes. */
+  readonly writer: ThreadWriter | null;
   readonly clock: Clock;
   readonly observer: RegistryObserver | undefined;
   /** Set when the log does not extend the largest head this registry signed: reads only, no signing, no writes. */
@@ -61,6 +67,7 @@ export class Registry {
   private readonly signedRow: SignedHeadRow;
   private readonly publication: HeadPublication;
   private readonly logger: Logger | undefined;
+  private writerFailure: unknown = null;
 
   constructor(options: RegistryOptions) {
     this.db = options.db;
@@ -87,12 +94,12 @@ export class Registry {
       observer: this.reportPublications(),
       gapMs: options.headPublicationGapMs ?? HEAD_PUBLICATION_GAP_MS,
     });
-    this.sequencer = new WriteSequencer(this.db, {
-      resync: () => this.store.reload(),
-      ...(this.observer ? { observer: this.observer } : {}),
-      beforeCommit: () => this.heads.recordCommitted(),
-      committed: () => this.publication.committed(),
-    });
+    this.writer = this.fork ? null : this.startWriter();
+  }
+
+  /** Resolves once the writer thread has opened the database (at once for a forked log); rejects if it could not. */
+  started(): Promise<void> {
+    return this.writer?.started ?? Promise.resolve();
   }
 
   /** The size reads answer at: the newest published head's (a forked log publishes none and takes no writes: its size). */
@@ -115,7 +122,7 @@ export class Registry {
 
   /** Resolves once every submitted write is committed or failed and the head covering them is published (or failed to be). */
   async drain(): Promise<void> {
-    await this.sequencer.drain();
+    await this.writer?.drain();
     for (let waiting = this.publication.covering(); waiting !== null; waiting = this.publication.covering()) {
       this.logger?.info("waiting for the tree head publication under way", { committed_size: this.store.size() });
       await waiting;
@@ -131,10 +138,15 @@ export class Registry {
     }
   }
 
-  /** Runs a write job through the sequencer once the registry is known to be healthy. */
-  write<T>(job: () => T): Promise<T> {
+  /** Records `fact` once the registry is known to be healthy; resolves with its leaf index once it is durable and readable. */
+  write(fact: WriteFact): Promise<number> {
     this.assertHealthy();
-    return this.sequencer.submit(job);
+    return this.writer!.record(fact);
+  }
+
+  /** False while writes are refused: a forked log, or a writer thread that stopped (the server log says why). */
+  writable(): boolean {
+    return this.writer !== null && this.writerFailure === null;
   }
 
   /** For the metrics gauge: how stale the newest published head is (a forked log publishes none: its recorded one; null before any). */
@@ -143,10 +155,37 @@ export class Registry {
     return signedAt === null ? null : Math.max(0, this.clock() - signedAt);
   }
 
-  close(): void {
+  /** Drains and stops the writer thread, then closes the state file and the read connection. */
+  async close(): Promise<void> {
     this.publication.stop();
+    await this.writer?.close();
     this.heads.close();
     this.db.close();
+  }
+
+  /**
+   * The writer thread, on this connection's file and synchronous mode. It is
+   * started after the fork check and the start-up head: until then this
+   * connection was the only one that wrote.
+   */
+  private startWriter(): ThreadWriter {
+    if (this.db.memory) throw new Error("the registry's writer thread needs a database file, not :memory:");
+    const synchronous = this.db.pragma("synchronous", { simple: true }) === 1 ? "NORMAL" : "FULL";
+    return new ThreadWriter(
+      { file: this.db.name, synchronous },
+      {
+        committed: ({ size, peaks }) => {
+          if (size <= this.store.size()) return;
+          this.store.advance(size, peaks);
+          this.publication.committed();
+        },
+        observeCommit: (jobs, seconds, ok) => this.observer?.observeCommit(jobs, seconds, ok),
+        failed: (error) => {
+          this.writerFailure = error;
+          this.logger?.error("the writer thread stopped: writes answer 503 until the registry restarts", { error });
+        },
+      },
+    );
   }
 
   /** Times every publication, counts every failed one, and logs the first of a run of failures and the publication that ends it. */

@@ -113,6 +113,8 @@ export class WriteSequencer {
           try {
             return { ok: true, value: job.run() };
           } catch (error) {
+            // Rolled back whole (SQLITE_FULL, SQLITE_IOERR): the batch failed, not this job alone, even when it is the only one.
+            if (!this.db.inTransaction) throw error;
             throw new JobFailed(error);
           }
         });

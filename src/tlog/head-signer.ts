@@ -12,8 +12,9 @@
  * the recorded size.
  *
  * Heads are published by the write path, never by a read: each batch writes
- * the row inside its transaction (recordCommitted), and after the commit
- * `publish` signs the committed tree and writes the state file in place; only
+ * the row inside its transaction (recordCommitted, on the writer thread), and
+ * after the commit `publish` signs the committed tree and writes the state
+ * file in place; only
  * then is the head served, so no head is served that both guards don't cover.
  * Reads take the newest published head as it is (a read that needs a newer
  * one waits for the publication under way: registry/head-publication.ts).
@@ -115,16 +116,6 @@ export class HeadSigner {
   publishCurrent(): void {
     const size = this.store.size();
     this.published = this.sign(size, this.prepareToSign(size));
-  }
-
-  /**
-   * Inside a batch's transaction, after its jobs: the row records the size
-   * the batch leaves, committed with the leaves or rolled back with them,
-   * so the row covers every head signed after the commit.
-   */
-  recordCommitted(): void {
-    const size = this.store.size();
-    this.row.write({ size, root: this.store.root(size), signedAt: this.clock() });
   }
 
   /**
@@ -260,6 +251,16 @@ export class HeadSigner {
     }
     if (!current.file || record.size > current.file.size) writeStateFile(this.stateFile, record);
   }
+}
+
+/**
+ * Inside a batch's transaction, after its jobs: the row records the size
+ * the batch leaves, committed with the leaves or rolled back with them,
+ * so the row covers every head signed after the commit.
+ */
+export function recordCommitted(row: SignedHeadRow, tree: TreeSource, signedAt: number): void {
+  const size = tree.size();
+  row.write({ size, root: tree.root(size), signedAt });
 }
 
 interface Published {

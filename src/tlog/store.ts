@@ -6,7 +6,8 @@
  * The right edge of the tree (one hash per set bit of the size) is kept in
  * memory, read in O(log n) at construction and by `reload()`; nothing ever
  * scans the log. There is one writer per database (the write sequencer): a
- * store does not notice leaves another connection appends.
+ * store does not notice leaves another connection appends unless it is told
+ * (`advance`, as the writer thread reports its commits).
  */
 import type Database from "better-sqlite3";
 import { missingField, notFound, serverError } from "../core/errors.js";
@@ -162,6 +163,24 @@ export class TlogStore {
 
   size(): number {
     return this.count;
+  }
+
+  /** The roots of the perfect subtrees along the right edge, largest first: with the size, all a reader needs to prove at it. */
+  peakHashes(): readonly Buffer[] {
+    return this.peaks;
+  }
+
+  /**
+   * Moves a reading store to `size` leaves that another connection committed
+   * (the writer thread), given the right edge there (its `peakHashes()`), so
+   * reads follow the log without re-reading it. Never moves back.
+   */
+  advance(size: number, peaks: readonly Buffer[]): void {
+    if (size <= this.count) return;
+    if (peaks.length !== popcount(size)) throw serverError(`a tree of ${size} leaves has ${popcount(size)} peaks, not ${peaks.length}`);
+    this.peaks = [...peaks];
+    this.count = size;
+    this.currentRoot = null;
   }
 
   /** Appends one leaf and every subtree it completes; the caller holds the transaction. Returns the leaf's index. */

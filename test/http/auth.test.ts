@@ -17,7 +17,8 @@ const SECRET = "dns-bridge-secret-0123456789";
 function bootstrapOnly(t: TestContext, bootstrap: string | null): OperatorAccess {
   const db = openDatabase(":memory:");
   t.after(() => db.close());
-  return new OperatorAccess({ bootstrap, tokens: new OperatorTokens(db), clock: systemClock, write: async (job) => job() });
+  const tokens = new OperatorTokens(db);
+  return new OperatorAccess({ bootstrap, tokens, clock: systemClock, recordUse: async (name, at) => tokens.touch(name, at) });
 }
 
 async function serve(t: TestContext, guard: RequestHandler) {

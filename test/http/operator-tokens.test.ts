@@ -136,7 +136,7 @@ test("each registration records the name of the token that made it, and token li
     (reg.service.registry.db.prepare("SELECT registered_by FROM manifests WHERE file_id = ?").get(fileId) as { registered_by: string | null }).registered_by;
   assert.equal(registeredBy(viaToken.manifest["file_id"]), "ci-acme");
   assert.equal(registeredBy(viaBootstrap.manifest["file_id"]), "bootstrap");
-  await reg.service.registry.sequencer.drain();
+  await reg.service.registry.drain();
   const [listed] = JSON.parse(token(reg, ["list"]).stdout) as { name: string; last_used_at: string | null }[];
   assert.equal(listed!.name, "ci-acme");
   assert.notEqual(listed!.last_used_at, null);
@@ -146,7 +146,7 @@ test("a refused request is not a use: last_used_at stays empty until the token i
   const reg = await startTestRegistry(t);
   const secret = createToken(reg, "analyst", ["--scope", "attribute"]);
   const lastUsed = async () => {
-    await reg.service.registry.sequencer.drain();
+    await reg.service.registry.drain();
     return (JSON.parse(token(reg, ["list"]).stdout) as { last_used_at: string | null }[])[0]!.last_used_at;
   };
   await expectEnvelope(await post(reg, "/register", secret, registration(createIssuer())), 403, "auth_required");

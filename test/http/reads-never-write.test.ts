@@ -177,8 +177,8 @@ test("with the database refusing writes (as on a full disk), writes answer 503 a
   const reg = await startTestRegistry(t);
   const { token, index: last } = await registerWithEvent(reg, "full-disk-file");
 
-  // SQLite refuses every write on this connection from here on, the way it refuses them on a full disk.
-  reg.service.registry.db.pragma("query_only = ON");
+  // From here on every write fails and SQLite rolls its whole transaction back, as it may on a full disk (SQLITE_FULL).
+  reg.service.registry.db.exec("CREATE TRIGGER full_disk BEFORE INSERT ON tlog_leaves BEGIN SELECT RAISE(ROLLBACK, 'database or disk is full'); END");
   const refused = await reg.call("/dns_event", { json: { token_id: token }, auth: false });
   assert.equal(refused.status, 503);
   assert.equal((await envelope(refused)).code, "server_error");

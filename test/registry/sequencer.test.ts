@@ -137,6 +137,25 @@ test("a job whose error rolled back the whole transaction (as SQLITE_FULL may) f
   );
 });
 
+test("a lone job whose error rolled back the whole transaction gets the 503 of a failed batch, not its own error", async (t) => {
+  const { db, store, commits, sequencer, job } = setup(t);
+  const diskFull = () => {
+    store.append(Buffer.from("lost"));
+    db.exec("ROLLBACK");
+    throw new Error("database or disk is full");
+  };
+  await assert.rejects(sequencer.submit(diskFull), (error: { code?: string; status?: number }) => error.code === "server_error" && error.status === 503);
+  assert.equal(store.size(), 0, "the store forgot the rolled-back leaf");
+  assert.equal(await sequencer.submit(job("next")), 0);
+  assert.deepEqual(
+    commits.map(({ jobs, ok }) => ({ jobs, ok })),
+    [
+      { jobs: 1, ok: false },
+      { jobs: 1, ok: true },
+    ],
+  );
+});
+
 test("a batch's row hook runs inside its transaction, and its jobs settle right after the commit, once its head's publication is started", async (t) => {
   const db = openDatabase(path.join(tempDir(t), "r.sqlite"));
   t.after(() => db.close());

@@ -39,13 +39,13 @@ export const IDENTITY_ROUTES: readonly RouteDeclaration[] = [
     bucket: "read",
     doc: {
       tag: "identity",
-      summary: "Liveness; `degraded` while the log does not extend its largest signed head",
+      summary: "Liveness; `degraded` while writes are refused: the log does not extend its largest signed head, or the writer thread stopped",
       ok: jsonAnswer(HealthAnswerSchema),
       errors: [429],
     },
     answer: (_call, { service: { registry }, version }) =>
       json({
-        status: registry.fork ? "degraded" : "ok",
+        status: registry.writable() ? "ok" : "degraded",
         service: SERVICE_NAME,
         version,
         tlog_size: registry.store.size(),

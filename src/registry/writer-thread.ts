@@ -1,0 +1,164 @@
+/**
+ * The SQLite write backend: a writer thread (writer-worker.ts) owns the write
+ * connection, the sequencer and the commit; this side hands it facts and
+ * answers their callers. The facts of one event-loop turn go over in one
+ * message, and each message is answered once, after its commit, with the
+ * tree that commit left, which is reported (`committed`) before any of its
+ * facts is answered: a caller told its leaf index can read it at once.
+ *
+ * If the thread dies, every fact it held and every later one gets a 503
+ * (`failed`); a fact may have been committed without its caller being told,
+ * as with any crash, but nothing answered is lost.
+ */
+import { once } from "node:events";
+import { Worker } from "node:worker_threads";
+import { serverError, type RegistryError } from "../core/errors.js";
+import { HASH_SIZE } from "../tlog/merkle.js";
+import type { WriteBackend, WriteBackendEvents } from "./write-backend.js";
+import type { WriteFact } from "./write-facts.js";
+import { fromWire, type FromWriter, type ToWriter, type WriterAnswer, type WriterData } from "./writer-protocol.js";
+
+const WORKER_MODULE = new URL("./writer-worker.js", import.meta.url);
+/** As in core/verify-pool.ts: a worker is given the process's flags unless the main module came from `--input-type`. */
+const WORKER_EXEC_ARGV = process.execArgv.some((arg) => arg.startsWith("--input-type"))
+  ? { execArgv: process.execArgv.filter((arg) => !arg.startsWith("--input-type")) }
+  : {};
+
+interface Waiter {
+  resolve: (index: number) => void;
+  reject: (error: unknown) => void;
+}
+
+export class ThreadWriter implements WriteBackend {
+  /** Resolves once the thread has opened the database; rejects if it could not. */
+  readonly started: Promise<void>;
+  private readonly worker: Worker;
+  private outgoing: WriteFact[] = [];
+  private waiting: Waiter[] = [];
+  private readonly inFlight = new Map<number, Waiter[]>();
+  private nextId = 0;
+  private scheduled = false;
+  private ready = false;
+  private closing = false;
+  private failure: RegistryError | null = null;
+  private idle: (() => void)[] = [];
+
+  constructor(
+    data: WriterData,
+    private readonly events: WriteBackendEvents,
+  ) {
+    this.worker = new Worker(WORKER_MODULE, { ...WORKER_EXEC_ARGV, workerData: data });
+    this.started = new Promise((resolve, reject) => {
+      this.worker.once("message", (message: FromWriter) => {
+        if ("ready" in message) resolve();
+        this.worker.on("message", (answer: WriterAnswer) => this.answered(answer));
+        this.ready = true;
+        this.holdProcess();
+      });
+      this.worker.once("exit", () => reject(this.failure ?? serverError("the writer thread stopped before it was ready", { status: 503 })));
+    });
+    this.started.catch(() => {});
+    this.worker.on("error", (error) => this.fail(error));
+    this.worker.on("messageerror", (error) => this.fail(error));
+    this.worker.on("exit", (code) => {
+      if (!this.closing || this.inFlight.size > 0) this.fail(new Error(`the writer thread exited with code ${code}`));
+    });
+  }
+
+  record(fact: WriteFact): Promise<number> {
+    if (this.failure !== null) return Promise.reject(this.failure);
+    if (this.closing) return Promise.reject(serverError("the registry is closing", { status: 503 }));
+    return new Promise<number>((resolve, reject) => {
+      this.outgoing.push(fact);
+      this.waiting.push({ resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.handOver());
+      }
+    });
+  }
+
+  drain(): Promise<void> {
+    if (this.settled()) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  async close(): Promise<void> {
+    await this.drain();
+    if (this.closing) return;
+    this.closing = true;
+    if (this.failure !== null) return;
+    const exited = once(this.worker, "exit");
+    this.holdProcess();
+    this.worker.postMessage({ close: true } satisfies ToWriter);
+    await exited;
+  }
+
+  /** Stops the thread at once, as a crash would: what it held is answered 503. The registry's own tests use it. */
+  async terminate(): Promise<void> {
+    await this.worker.terminate();
+  }
+
+  /** Once per turn: every fact recorded during it, in one message. */
+  private handOver(): void {
+    this.scheduled = false;
+    if (this.outgoing.length === 0) return;
+    const id = this.nextId++;
+    const facts = JSON.stringify(this.outgoing);
+    this.inFlight.set(id, this.waiting);
+    this.outgoing = [];
+    this.waiting = [];
+    this.worker.postMessage({ id, facts } satisfies ToWriter);
+    this.holdProcess();
+  }
+
+  private answered(answer: WriterAnswer): void {
+    const waiters = this.inFlight.get(answer.id);
+    if (waiters === undefined) return;
+    this.inFlight.delete(answer.id);
+    const { commits } = answer;
+    for (let i = 0; i < commits.length; i += 3) this.events.observeCommit(commits[i]!, commits[i + 1]!, commits[i + 2] === 1);
+    const bytes = Buffer.from(answer.peaks.buffer, answer.peaks.byteOffset, answer.peaks.byteLength);
+    const peaks: Buffer[] = [];
+    for (let at = 0; at < bytes.length; at += HASH_SIZE) peaks.push(bytes.subarray(at, at + HASH_SIZE));
+    this.events.committed({ size: answer.size, peaks });
+    const errors = new Map(answer.errors);
+    waiters.forEach((waiter, i) => {
+      const index = answer.indexes[i]!;
+      if (!Number.isNaN(index)) waiter.resolve(index);
+      else waiter.reject(fromWire(errors.get(i)!));
+    });
+    this.wakeIdle();
+  }
+
+  /** The thread is gone: every fact it held or will be given is answered 503, once. */
+  private fail(error: unknown): void {
+    if (this.failure !== null) return;
+    this.failure = serverError("the writer thread stopped; writes are refused until the registry restarts", { status: 503, cause: error });
+    const waiters = [...this.inFlight.values()].flat().concat(this.waiting);
+    this.inFlight.clear();
+    this.outgoing = [];
+    this.waiting = [];
+    for (const waiter of waiters) waiter.reject(this.failure);
+    this.events.failed(error);
+    this.wakeIdle();
+  }
+
+  private settled(): boolean {
+    return this.inFlight.size === 0 && this.outgoing.length === 0;
+  }
+
+  /** An idle writer does not keep the process alive; one starting, holding facts or closing does. */
+  private holdProcess(): void {
+    if (!this.ready || this.closing || !this.settled()) this.worker.ref();
+    else this.worker.unref();
+  }
+
+  private wakeIdle(): void {
+    if (!this.settled()) return;
+    this.holdProcess();
+    const idle = this.idle;
+    this.idle = [];
+    for (const resolve of idle) resolve();
+  }
+}
