@@ -111,6 +111,9 @@ export function rangeNodes(start: number, end: number, into: NodeKey[] = []): No
 /** MTH(D[start:end]) from complete subtrees. */
 export function rangeHash(src: NodeSource, start: number, end: number): Buffer {
   if (end <= start) return EMPTY_ROOT;
+  // Most of a proof's ranges are one complete subtree: its node, without listing it first.
+  const level = floorLog2(end - start);
+  if (POW2[level] === end - start && start % POW2[level]! === 0) return src.node(level, start / POW2[level]!);
   return src.range?.(start, end) ?? rootOfPeaks(rangeNodes(start, end).map(({ level, index }) => src.node(level, index)));
 }
 
