@@ -35,8 +35,6 @@ interface Candidate extends ServedRoute {
 /** The request as the route handlers read it (Express sets these on its own requests). */
 type RouteRequest = IncomingMessage & { params: PathParams; query: Record<string, never> };
 
-const noop = () => {};
-
 export class FastPath {
   /** Candidates by the first segment of their template, in table order. */
   private readonly byFirstSegment = new Map<string, Candidate[]>();
@@ -71,7 +69,7 @@ export class FastPath {
 
     this.servedCount++;
     const { logger, edge } = this.options;
-    edge.securityHeaders(req, res, noop);
+    edge.setSecurityHeaders(res);
     varyOnOrigin(res);
     const request = req as RouteRequest;
     request.params = taken.raw;
