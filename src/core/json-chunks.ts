@@ -97,11 +97,7 @@ export class JsonChunks {
   /** Lowercase hex of bytes[from, to). */
   hex(bytes: Uint8Array, from: number, to: number): void {
     while (from < to) {
-      const n = Math.min(to - from, (this.size - this.at) >> 1);
-      if (n === 0) {
-        this.advance();
-        continue;
-      }
+      const n = Math.min(to - from, this.room(2));
       const chunk = this.chunk;
       let at = this.at;
       for (let i = from; i < from + n; i++) {
@@ -117,11 +113,7 @@ export class JsonChunks {
   /** The UTF-8 text bytes[from, to) as the inside of a JSON string; the caller has checked that it is UTF-8. */
   stringContent(bytes: Uint8Array, from: number, to: number): void {
     while (from < to) {
-      const n = Math.min(to - from, Math.floor((this.size - this.at) / WIDEST_ESCAPE));
-      if (n === 0) {
-        this.advance();
-        continue;
-      }
+      const n = Math.min(to - from, this.room(WIDEST_ESCAPE));
       const chunk = this.chunk;
       let at = this.at;
       for (let i = from; i < from + n; i++) {
@@ -143,6 +135,16 @@ export class JsonChunks {
       this.at = at;
       from += n;
     }
+  }
+
+  /** How many inputs of at most `width` bytes of output each fit in the chunk, taking the next chunk when none does. */
+  private room(width: number): number {
+    let n = Math.floor((this.size - this.at) / width);
+    while (n === 0) {
+      this.advance();
+      n = Math.floor((this.size - this.at) / width);
+    }
+    return n;
   }
 
   /** What was written, as parts; nothing may be written after. */
