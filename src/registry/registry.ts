@@ -67,7 +67,6 @@ export class Registry {
   private readonly signedRow: SignedHeadRow;
   private readonly publication: HeadPublication;
   private readonly logger: Logger | undefined;
-  private writerFailure: unknown = null;
 
   constructor(options: RegistryOptions) {
     this.db = options.db;
@@ -146,7 +145,7 @@ export class Registry {
 
   /** False while writes are refused: a forked log, or a writer thread that stopped (the server log says why). */
   writable(): boolean {
-    return this.writer !== null && this.writerFailure === null;
+    return this.writer !== null && !this.writer.failed;
   }
 
   /** For the metrics gauge: how stale the newest published head is (a forked log publishes none: its recorded one; null before any). */
@@ -181,7 +180,6 @@ export class Registry {
         },
         observeCommit: (jobs, seconds, ok) => this.observer?.observeCommit(jobs, seconds, ok),
         failed: (error) => {
-          this.writerFailure = error;
           this.logger?.error("the writer thread stopped: writes answer 503 until the registry restarts", { error });
         },
       },

@@ -94,6 +94,11 @@ export class ThreadWriter implements WriteBackend {
     await exited;
   }
 
+  /** Whether the thread is gone, so that every write is refused with a 503. */
+  get failed(): boolean {
+    return this.failure !== null;
+  }
+
   /** Stops the thread at once, as a crash would: what it held is answered 503. The registry's own tests use it. */
   async terminate(): Promise<void> {
     await this.worker.terminate();
