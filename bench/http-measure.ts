@@ -132,28 +132,41 @@ export async function measureLoad(
 ): Promise<Measurement> {
   log(`${scenario}: ${flags.warmupS} s warm-up, ${flags.durationS} s measured, ${connections} connections`);
   let before = cpuSample(server.pid);
-  let publishedBefore = headPublications(server);
+  let countersBefore = writeCounters(server);
   // CPU is sampled over the measured window only, once the warm-up is over.
   const sampler = setTimeout(() => {
     before = cpuSample(server.pid);
-    publishedBefore = headPublications(server);
+    countersBefore = writeCounters(server);
   }, flags.warmupS * 1000);
   const result = await load();
   clearTimeout(sampler);
   const after = cpuSample(server.pid);
-  const [from, to] = [await publishedBefore, await headPublications(server)];
-  const published = from === null || to === null ? {} : { head_publications_per_s: Math.round((to - from) / flags.durationS) };
+  const [from, to] = [await countersBefore, await writeCounters(server)];
+  const published =
+    from.published === null || to.published === null ? {} : { head_publications_per_s: Math.round((to.published - from.published) / flags.durationS) };
+  const commits = to.commits - from.commits;
+  const grouped = commits === 0 ? {} : { jobs_per_commit: round((to.jobs - from.jobs) / commits, 1) };
   const diskWritten = before.diskWritten === null || after.diskWritten === null ? null : after.diskWritten - before.diskWritten;
-  const measurement: Measurement = { scenario, connections, result, cpu: cpuShares(before, after), diskWritten, extra: { ...extra, ...published } };
+  const measurement: Measurement = { scenario, connections, result, cpu: cpuShares(before, after), diskWritten, extra: { ...extra, ...published, ...grouped } };
   report(measurement, flags.ceilings);
   return measurement;
 }
 
-/** Heads the server has published (`tlog_head_publication_duration_seconds_count`); null for a build without that metric. */
-async function headPublications(server: RegistryProcess): Promise<number | null> {
+/**
+ * Heads the server has published (`tlog_head_publication_duration_seconds_count`; null for a build
+ * without that metric), and its write transactions and the jobs they held (`registry_batch_size`).
+ */
+async function writeCounters(server: RegistryProcess): Promise<{ published: number | null; commits: number; jobs: number }> {
   const text = await (await fetch(`${server.url}/metrics`)).text();
-  const count = /^tlog_head_publication_duration_seconds_count (\d+)$/m.exec(text);
-  return count ? Number(count[1]) : null;
+  const metric = (name: string): number | null => {
+    const line = new RegExp(`^${name} (\\S+)$`, "m").exec(text);
+    return line ? Number(line[1]) : null;
+  };
+  return {
+    published: metric("tlog_head_publication_duration_seconds_count"),
+    commits: metric("registry_batch_size_count") ?? 0,
+    jobs: metric("registry_batch_size_sum") ?? 0,
+  };
 }
 
 const share = (x: number | null) => (x === null ? null : round(x, 2));

@@ -1,7 +1,8 @@
 /**
  * The messages between the main thread and the writer thread. Facts go over
- * as one JSON text per event-loop turn and answers come back once per batch
- * of facts, so the cost of a hand-off is shared by every fact in it.
+ * as one JSON text, at most one message in flight, and each is answered once
+ * after the commit that holds its facts, so the cost of a hand-off is shared
+ * by every fact in it.
  */
 import { ERROR_STATUS, RegistryError, type ErrorCode } from "../core/errors.js";
 
@@ -11,8 +12,8 @@ export interface WriterData {
   synchronous: "FULL" | "NORMAL";
 }
 
-/** Main → writer: the facts of one turn, a JSON array of WriteFact; or the request to close once everything is answered. */
-export type ToWriter = { id: number; facts: string } | { close: true };
+/** Main → writer: facts, a JSON array of WriteFact, sent only once the previous ones are answered; or the request to close once everything is answered. */
+export type ToWriter = { facts: string } | { close: true };
 
 /** An error as it crosses the thread boundary: enough to rebuild the v1 answer and the server log's cause. */
 export interface WireError {
@@ -24,9 +25,8 @@ export interface WireError {
   cause?: WireError;
 }
 
-/** Writer → main, once per batch of facts, after the commit that holds them. */
+/** Writer → main, once per message of facts, after the commit that holds them. */
 export interface WriterAnswer {
-  id: number;
   /** The committed tree: its size and its peaks, largest first, concatenated. */
   size: number;
   peaks: Uint8Array;

@@ -1,8 +1,10 @@
 /**
  * The SQLite write backend: a writer thread (writer-worker.ts) owns the write
  * connection, the sequencer and the commit; this side hands it facts and
- * answers their callers. The facts of one event-loop turn go over in one
- * message, and each message is answered once, after its commit, with the
+ * answers their callers. One message is in flight at a time: the facts
+ * recorded while the thread commits wait here and go over together as soon
+ * as it answers, so each commit costs one message each way however the
+ * requests arrived. Each message is answered once, after its commit, with the
  * tree that commit left, which is reported (`committed`) before any of its
  * facts is answered: a caller told its leaf index can read it at once.
  *
@@ -35,8 +37,8 @@ export class ThreadWriter implements WriteBackend {
   private readonly worker: Worker;
   private outgoing: WriteFact[] = [];
   private waiting: Waiter[] = [];
-  private readonly inFlight = new Map<number, Waiter[]>();
-  private nextId = 0;
+  /** The callers of the facts the thread holds, in their order; null while it holds none. */
+  private inFlight: Waiter[] | null = null;
   private scheduled = false;
   private ready = false;
   private closing = false;
@@ -61,7 +63,7 @@ export class ThreadWriter implements WriteBackend {
     this.worker.on("error", (error) => this.fail(error));
     this.worker.on("messageerror", (error) => this.fail(error));
     this.worker.on("exit", (code) => {
-      if (!this.closing || this.inFlight.size > 0) this.fail(new Error(`the writer thread exited with code ${code}`));
+      if (!this.closing || this.inFlight !== null) this.fail(new Error(`the writer thread exited with code ${code}`));
     });
   }
 
@@ -104,23 +106,24 @@ export class ThreadWriter implements WriteBackend {
     await this.worker.terminate();
   }
 
-  /** Once per turn: every fact recorded during it, in one message. */
+  /** At the end of a turn, or when the thread answers: every fact recorded meanwhile, in one message, unless the thread still holds some. */
   private handOver(): void {
     this.scheduled = false;
-    if (this.outgoing.length === 0) return;
-    const id = this.nextId++;
+    if (this.outgoing.length === 0 || this.inFlight !== null) return;
     const facts = JSON.stringify(this.outgoing);
-    this.inFlight.set(id, this.waiting);
+    this.inFlight = this.waiting;
     this.outgoing = [];
     this.waiting = [];
-    this.worker.postMessage({ id, facts } satisfies ToWriter);
+    this.worker.postMessage({ facts } satisfies ToWriter);
     this.holdProcess();
   }
 
   private answered(answer: WriterAnswer): void {
-    const waiters = this.inFlight.get(answer.id);
-    if (waiters === undefined) return;
-    this.inFlight.delete(answer.id);
+    const waiters = this.inFlight;
+    if (waiters === null) return;
+    this.inFlight = null;
+    // The next facts go first: the thread commits them while this turn answers these.
+    this.handOver();
     const { commits } = answer;
     for (let i = 0; i < commits.length; i += 3) this.events.observeCommit(commits[i]!, commits[i + 1]!, commits[i + 2] === 1);
     const bytes = Buffer.from(answer.peaks.buffer, answer.peaks.byteOffset, answer.peaks.byteLength);
@@ -140,8 +143,8 @@ export class ThreadWriter implements WriteBackend {
   private fail(error: unknown): void {
     if (this.failure !== null) return;
     this.failure = serverError("the writer thread stopped; writes are refused until the registry restarts", { status: 503, cause: error });
-    const waiters = [...this.inFlight.values()].flat().concat(this.waiting);
-    this.inFlight.clear();
+    const waiters = (this.inFlight ?? []).concat(this.waiting);
+    this.inFlight = null;
     this.outgoing = [];
     this.waiting = [];
     for (const waiter of waiters) waiter.reject(this.failure);
@@ -150,7 +153,7 @@ export class ThreadWriter implements WriteBackend {
   }
 
   private settled(): boolean {
-    return this.inFlight.size === 0 && this.outgoing.length === 0;
+    return this.inFlight === null && this.outgoing.length === 0;
   }
 
   /** An idle writer does not keep the process alive; one starting, holding facts or closing does. */

@@ -49,11 +49,11 @@ port.on("message", (message: ToWriter) => {
     if (fact.at > latestAt) latestAt = fact.at;
     return sequencer.submit(() => applier.apply(fact));
   });
-  void Promise.allSettled(pending).then((settled) => answer(message.id, settled));
+  void Promise.allSettled(pending).then(answer);
 });
 
-/** Once every fact of a hand-off is settled: the store is at the size of the commit that settled the last of them. */
-function answer(id: number, settled: PromiseSettledResult<number>[]): void {
+/** Once every fact of a message is settled: the store is at the size of the commit that settled the last of them. */
+function answer(settled: PromiseSettledResult<number>[]): void {
   const indexes = new Float64Array(settled.length);
   const errors: [number, WireError][] = [];
   settled.forEach((result, i) => {
@@ -65,7 +65,7 @@ function answer(id: number, settled: PromiseSettledResult<number>[]): void {
     }
   });
   const peaks = Buffer.concat(store.peakHashes());
-  const reply: FromWriter = { id, size: store.size(), peaks, indexes, errors, commits: commits.splice(0) };
+  const reply: FromWriter = { size: store.size(), peaks, indexes, errors, commits: commits.splice(0) };
   port.postMessage(reply);
 }
 

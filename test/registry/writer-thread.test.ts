@@ -6,6 +6,7 @@ import { loadOrCreateIdentity } from "../../src/core/identity.js";
 import { openDatabase } from "../../src/registry/database.js";
 import { Registry } from "../../src/registry/registry.js";
 import type { WriteFact } from "../../src/registry/write-facts.js";
+import { ThreadWriter } from "../../src/registry/writer-thread.js";
 import { signedHeadFile } from "../../src/tlog/signed-head-record.js";
 import { TlogStore } from "../../src/tlog/store.js";
 import { envelope, startTestRegistry } from "../http/registry-server.js";
@@ -62,6 +63,35 @@ test("a refused fact gets its own v1 error from the writer thread; the facts han
   assert.match(((settled[1] as PromiseRejectedResult).reason as Error).message, /another issuer key/);
   assert.equal(registry.store.size(), 3, "the reading store follows the writer's commits");
   assert.deepEqual(committed(dbPath), { leaves: 3, events: 2 });
+});
+
+test("facts recorded while the writer thread commits wait for its answer and go over together: one answer per commit", async (t) => {
+  const dbPath = path.join(tempDir(t), "registry.sqlite");
+  const lock = openDatabase(dbPath);
+  t.after(() => lock.close());
+  const answers: number[] = [];
+  const commits: number[] = [];
+  const writer = new ThreadWriter(
+    { file: dbPath, synchronous: "FULL" },
+    { committed: ({ size }) => answers.push(size), observeCommit: (jobs) => commits.push(jobs), failed: () => {} },
+  );
+  t.after(() => writer.close());
+  await writer.started;
+
+  // The thread's first commit waits for this connection's write lock, so the later facts are recorded while it holds the first.
+  lock.exec("BEGIN IMMEDIATE");
+  const turn = () => new Promise((resolve) => setImmediate(resolve));
+  const first = writer.record(hit("first"));
+  await turn();
+  const later = [writer.record(hit("second"))];
+  await turn();
+  later.push(writer.record(hit("third")));
+  await turn();
+  lock.exec("COMMIT");
+
+  assert.deepEqual(await Promise.all([first, ...later]), [0, 1, 2]);
+  assert.deepEqual(commits, [1, 2]);
+  assert.deepEqual(answers, [1, 3], "the two facts recorded in two turns came back in one answer");
 });
 
 test("a batch whose transaction SQLite rolls back whole (as on a full disk) answers every fact in it 503 and leaves nothing; the log goes on", async (t) => {
