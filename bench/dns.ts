@@ -66,6 +66,13 @@ function bucketPercentileMs(before: Map<number, number>, after: Map<number, numb
   return Number.isFinite(bound) ? bound * 1000 : null;
 }
 
+/** How many observations between two readings took longer than `seconds` (a bucket bound). */
+function countAbove(before: Map<number, number>, after: Map<number, number>, seconds: number): number | null {
+  const total = (after.get(Infinity) ?? 0) - (before.get(Infinity) ?? 0);
+  const within = after.get(seconds);
+  return within === undefined ? null : total - (within - (before.get(seconds) ?? 0));
+}
+
 const STAGES = ["dns_beacon_answer_seconds", "dns_journal_commit_wait_seconds", "dns_journal_commit_seconds", "dns_journal_fsync_seconds"] as const;
 
 interface LoadResult {
@@ -313,10 +320,14 @@ async function main(argv: string[]): Promise<void> {
     log(`measuring for ${durationS} s with ${clients} clients (${generator})`);
     const loadStart = performance.now();
     const stagesBefore = await Promise.all(STAGES.map((name) => histogramBuckets(metricsUrl, name)));
+    const fsyncsBefore = await optionalMetric(metricsUrl, "dns_journal_fsync_seconds_count");
+    const journaledBefore = await metric(metricsUrl, "dns_events_journaled_total");
     const cpuBefore = [cpuSample(bridge.pid), cpuSample(registry.pid)];
     const load = await drive(durationS, token, true);
     const cpuAfter = [cpuSample(bridge.pid), cpuSample(registry.pid)];
     const stagesAfter = await Promise.all(STAGES.map((name) => histogramBuckets(metricsUrl, name)));
+    const fsyncsDuringLoad = fsyncsBefore === null ? null : (await metric(metricsUrl, "dns_journal_fsync_seconds_count")) - fsyncsBefore;
+    const journaledDuringLoad = (await metric(metricsUrl, "dns_events_journaled_total")) - journaledBefore;
     const [answerP99, commitWaitP99, commitP99, fsyncP99] = STAGES.map((_, i) => bucketPercentileMs(stagesBefore[i]!, stagesAfter[i]!, 99));
     const backlogAtEnd = await metric(metricsUrl, "dns_journal_backlog");
     const deliveredDuringLoad = (await metric(metricsUrl, "dns_events_delivered_total")) - deliveredBefore;
@@ -377,6 +388,11 @@ async function main(argv: string[]): Promise<void> {
         bridge_commit_wait_p99_ms_at_most: commitWaitP99,
         bridge_commit_p99_ms_at_most: commitP99,
         bridge_fsync_p99_ms_at_most: fsyncP99,
+        // The slow ones: a commit (a checkpoint inside it) or an fsync over 5 ms holds every answer behind it.
+        bridge_commits_over_5ms: countAbove(stagesBefore[2]!, stagesAfter[2]!, 0.005),
+        bridge_fsyncs_over_5ms: countAbove(stagesBefore[3]!, stagesAfter[3]!, 0.005),
+        // How many appends one fdatasync of the journal covered during the load: each costs the disk's latency and kernel CPU.
+        journaled_per_fsync: fsyncsDuringLoad === null || fsyncsDuringLoad === 0 ? null : round(journaledDuringLoad / fsyncsDuringLoad, 2),
         // How many events one delivery request carried on average (batches of up to --window).
         events_per_delivery_request:
           requestsAfter === null || requestsBefore === null ? null : round(delivered / Math.max(1, requestsAfter - requestsBefore), 1),

@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as dnsPacket from "dns-packet";
-import { answer, decodeQuery, EDNS_UDP_LIMIT, serverFailure, type Query, type Transport } from "../../src/dns/answer.js";
+import { answer, decodeQuery, EDNS_UDP_LIMIT, encodeAnswer, serverFailure, type Query, type Transport } from "../../src/dns/answer.js";
 import { place, type Zone } from "../../src/dns/zone.js";
 
 const TOKEN = "0123456789abcdef0123456789abcdef";
@@ -129,15 +129,55 @@ test("EDNS0: an OPT is answered with ours; an unknown EDNS version is BADVERS", 
 });
 
 test("an answer too big for UDP is truncated with TC=1 and no records; TCP and a larger EDNS size carry it whole", () => {
-  const many: Zone = { ...ZONE, answerIps: Array.from({ length: 12 }, (_, i) => `198.51.100.${i + 1}`) };
-  const name = `${TOKEN}.t.bcn.example.org`;
+  const many: Zone = { ...ZONE, answerIps: Array.from({ length: 16 }, (_, i) => `198.51.100.${i + 1}`) };
+  // Sixteen records behind pointers to the question fit in 512 bytes after any but a long name.
+  const name = `${"a".repeat(60)}.${"b".repeat(60)}.${"c".repeat(60)}.${"d".repeat(40)}.bcn.example.org`;
   const plain = reply(ask(name, "A"), many, "udp");
   assert.deepEqual([plain.flag_tc, plain.answers?.length, plain.questions?.[0]?.name], [true, 0, name]);
   assert.equal(answer(many, query(ask(name, "A")), "udp").length <= 512, true);
   const tcp = reply(ask(name, "A"), many, "tcp");
-  assert.deepEqual([tcp.flag_tc, tcp.answers?.length], [false, 12]);
+  assert.deepEqual([tcp.flag_tc, tcp.answers?.length], [false, 16]);
   const edns = reply(ask(name, "A", { additionals: [{ type: "OPT", name: ".", udpPayloadSize: 1232 } as dnsPacket.Answer] }), many, "udp");
-  assert.deepEqual([edns.flag_tc, edns.answers?.length], [false, 12]);
+  assert.deepEqual([edns.flag_tc, edns.answers?.length], [false, 16]);
+  const beacon = reply(ask(`${TOKEN}.t.bcn.example.org`, "A"), many, "udp");
+  assert.deepEqual([beacon.flag_tc, beacon.answers?.length], [false, 16]);
+});
+
+test("address answers say what dns-packet would encode for them, record for record", () => {
+  const zones: Zone[] = [ZONE, { ...ZONE, answerIps: ["203.0.113.7"], answerIpv6: ["2001:db8::1", "2001:db8::2"], ttl: 300 }];
+  const names = [`${TOKEN}.t.bcn.example.org`, `${TOKEN.toUpperCase()}.T.Bcn.Example.Org.`, "bcn.example.org", "www.bcn.example.org", "elsewhere.example.net"];
+  const opt = { additionals: [{ type: "OPT", name: ".", udpPayloadSize: 4096 } as dnsPacket.Answer] };
+  let compared = 0;
+  for (const zone of zones) {
+    for (const name of names) {
+      for (const type of ["A", "AAAA", "TXT"]) {
+        for (const extra of [{}, opt, { flags: 0 }]) {
+          for (const transport of ["udp", "tcp"] as const) {
+            const asked = query(ask(name, type, extra));
+            assert.deepEqual(dnsPacket.decode(answer(zone, asked, transport)), dnsPacket.decode(encodeAnswer(zone, asked, transport)), `${type} ${name}`);
+            compared++;
+          }
+        }
+      }
+    }
+  }
+  assert.equal(compared, 180);
+});
+
+test("the question is echoed byte for byte, a label holding a dot or a byte that is not UTF-8 included", () => {
+  const labels = [Buffer.from("a.b"), Buffer.from([0xff, 0x41]), ...["bcn", "example", "org"].map((label) => Buffer.from(label))];
+  const asked = Buffer.concat([
+    Buffer.from([0x10, 0x92, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00]),
+    ...labels.map((label) => Buffer.concat([Buffer.from([label.length]), label])),
+    Buffer.from([0x00, 0x00, 0x01, 0x00, 0x01]),
+  ]);
+  const replied = answer(ZONE, query(asked), "udp");
+  assert.deepEqual(replied.subarray(12, asked.length), asked.subarray(12));
+  const decoded = dnsPacket.decode(replied);
+  assert.deepEqual(
+    decoded.answers?.map((a) => [a.name, (a as Rec).data]),
+    ZONE.answerIps.map((ip) => [decoded.questions?.[0]?.name, ip]),
+  );
 });
 
 test("SERVFAIL keeps the question and the id", () => {
