@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { toHex } from "../../src/verify/bytes.js";
-import { CanonicalJsonError, canonicalBytes, canonicalize } from "../../src/verify/jcs.js";
+import { CanonicalJsonError, canonicalBytes, canonicalMembers, canonicalize } from "../../src/verify/jcs.js";
 import { readFixture } from "../fixtures.js";
 
 interface JcsVector {
@@ -89,6 +89,17 @@ for (const [name, value] of rejected) {
   });
 }
 
+test("a value referenced at several places is written at each, as separate copies would be", () => {
+  const proof = { root: "ab", proof: ["cd", "ef"], index: 3 };
+  const list = [1, "two"];
+  const shared = { b: proof, a: proof, c: [proof, list, list], d: list };
+  const copies = { b: { ...proof }, a: { ...proof }, c: [{ ...proof }, [...list], [...list]], d: [...list] };
+  assert.equal(canonicalize(shared), canonicalize(copies));
+  assert.equal(canonicalize(shared), reference(copies));
+  const bad = { x: 1.5 };
+  assert.throws(() => canonicalize({ a: bad, b: bad }), /\$\.a\.x/);
+});
+
 test("the error names where the bad value is", () => {
   assert.throws(() => canonicalize({ policy: { limits: [1, 2.5] } }), /\$\.policy\.limits\[1\]/);
 });
@@ -130,5 +141,12 @@ test("agrees with a naive reference on generated values", () => {
   for (let i = 0; i < 500; i++) {
     const value = gen(0);
     assert.equal(canonicalize(value), reference(value), JSON.stringify(value));
+    const object = { value, [str()]: gen(1), [str()]: gen(1) };
+    const members = canonicalMembers(object);
+    assert.deepEqual(
+      members.map(([key]) => key),
+      Object.keys(object).sort(),
+    );
+    assert.equal(`{${members.map(([, text]) => text).join(",")}}`, reference(object), JSON.stringify(object));
   }
 });

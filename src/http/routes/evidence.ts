@@ -3,7 +3,7 @@ import { z } from "zod";
 import { IdentifierSchema } from "../../core/manifest.js";
 import { CandidatesAnswerSchema } from "../../registry/candidates.js";
 import { EvidenceBundleSchema } from "../../registry/evidence.js";
-import { json } from "../answer.js";
+import { JSON_TYPE, json } from "../answer.js";
 import { jsonAnswer } from "../api-description.js";
 import { optionalInteger, optionalLimit, pathParam } from "../params.js";
 import { route, type RouteDeclaration } from "../route.js";
@@ -27,7 +27,8 @@ export const EVIDENCE_ROUTES: readonly RouteDeclaration[] = [
       ok: jsonAnswer(EvidenceBundleSchema),
       errors: [400, 404, 429, 503],
     },
-    answer: async ({ params, query }, { service }) => json(await service.evidence.bundle(params.file_id, query.cursor)),
+    // The page comes as the canonical JSON text it was signed with.
+    answer: async ({ params, query }, { service }) => ({ content: { type: JSON_TYPE, body: await service.evidence.bundle(params.file_id, query.cursor) } }),
   }),
   route({
     methods: ["GET", "HEAD"],
