@@ -22,6 +22,7 @@ import { serveRoutes } from "./http/route-handlers.js";
 import { routeTable } from "./http/route-table.js";
 import { DEFAULT_HTTP_LIMITS, createHttpServer, type HttpLimits } from "./http/server-limits.js";
 import { observeRequests } from "./http/request-observer.js";
+import { setHeldHeaders } from "./http/response-head.js";
 import type { Logger } from "./log.js";
 import { RegistryMetrics } from "./metrics/registry-metrics.js";
 import { resolveOperatorToken } from "./operator-token.js";
@@ -163,7 +164,12 @@ async function startLocked(options: ServeOptions, logger: Logger, lock: DataDirL
   const server = createHttpServer(
     options.httpLimits ?? DEFAULT_HTTP_LIMITS,
     logger,
-    observeRequests(metrics, logger, (req, res) => fastPath.handle(req, res) || app(req, res)),
+    observeRequests(metrics, logger, (req, res) => {
+      if (fastPath.handle(req, res)) return;
+      // Express writes its answers' heads itself: it gets the held headers (the request id) set first.
+      setHeldHeaders(res);
+      app(req, res);
+    }),
   );
   server.listen(options.port, options.host);
   try {

@@ -3,6 +3,7 @@
  * the fast path alike, so both put the same bytes and headers on the wire.
  */
 import type { ServerResponse } from "node:http";
+import { writeHead } from "./response-head.js";
 
 export const JSON_TYPE = "application/json; charset=utf-8";
 
@@ -31,15 +32,17 @@ export function json(value: unknown, headers?: Readonly<Record<string, string>>)
 
 export function sendAnswer(res: ServerResponse, answer: Answer): void {
   if (answer.release) res.once("finish", answer.release);
-  if (answer.headers) for (const [name, value] of Object.entries(answer.headers)) res.setHeader(name, value);
-  res.statusCode = answer.status ?? 200;
+  const status = answer.status ?? 200;
+  const headers: string[] = [];
+  if (answer.headers) for (const name in answer.headers) headers.push(name, answer.headers[name]!);
   if (answer.content === undefined) {
+    writeHead(res, status, headers);
     res.end();
     return;
   }
   const { type, body } = answer.content;
-  res.setHeader("Content-Type", type);
-  res.setHeader("Content-Length", byteLength(body));
+  headers.push("Content-Type", type, "Content-Length", String(byteLength(body)));
+  writeHead(res, status, headers);
   // Node leaves the body out of an answer to HEAD and keeps its Content-Length, as Express's res.send does.
   if (typeof body === "string" || Buffer.isBuffer(body)) {
     res.end(body);

@@ -29,10 +29,12 @@ const PREFLIGHT_MAX_AGE_S = "600";
 /**
  * The one CORS header of an answer to a request without Origin (the fast path
  * serves only those): the answer depends on Origin, so shared caches must key
- * on it even when it is absent.
+ * on it even when it is absent. As name, value.
  */
+export const VARY_ON_ORIGIN = ["Vary", "Origin"] as const;
+
 export function varyOnOrigin(res: ServerResponse): void {
-  res.setHeader("Vary", "Origin");
+  res.setHeader(...VARY_ON_ORIGIN);
 }
 
 export function cors(extraOrigins: readonly string[]): RequestHandler {

@@ -12,6 +12,7 @@ import type { Logger } from "../log.js";
 import { damagedStoreHint, isDamagedStore } from "../registry/damaged-store.js";
 import { bodyTooLarge } from "./json-body.js";
 import { requestIdOf } from "./request-id.js";
+import { writeHead } from "./response-head.js";
 
 const JSON_TYPE = "application/json; charset=utf-8";
 const MAX_PATH_IN_MESSAGE = 200;
@@ -54,15 +55,14 @@ export function answerError(logger: Logger, error: unknown, req: IncomingMessage
 
 function send(req: IncomingMessage, res: ServerResponse, failure: RegistryError): void {
   for (const header of SUCCESS_ONLY_HEADERS) res.removeHeader(header);
+  const headers: string[] = [];
   const retryAfter = failure.extra.retry_after;
-  if (typeof retryAfter === "number") res.setHeader("Retry-After", String(retryAfter));
+  if (typeof retryAfter === "number") headers.push("Retry-After", String(retryAfter));
   const body = JSON.stringify(failure.envelope());
-  res.setHeader("Cache-Control", "no-store");
-  res.setHeader("Content-Type", JSON_TYPE);
-  res.setHeader("Content-Length", Buffer.byteLength(body));
+  headers.push("Cache-Control", "no-store", "Content-Type", JSON_TYPE, "Content-Length", String(Buffer.byteLength(body)));
   // A 413 leaves (part of) the body unread; closing beats reading and discarding up to the length the client claimed.
-  if (failure.status === 413) res.setHeader("Connection", "close");
-  res.statusCode = failure.status;
+  if (failure.status === 413) headers.push("Connection", "close");
+  writeHead(res, failure.status, headers);
   res.end(req.method === "HEAD" ? undefined : body);
 }
 

@@ -8,17 +8,19 @@
  * Origin (CORS), the plain spelling of the path (path-match.ts), a method the
  * route serves and parameters the route accepts. Anything else it leaves to
  * Express untouched. Once it takes a request it applies what Express would
- * before the route (security headers, Vary) and runs the route's handlers;
+ * before the route (security headers, Vary, held to be written with the
+ * answer's head: response-head.ts) and runs the route's handlers;
  * failures get the same envelope (answerError). Its requests are counted where
  * every request is (request-observer.ts).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { RequestHandler } from "express";
 import type { Logger } from "../log.js";
-import { varyOnOrigin } from "./cors.js";
+import { VARY_ON_ORIGIN } from "./cors.js";
 import type { HttpEdge } from "./edge.js";
 import { answerError } from "./error-handler.js";
 import { compileTemplate, pathSegments, type PathMatcher, type PathParams } from "./path-match.js";
+import { holdHeaders } from "./response-head.js";
 import { keepParsedParams, parseParams, type Route } from "./route.js";
 import type { ServedRoute } from "./route-handlers.js";
 
@@ -39,8 +41,11 @@ export class FastPath {
   /** Candidates by the first segment of their template, in table order. */
   private readonly byFirstSegment = new Map<string, Candidate[]>();
   private servedCount = 0;
+  /** What Express's security headers and CORS set before a route, as one held list (response-head.ts). */
+  private readonly edgeHeaders: readonly string[];
 
   constructor(private readonly options: FastPathOptions) {
+    this.edgeHeaders = [...options.edge.securityHeaderList, ...VARY_ON_ORIGIN];
     for (const served of options.routes) {
       const first = pathSegments(served.route.path)[0] ?? "";
       if (first.startsWith(":") || first.startsWith("*")) throw new Error(`${served.route.path}: the fast path needs a literal first segment`);
@@ -68,14 +73,12 @@ export class FastPath {
     if (taken === null) return false;
 
     this.servedCount++;
-    const { logger, edge } = this.options;
-    edge.setSecurityHeaders(res);
-    varyOnOrigin(res);
+    holdHeaders(res, this.edgeHeaders);
     const request = req as RouteRequest;
     request.params = taken.raw;
     request.query = {};
     keepParsedParams(req, taken.params);
-    run(taken.handlers, request, res, (error) => answerError(logger, error, req, res));
+    run(taken.handlers, request, res, (error) => answerError(this.options.logger, error, req, res));
     return true;
   }
 

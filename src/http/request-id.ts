@@ -6,6 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { holdHeaders } from "./response-head.js";
 
 export const REQUEST_ID_HEADER = "X-Request-Id";
 /** Printable, no spaces or quotes, short enough to sit in every log line. */
@@ -18,11 +19,11 @@ export function chooseRequestId(header: string | string[] | undefined): string {
   return typeof header === "string" && ACCEPTED.test(header) ? header : randomUUID();
 }
 
-/** Gives the request its id, sets the response header, and returns the id. */
+/** Gives the request its id, holds the response header (the answer's first, response-head.ts), and returns the id. */
 export function assignRequestId(req: IncomingMessage, res: ServerResponse): string {
   const id = chooseRequestId(req.headers["x-request-id"]);
   ids.set(req, id);
-  res.setHeader(REQUEST_ID_HEADER, id);
+  holdHeaders(res, [REQUEST_ID_HEADER, id]);
   return id;
 }
 

@@ -163,6 +163,7 @@ export class LogReads {
   inclusion(index: number, treeSize?: number): Eventually<InclusionProof> {
     return this.whenPublished(treeSize ?? index + 1, () => {
       const size = this.checkedSize(index, treeSize);
+      this.registry.readTurn.enter();
       const { leafHash: hash, path, root } = this.registry.store.inclusion(index, size);
       return this.checked(index, size, hash, path, root);
     });
@@ -183,6 +184,7 @@ export class LogReads {
 
   private inclusionJsonAt(index: number, treeSize?: number): string {
     const size = this.checkedSize(index, treeSize);
+    this.registry.readTurn.enter();
     const { leafHash: hash, path, root } = this.registry.store.inclusion(index, size);
     this.verified(index, size, hash, path, root);
     hash.copy(hexScratch, 0);

@@ -14,6 +14,7 @@ import { ForkError, HeadSigner } from "../tlog/head-signer.js";
 import { SignedHeadRow, type StateFileSink } from "../tlog/signed-head-record.js";
 import { TlogStore } from "../tlog/store.js";
 import { HeadPublication, type PublicationObserver } from "./head-publication.js";
+import { ReadTurn } from "./read-turn.js";
 import type { CommitObserver } from "./sequencer.js";
 import { systemClock, type Clock } from "./time.js";
 import type { WriteFact } from "./write-facts.js";
@@ -57,6 +58,8 @@ export class Registry {
   readonly db: Database.Database;
   readonly identity: RegistryIdentity;
   readonly store: TlogStore;
+  /** Proofs answered in one turn of the event loop read in one transaction (read-turn.ts). */
+  readonly readTurn: ReadTurn;
   readonly heads: HeadSigner;
   /** Null for a forked log, which takes no writes. */
   readonly writer: ThreadWriter | null;
@@ -75,6 +78,7 @@ export class Registry {
     this.observer = options.observer;
     this.logger = options.logger;
     this.store = new TlogStore(this.db);
+    this.readTurn = new ReadTurn(this.db, () => this.store.size());
     this.heads = new HeadSigner({
       db: this.db,
       store: this.store,
@@ -89,7 +93,11 @@ export class Registry {
     if (!this.fork) this.heads.publishCurrent();
     this.signedRow = new SignedHeadRow(this.db);
     this.publication = new HeadPublication({
-      publish: () => this.heads.publish(),
+      // The signer refuses to sign inside a transaction: the turn's reads end theirs first.
+      publish: () => {
+        this.readTurn.end();
+        return this.heads.publish();
+      },
       observer: this.reportPublications(),
       gapMs: options.headPublicationGapMs ?? HEAD_PUBLICATION_GAP_MS,
     });
@@ -159,6 +167,7 @@ export class Registry {
     this.publication.stop();
     await this.writer?.close();
     this.heads.close();
+    this.readTurn.end();
     this.db.close();
   }
 
