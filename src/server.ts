@@ -14,6 +14,7 @@ import { performance } from "node:perf_hooks";
 import type { RegistryIdentity } from "./core/identity.js";
 import { VerifyPool } from "./core/verify-pool.js";
 import { lockDataDir, type DataDirLock } from "./data-dir-lock.js";
+import { limitWorkerHeaps } from "./memory-settings.js";
 import { refuseForeignData } from "./foreign-data.js";
 import { createApp } from "./http/app.js";
 import { createEdge, type Rates } from "./http/edge.js";
@@ -79,6 +80,7 @@ export interface RunningServer {
 }
 
 export async function startServer(options: ServeOptions, logger: Logger): Promise<RunningServer> {
+  limitWorkerHeaps();
   refuseForeignData(options.dataDir, options.dbPath);
   const lock = lockDataDir(options.dataDir, "serve");
   if (lock.takenOver) {

@@ -18,34 +18,12 @@
  */
 import os from "node:os";
 import { Worker, type ResourceLimits } from "node:worker_threads";
-import { verifyEd25519 } from "./ed25519.js";
 import { serverError } from "./errors.js";
 import { toHex } from "./hex.js";
+import { firstVerified, type SignatureCheck, type SignatureVerifier } from "./signature-check.js";
 import type { BatchMessage, ReadyMessage } from "./verify-worker.js";
 
-export interface SignatureCheck {
-  /** 32 bytes, or 64 hex characters. */
-  publicKey: Uint8Array | string;
-  /** 64 bytes, or 128 hex characters. */
-  signature: Uint8Array | string;
-  /** Candidate messages, tried in order; a string stands for its UTF-8 bytes. */
-  messages: readonly (string | Uint8Array)[];
-}
-
-export interface SignatureVerifier {
-  /** Index of the first message the signature verifies, -1 when none does. */
-  verify(check: SignatureCheck): Promise<number>;
-}
-
-/** Index of the first message the signature verifies, -1 when none does. Never throws. */
-export function firstVerified(check: SignatureCheck): number {
-  for (let i = 0; i < check.messages.length; i++) {
-    const message = check.messages[i]!;
-    const bytes = typeof message === "string" ? Buffer.from(message, "utf8") : message;
-    if (verifyEd25519(check.publicKey, bytes, check.signature)) return i;
-  }
-  return -1;
-}
+export { firstVerified, type SignatureCheck, type SignatureVerifier };
 
 export interface VerifyPoolOptions {
   /** Worker threads; default one per core beyond the first, at least 1. */

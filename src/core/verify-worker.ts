@@ -5,7 +5,7 @@
  * very function the calling thread runs, so both give the same answers.
  */
 import { parentPort } from "node:worker_threads";
-import { firstVerified } from "./verify-pool.js";
+import { firstVerified } from "./signature-check.js";
 
 /** A worker's first message. */
 export interface ReadyMessage {

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { generateSeed, signerFromSeed } from "../../src/core/ed25519.js";
 import { RegistryError } from "../../src/core/errors.js";
@@ -45,6 +46,27 @@ function startPool(t: import("node:test").TestContext, options: ConstructorParam
 
 test("firstVerified gives the index of the first message that verifies", () => {
   for (const [c, expected] of cases()) assert.equal(firstVerified(c), expected, JSON.stringify(c.messages));
+});
+
+/** The packages a compiled module loads, following its static imports through our own modules. */
+function packagesLoaded(file: string, seen = new Set<string>(), packages = new Set<string>()): Set<string> {
+  if (seen.has(file)) return packages;
+  seen.add(file);
+  for (const [, from, bare] of readFileSync(file, "utf8").matchAll(/^(?:import|export)\b[^;]*?\bfrom\s*"([^"]+)"|^import\s*"([^"]+)"/gms)) {
+    const specifier = (from ?? bare)!;
+    if (specifier.startsWith(".")) packagesLoaded(path.resolve(path.dirname(file), specifier), seen, packages);
+    else packages.add(specifier);
+  }
+  return packages;
+}
+
+test("a verification worker loads no package but node's own: zod (through the pool's errors) would cost each worker ~4.5 MiB of heap", () => {
+  const packages = packagesLoaded(fileURLToPath(new URL("../../src/core/verify-worker.js", import.meta.url)));
+  assert.deepEqual(
+    [...packages].filter((name) => !name.startsWith("node:")),
+    [],
+  );
+  assert.ok(packages.has("node:crypto"), "the walk follows the worker's imports down to ed25519.ts");
 });
 
 test("the pool answers what firstVerified answers, on its workers", async (t) => {
