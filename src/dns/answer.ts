@@ -123,9 +123,9 @@ export function encodeAnswer(zone: Zone, query: Query, transport: Transport): Bu
  */
 function addressAnswer(zone: Zone, query: Query, transport: Transport): Buffer | null {
   const { question, questionWire } = query;
-  if (questionWire === null || (question.class !== "IN" && question.class !== "ANY")) return null;
+  if (questionWire === null || refused(place(zone, question.name), question)) return null;
   const records = addressRecords(zone)[question.type];
-  if (records === undefined || records.count === 0 || place(zone, question.name).kind === "outside") return null;
+  if (records === undefined || records.count === 0) return null;
   const opt = query.ednsUdpSize === null ? null : OPT_RECORD;
   const length = HEADER_BYTES + questionWire.length + records.bytes.length + (opt?.length ?? 0);
   if (transport === "udp" && length > udpLimit(query)) return null;
@@ -187,7 +187,7 @@ interface Records {
 
 function records(zone: Zone, question: Question): Records {
   const placement = place(zone, question.name);
-  if (placement.kind === "outside" || (question.class !== "IN" && question.class !== "ANY")) {
+  if (refused(placement, question)) {
     return { rcode: "REFUSED", authoritative: false, answers: [], authorities: [] };
   }
   const name = question.name.replace(/\.$/, "");
@@ -203,6 +203,11 @@ function records(zone: Zone, question: Question): Records {
   // NODATA: the name exists without records of this type; the SOA lets resolvers cache that (RFC 2308).
   const authorities = answers.length === 0 ? [soa(zone, zone.apex)] : [];
   return { rcode: "NOERROR", authoritative: true, answers, authorities };
+}
+
+/** Names outside the zone, and classes other than IN (or ANY), are answered REFUSED. */
+function refused(placement: Placement, question: Question): boolean {
+  return placement.kind === "outside" || (question.class !== "IN" && question.class !== "ANY");
 }
 
 function soa(zone: Zone, name: string): dnsPacket.Answer {
