@@ -75,7 +75,10 @@ export class ThreadWriter implements WriteBackend {
       this.waiting.push({ resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
-        setImmediate(() => this.handOver());
+        setImmediate(() => {
+          this.scheduled = false;
+          this.handOver();
+        });
       }
     });
   }
@@ -108,7 +111,6 @@ export class ThreadWriter implements WriteBackend {
 
   /** At the end of a turn, or when the thread answers: every fact recorded meanwhile, in one message, unless the thread still holds some. */
   private handOver(): void {
-    this.scheduled = false;
     if (this.outgoing.length === 0 || this.inFlight !== null) return;
     const facts = JSON.stringify(this.outgoing);
     this.inFlight = this.waiting;
