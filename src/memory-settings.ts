@@ -36,7 +36,7 @@ export const REGISTRY_MEMORY_ENV: Readonly<Record<string, string>> = { MALLOC_MM
  * semi-spaces resident, 8 MiB per thread (bench:reads: `rss_end` ~6 MiB
  * lower at 1 MiB).
  */
-export const WORKER_V8_FLAGS = "--max-semi-space-size=1";
+const WORKER_V8_FLAGS = "--max-semi-space-size=1";
 
 export function limitWorkerHeaps(): void {
   v8.setFlagsFromString(WORKER_V8_FLAGS);
