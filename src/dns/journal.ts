@@ -25,7 +25,7 @@ export const JOURNAL_FILE = "dns-bridge-journal.sqlite";
 
 const OLDEST_SQL = "SELECT * FROM pending ORDER BY id LIMIT ?";
 
-const JOURNAL_MIGRATIONS: readonly string[] = [
+export const JOURNAL_MIGRATIONS: readonly string[] = [
   `
 CREATE TABLE pending (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -53,7 +53,34 @@ CREATE TABLE counters (
     value INTEGER NOT NULL
 ) WITHOUT ROWID;
 `,
+  // An append wrote three pages: its row's, the event_id index's (at a random place) and sqlite_sequence's
+  // (AUTOINCREMENT). A plain rowid still gives every new row an id above every row present, which is all the
+  // journal's order needs: an id is reused only after its row left, and nothing refers to it then (dead letters
+  // keep their own). The event_id is 16 random bytes: no index has to prove it unique.
+  `
+CREATE TABLE pending_by_rowid (
+    id INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL,
+    token_id TEXT NOT NULL,
+    client_ip TEXT NOT NULL,
+    qtype TEXT NOT NULL,
+    qname TEXT NOT NULL,
+    received_at INTEGER NOT NULL
+);
+INSERT INTO pending_by_rowid SELECT id, event_id, token_id, client_ip, qtype, qname, received_at FROM pending;
+DROP TABLE pending;
+ALTER TABLE pending_by_rowid RENAME TO pending;
+DELETE FROM sqlite_sequence WHERE name = 'pending';
+`,
 ];
+
+/**
+ * The page size of a new journal. A group commit writes every page it
+ * touched whole to the WAL and fsyncs it, and at 5,000 queries a second a
+ * commit holds a handful of rows of ~150 bytes: with 4 KiB pages the bridge
+ * wrote 19–31 MB/s to the disk the registry commits to.
+ */
+const JOURNAL_PAGE_SIZE = 1024;
 
 export const JournalEntrySchema = z.object({
   id: z.number().int(),
@@ -133,7 +160,7 @@ export class Journal {
     this.observer = options.observer;
     const file = path.join(dataDir, JOURNAL_FILE);
     // The connection never syncs a commit itself: with FULL, `wal` does it after the commit.
-    this.db = openDatabase(file, { synchronous: "NORMAL", migrations: JOURNAL_MIGRATIONS });
+    this.db = openDatabase(file, { synchronous: "NORMAL", migrations: JOURNAL_MIGRATIONS, pageSize: JOURNAL_PAGE_SIZE });
     // The thread that commits also answers every query: a lock held by another program must fail the append (its
     // query is answered SERVFAIL and asked again) at once, not stall every answer for the busy timeout.
     this.db.pragma("busy_timeout = 0");
@@ -154,8 +181,8 @@ export class Journal {
       ),
       remove: db.prepare<[number]>("DELETE FROM pending WHERE id = ?"),
       deadLetter: db.prepare(
-        `INSERT OR IGNORE INTO dead_letters (id, event_id, token_id, client_ip, qtype, qname, received_at, status, answer, failed_at)
-         VALUES (@id, @event_id, @token_id, @client_ip, @qtype, @qname, @received_at, @status, @answer, @failed_at)`,
+        `INSERT OR IGNORE INTO dead_letters (event_id, token_id, client_ip, qtype, qname, received_at, status, answer, failed_at)
+         VALUES (@event_id, @token_id, @client_ip, @qtype, @qname, @received_at, @status, @answer, @failed_at)`,
       ),
       count: db.prepare("SELECT count(*) FROM pending").pluck(),
       oldest: db.prepare<[number], unknown>(OLDEST_SQL),

@@ -15,6 +15,8 @@ export interface OpenOptions {
   readonly?: boolean;
   /** The schema to bring the file to; default the registry's. The DNS bridge's journal passes its own. */
   migrations?: readonly string[];
+  /** The page size of a new file (default PAGE_SIZE); an existing file keeps its own. */
+  pageSize?: number;
 }
 
 export class SchemaVersionError extends Error {
@@ -51,7 +53,7 @@ export function openDatabase(file: string, options: OpenOptions = {}): Database.
     db.pragma("busy_timeout = 5000");
     if (!options.readonly) {
       // Takes effect only on a new file, and only before WAL is on: an existing file keeps its page size.
-      db.pragma(`page_size = ${PAGE_SIZE}`);
+      db.pragma(`page_size = ${options.pageSize ?? PAGE_SIZE}`);
       db.pragma("journal_mode = WAL");
       db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
       db.pragma(`synchronous = ${options.synchronous ?? "FULL"}`);

@@ -7,7 +7,8 @@ import { spawnSync } from "node:child_process";
 import { fdatasyncSync, statSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { JOURNAL_FILE, Journal, openJournalReadOnly, readBacklog, type JournalEntry } from "../../src/dns/journal.js";
+import { openDatabase } from "../../src/registry/database.js";
+import { JOURNAL_FILE, JOURNAL_MIGRATIONS, Journal, openJournalReadOnly, readBacklog, type JournalEntry } from "../../src/dns/journal.js";
 import { WalSync } from "../../src/dns/wal-sync.js";
 import { tempDir } from "../temp.js";
 
@@ -98,6 +99,49 @@ test("the journal does not wait for a lock another program holds: the append fai
   assert.deepEqual(
     journal.oldest(5).map((e) => e.qname),
     ["q2"],
+  );
+});
+
+test("an append's commit writes about one small page to the WAL: its row's, no index's or sequence's", async (t) => {
+  const journal = new Journal(tempDir(t), { synchronous: "NORMAL" });
+  t.after(() => journal.close());
+  assert.equal(journal.db.pragma("page_size", { simple: true }), 1024);
+  // Copied into the database, the WAL starts over at the next commit: what it holds after the appends is theirs.
+  journal.db.pragma("wal_checkpoint(PASSIVE)");
+  const commits = 30;
+  for (let i = 0; i < commits; i++) await journal.append(event(i));
+  const [{ log: frames }] = journal.db.pragma("wal_checkpoint(PASSIVE)") as [{ log: number }];
+  assert.ok(frames / commits < 2, `${frames} pages written for ${commits} commits`);
+});
+
+test("a journal written by an earlier bridge keeps its events and their order; ids freed by deliveries are reused without losing a dead letter", async (t) => {
+  const dir = tempDir(t);
+  const earlier = openDatabase(path.join(dir, JOURNAL_FILE), { synchronous: "NORMAL", migrations: JOURNAL_MIGRATIONS.slice(0, 1) });
+  const insert = earlier.prepare("INSERT INTO pending (id, event_id, token_id, client_ip, qtype, qname, received_at) VALUES (?, ?, ?, '192.0.2.7', 'A', ?, 1)");
+  insert.run(5, "e5".padEnd(32, "0"), event(5).token_id, "q5");
+  insert.run(6, "e6".padEnd(32, "0"), event(6).token_id, "q6");
+  earlier.exec(`INSERT INTO dead_letters SELECT 1, '${"e1".padEnd(32, "0")}', '${event(1).token_id}', '192.0.2.7', 'A', 'q1', 1, 401, 'no', 2`);
+  earlier.close();
+
+  const journal = new Journal(dir, { synchronous: "NORMAL" });
+  t.after(() => journal.close());
+  const kept = journal.oldest(10);
+  assert.deepEqual(
+    kept.map((e) => [e.id, e.qname]),
+    [
+      [5, "q5"],
+      [6, "q6"],
+    ],
+  );
+  const added = await journal.append(event(7));
+  assert.equal(added.id, 7, "a new row comes after every row present");
+  await journal.settle([...kept, added], []);
+  const reused = await journal.append(event(8));
+  assert.equal(reused.id, 1, "the table is empty: the id a dead letter once had is given again");
+  await journal.settle([], [{ entry: reused, status: 401, answer: "no" }]);
+  assert.deepEqual(
+    journal.deadLetters(10).map((letter) => letter.qname),
+    ["q8", "q1"],
   );
 });
 
