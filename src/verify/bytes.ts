@@ -25,8 +25,31 @@ export function toHex(bytes: Uint8Array): string {
 
 export const utf8 = (text: string): Uint8Array => encoder.encode(text);
 
-/** Byte length of a string in UTF-8, which is how identifier limits are counted. */
-export const utf8Length = (text: string): number => encoder.encode(text).length;
+/**
+ * Byte length of a string in UTF-8, which is how identifier limits are
+ * counted; a lone surrogate counts as the U+FFFD (3 bytes) TextEncoder writes
+ * for it. Counted rather than encoded: every identifier of a registration is
+ * measured, and each encoding was an ArrayBuffer for the collector.
+ */
+export function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) continue;
+    if (unit < 0x800) {
+      bytes += 1;
+    } else if (unit >= 0xd800 && unit < 0xdc00 && isLowSurrogate(text.charCodeAt(i + 1))) {
+      // A pair: two units, four bytes.
+      bytes += 2;
+      i++;
+    } else {
+      bytes += 2;
+    }
+  }
+  return bytes;
+}
+
+const isLowSurrogate = (unit: number): boolean => unit >= 0xdc00 && unit < 0xe000;
 
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
