@@ -4,16 +4,34 @@
  * checked for alphabet and length before decoding, since lenient decoders
  * silently skip or truncate at bad characters.
  */
-const HEX = /^[0-9a-fA-F]*$/;
 const encoder = new TextEncoder();
 
-/** Decodes `value` when it is a hex string (of exactly `bytes` bytes if given), else null. */
+/**
+ * Decodes `value` when it is a hex string (of exactly `bytes` bytes if given),
+ * else null. Checked and decoded in one pass over the character codes: each
+ * registration decodes its key and signature on two threads, and a regular
+ * expression plus a `parseInt` of a slice per byte was 2 % of the main thread.
+ */
 export function parseHex(value: unknown, bytes?: number): Uint8Array | null {
-  if (typeof value !== "string" || value.length % 2 !== 0 || !HEX.test(value)) return null;
+  if (typeof value !== "string" || value.length % 2 !== 0) return null;
   if (bytes !== undefined && value.length !== bytes * 2) return null;
   const out = new Uint8Array(value.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(value.slice(2 * i, 2 * i + 2), 16);
+  for (let i = 0; i < out.length; i++) {
+    const high = hexDigit(value.charCodeAt(2 * i));
+    const low = hexDigit(value.charCodeAt(2 * i + 1));
+    if (high < 0 || low < 0) return null;
+    out[i] = (high << 4) | low;
+  }
   return out;
+}
+
+/** 0-15 for 0-9, a-f and A-F; -1 for anything else. */
+function hexDigit(code: number): number {
+  if (code >= 0x30 && code <= 0x39) return code - 0x30;
+  // Setting bit 0x20 turns A-F into a-f and nothing else into a-f.
+  const lower = code | 0x20;
+  if (lower >= 0x61 && lower <= 0x66) return lower - 0x61 + 10;
+  return -1;
 }
 
 /** Lowercase hex, as the wire format writes keys and hashes. */
