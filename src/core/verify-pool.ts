@@ -99,6 +99,7 @@ export class VerifyPool implements SignatureVerifier {
   /** Called by `close` when no worker holds a check any more. */
   private onIdle: (() => void) | null = null;
   private closed = false;
+  private dispatchScheduled = false;
   private readonly maxQueued: number;
   private readonly stallMs: number;
   private readonly startupMs: number;
@@ -134,7 +135,7 @@ export class VerifyPool implements SignatureVerifier {
     }
     return new Promise<number>((resolve, reject) => {
       this.queued.push({ check, resolve, reject });
-      this.dispatch();
+      this.dispatchAtEndOfTurn();
     });
   }
 
@@ -168,9 +169,25 @@ export class VerifyPool implements SignatureVerifier {
   }
 
   /**
+   * The checks asked for during one turn of the event loop leave together.
+   * Sent one by one, each found the worker idle (it verifies faster than this
+   * thread parses a registration), so each cost a message, a wake-up of the
+   * worker and an answer to handle; and the registrations then reached the
+   * writer in as many small bursts.
+   */
+  private dispatchAtEndOfTurn(): void {
+    if (this.dispatchScheduled) return;
+    this.dispatchScheduled = true;
+    setImmediate(() => {
+      this.dispatchScheduled = false;
+      this.dispatch();
+    });
+  }
+
+  /**
    * Sends queued checks to workers that hold fewer than BATCHES_IN_FLIGHT
-   * batches: alone while the workers are idle, in batches that grow with the
-   * backlog while they are busy (each answer sends what queued meanwhile).
+   * batches: what queued during the turn while the workers are idle, and while
+   * they are busy what queued until one answers (each answer sends it).
    */
   private dispatch(): void {
     if (this.closed || this.slots.length === 0) {

@@ -107,7 +107,9 @@ test("beyond maxQueued, checks are verified in the calling thread", async (t) =>
 
 test("close waits for the checks the workers hold; a closed pool verifies in the calling thread", async (t) => {
   const pool = startPool(t, { threads: 1 });
-  const held = [pool.verify(check("held by the worker")), pool.verify(check("also held")), pool.verify(check("still queued"))];
+  const sent = [pool.verify(check("held by the worker")), pool.verify(check("also held"))];
+  await new Promise((resolve) => setImmediate(resolve));
+  const held = [...sent, pool.verify(check("still queued"))];
   const closed = pool.close();
   assert.equal(await pool.verify(check("while closing")), 0);
   await closed;
@@ -124,19 +126,28 @@ test("a worker that crashes fails its checks with server_error and is replaced",
   assert.equal(await pool.verify(check("before the crash")), 0);
   const huge = check("x", { messages: Array.from({ length: 1_000_000 }, (_, i) => `message number ${i}`) });
   const crashing = pool.verify(huge);
-  const alsoSent = pool.verify(check("sent to the worker behind it"));
+  // A worker holds two batches of up to 16 checks: these fill them, beside the one that crashes it.
+  const alsoSent = Array.from({ length: 31 }, (_, i) => pool.verify(check(`sent to the worker ${i}`)));
   const stillQueued = pool.verify(check("queued until the worker has room"));
   await assert.rejects(crashing, (e) => e instanceof RegistryError && e.code === "server_error" && e.status === 500);
-  await assert.rejects(alsoSent, (e) => e instanceof RegistryError && e.code === "server_error");
+  for (const sent of alsoSent) await assert.rejects(sent, (e) => e instanceof RegistryError && e.code === "server_error");
   assert.equal(await stillQueued, 0, "checks the dead worker never held go to its replacement");
   assert.equal(pool.stats.restarts, 1);
   assert.equal(errors.length, 1);
   assert.equal(await pool.verify(check("after the crash")), 0);
   assert.equal(pool.threads, 1);
-  assert.deepEqual(pool.stats, { pooled: 3, inThread: 0, failed: 2, restarts: 1 });
+  assert.deepEqual(pool.stats, { pooled: 3, inThread: 0, failed: 32, restarts: 1 });
 });
 
-/** A worker module from ./verify-workers/, which stand for workers that misbehave. */
+test("checks asked for in one turn of the loop reach an idle worker as one message", async (t) => {
+  const pool = startPool(t, { threads: 1, workerModule: workerModule("batch-size") });
+  assert.equal(await pool.verify(check("the worker is ready and idle after this")), 1);
+  const answers = await Promise.all(Array.from({ length: 5 }, (_, i) => pool.verify(check(`one turn ${i}`))));
+  assert.deepEqual(answers, [5, 5, 5, 5, 5], "each check is answered with the size of the message that carried it");
+  assert.equal(await pool.verify(check("a later turn")), 1);
+});
+
+/** A worker module from ./verify-workers/, which stand for workers that misbehave (or, batch-size, show how checks travel). */
 const workerModule = (name: string) => new URL(`./verify-workers/${name}.js`, import.meta.url);
 const isServerError = (e: unknown) => e instanceof RegistryError && e.code === "server_error";
 
