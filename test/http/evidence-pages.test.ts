@@ -66,7 +66,7 @@ test("evidence pages: chain to exactly the snapshot's events, each verifies, the
   };
   const building = reg.service.evidence.bundle("paged-file");
   setImmediate(count);
-  assert.equal(JSON.parse(await building).events.length, EVIDENCE_PAGE_EVENTS);
+  assert.equal(JSON.parse((await building).toString("utf8")).events.length, EVIDENCE_PAGE_EVENTS);
   built = true;
   assert.ok(turns >= slices - 2, `the event loop turned ${turns} times while the page was built`);
 

@@ -56,7 +56,7 @@ test("a page whose proofs fit in one slice is built and signed within one turn o
   const page = reg.service.evidence.bundle("small-file").finally(() => {
     built = true;
   });
-  const bundle = JSON.parse(await page);
+  const bundle = JSON.parse((await page).toString("utf8"));
   assert.equal(bundle.tlog_proofs.length, PROOFS_PER_TURN - 1);
   assert.notEqual(bundle.registration, null);
   // The ticker's first turn comes before the page's (a page starts on a
