@@ -20,10 +20,9 @@ import os from "node:os";
 import { Worker, type ResourceLimits } from "node:worker_threads";
 import { serverError } from "./errors.js";
 import { toHex } from "./hex.js";
+import { EndOfTurn } from "./end-of-turn.js";
 import { firstVerified, type SignatureCheck, type SignatureVerifier } from "./signature-check.js";
 import type { BatchMessage, ReadyMessage } from "./verify-worker.js";
-
-export { firstVerified, type SignatureCheck, type SignatureVerifier };
 
 export interface VerifyPoolOptions {
   /** Worker threads; default one per core beyond the first, at least 1. */
@@ -99,7 +98,14 @@ export class VerifyPool implements SignatureVerifier {
   /** Called by `close` when no worker holds a check any more. */
   private onIdle: (() => void) | null = null;
   private closed = false;
-  private dispatchScheduled = false;
+  /**
+   * The checks asked for during one turn of the event loop leave together.
+   * Sent one by one, each found the worker idle (it verifies faster than this
+   * thread parses a registration), so each cost a message, a wake-up of the
+   * worker and an answer to handle; and the registrations then reached the
+   * writer in as many small bursts.
+   */
+  private readonly dispatchAtEndOfTurn = new EndOfTurn(() => this.dispatch());
   private readonly maxQueued: number;
   private readonly stallMs: number;
   private readonly startupMs: number;
@@ -135,7 +141,7 @@ export class VerifyPool implements SignatureVerifier {
     }
     return new Promise<number>((resolve, reject) => {
       this.queued.push({ check, resolve, reject });
-      this.dispatchAtEndOfTurn();
+      this.dispatchAtEndOfTurn.request();
     });
   }
 
@@ -166,22 +172,6 @@ export class VerifyPool implements SignatureVerifier {
     let total = 0;
     for (const slot of this.slots) total += slot.outstanding;
     return total;
-  }
-
-  /**
-   * The checks asked for during one turn of the event loop leave together.
-   * Sent one by one, each found the worker idle (it verifies faster than this
-   * thread parses a registration), so each cost a message, a wake-up of the
-   * worker and an answer to handle; and the registrations then reached the
-   * writer in as many small bursts.
-   */
-  private dispatchAtEndOfTurn(): void {
-    if (this.dispatchScheduled) return;
-    this.dispatchScheduled = true;
-    setImmediate(() => {
-      this.dispatchScheduled = false;
-      this.dispatch();
-    });
   }
 
   /**

@@ -6,7 +6,7 @@
  * server, each with its own prom-client registry.
  */
 import { Counter, Histogram, type Registry } from "prom-client";
-import type { SignatureCheck, SignatureVerifier } from "../core/verify-pool.js";
+import type { SignatureCheck, SignatureVerifier } from "../core/signature-check.js";
 import type { BucketName } from "../http/rate-limit.js";
 import { callbackGauge, processRegistry } from "./exposition.js";
 

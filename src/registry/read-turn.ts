@@ -17,11 +17,12 @@
  * opened on the connection is left alone.
  */
 import type Database from "better-sqlite3";
+import { EndOfTurn } from "../core/end-of-turn.js";
 
 export class ReadTurn {
   /** The committed size when the open transaction began; null when none of ours is open. */
   private openAt: number | null = null;
-  private ending = false;
+  private readonly endAtEndOfTurn = new EndOfTurn(() => this.end());
   private readonly begin: Database.Statement;
   private readonly commit: Database.Statement;
 
@@ -41,12 +42,7 @@ export class ReadTurn {
     if (this.db.inTransaction || !this.db.open) return;
     this.begin.run();
     this.openAt = size;
-    if (this.ending) return;
-    this.ending = true;
-    setImmediate(() => {
-      this.ending = false;
-      this.end();
-    });
+    this.endAtEndOfTurn.request();
   }
 
   /** Ends the open transaction, if it is ours and still open (an error may have rolled it back). */

@@ -10,7 +10,7 @@ import { CanonicalJsonError, canonicalize } from "../verify/jcs.js";
 import { LIMITS, checkManifest, checkManifestLimits, manifestParties, manifestVerdict, sidecarMatches } from "../core/manifest.js";
 import { utf8Length } from "../core/hex.js";
 import { WellFormedText } from "../core/text.js";
-import { firstVerified, type SignatureCheck, type SignatureVerifier } from "../core/verify-pool.js";
+import { firstVerified, type SignatureCheck, type SignatureVerifier } from "../core/signature-check.js";
 import { registerRefusal } from "../core/token-scopes.js";
 import type { Operator } from "./operator-access.js";
 import type { Registry } from "./registry.js";

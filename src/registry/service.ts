@@ -5,7 +5,7 @@ import { Events } from "./events.js";
 import { EvidenceBundles } from "./evidence.js";
 import { LogReads } from "./log-reads.js";
 import { Registrations } from "./register.js";
-import type { SignatureVerifier } from "../core/verify-pool.js";
+import type { SignatureVerifier } from "../core/signature-check.js";
 import type { Registry } from "./registry.js";
 
 export class RegistryService {

@@ -14,6 +14,7 @@
  */
 import { once } from "node:events";
 import { Worker } from "node:worker_threads";
+import { EndOfTurn } from "../core/end-of-turn.js";
 import { serverError, type RegistryError } from "../core/errors.js";
 import { HASH_SIZE } from "../tlog/merkle.js";
 import type { WriteBackend, WriteBackendEvents } from "./write-backend.js";
@@ -39,7 +40,8 @@ export class ThreadWriter implements WriteBackend {
   private waiting: Waiter[] = [];
   /** The callers of the facts the thread holds, in their order; null while it holds none. */
   private inFlight: Waiter[] | null = null;
-  private scheduled = false;
+  /** Hands over what the turn recorded, at its end. */
+  private readonly handOverAtEndOfTurn = new EndOfTurn(() => this.handOver());
   private ready = false;
   private closing = false;
   private failure: RegistryError | null = null;
@@ -73,13 +75,7 @@ export class ThreadWriter implements WriteBackend {
     return new Promise<number>((resolve, reject) => {
       this.outgoing.push(fact);
       this.waiting.push({ resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => {
-          this.scheduled = false;
-          this.handOver();
-        });
-      }
+      this.handOverAtEndOfTurn.request();
     });
   }
 

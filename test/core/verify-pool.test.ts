@@ -8,7 +8,8 @@ import { promisify } from "node:util";
 import { generateSeed, signerFromSeed } from "../../src/core/ed25519.js";
 import { RegistryError } from "../../src/core/errors.js";
 import { toHex } from "../../src/core/hex.js";
-import { VerifyPool, firstVerified, type SignatureCheck } from "../../src/core/verify-pool.js";
+import { firstVerified, type SignatureCheck } from "../../src/core/signature-check.js";
+import { VerifyPool } from "../../src/core/verify-pool.js";
 import { tempDir } from "../temp.js";
 import { LOAD_MS } from "./verify-workers/slow-loading.js";
 

@@ -27,7 +27,7 @@ export const EVIDENCE_ROUTES: readonly RouteDeclaration[] = [
       ok: jsonAnswer(EvidenceBundleSchema),
       errors: [400, 404, 429, 503],
     },
-    // The page comes as the canonical JSON text it was signed with.
+    // The page comes as the canonical JSON bytes it was signed with.
     answer: async ({ params, query }, { service }) => ({ content: { type: JSON_TYPE, body: await service.evidence.bundle(params.file_id, query.cursor) } }),
   }),
   route({
