@@ -17,6 +17,12 @@ const HEX_DIGITS = Buffer.from("0123456789abcdef", "latin1");
 const BACKSLASH = 0x5c;
 const U = 0x75;
 const ZERO = 0x30;
+/**
+ * From this many bytes on, a run that fits the chunk is hex-encoded by Node
+ * and copied in: ~1.2 ns a byte for a leaf's ~300 bytes against ~3.7 for the
+ * loop below, while for a hash's 32 the call costs more than the loop.
+ */
+const NATIVE_HEX_BYTES = 64;
 /** Bytes a single input byte can become inside a JSON string: `\u00XX`. */
 const WIDEST_ESCAPE = 6;
 
@@ -95,7 +101,11 @@ export class JsonChunks {
   }
 
   /** Lowercase hex of bytes[from, to). */
-  hex(bytes: Uint8Array, from: number, to: number): void {
+  hex(bytes: Buffer, from: number, to: number): void {
+    if (to - from >= NATIVE_HEX_BYTES && 2 * (to - from) <= this.size - this.at) {
+      this.at += this.chunk.write(bytes.toString("hex", from, to), this.at, "latin1");
+      return;
+    }
     while (from < to) {
       const n = Math.min(to - from, this.room(2));
       const chunk = this.chunk;

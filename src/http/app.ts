@@ -8,6 +8,7 @@ import type { Logger } from "../log.js";
 import { clientAddress } from "./client-address.js";
 import { cors } from "./cors.js";
 import type { HttpEdge } from "./edge.js";
+import { parseQueryString } from "./query-string.js";
 import { errorHandler, notFoundHandler } from "./error-handler.js";
 import type { RegistryMetrics } from "../metrics/registry-metrics.js";
 import { rateLimit } from "./rate-limit.js";
@@ -29,7 +30,7 @@ export function createApp(options: AppOptions): express.Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
-  app.set("query parser", "simple");
+  app.set("query parser", parseQueryString);
 
   app.use(options.edge.securityHeaders);
   app.use(cors(options.corsOrigins));

@@ -4,13 +4,14 @@
  * request before any registry work (bench/README.md); most of that is its
  * router and request decoration, which the plain case does not need.
  *
- * It takes only the plain case, for any route of the table: no query, no
- * Origin (CORS), the plain spelling of the path (path-match.ts), a method the
- * route serves and parameters the route accepts. Anything else it leaves to
- * Express untouched. Once it takes a request it applies what Express would
- * before the route (security headers, Vary, held to be written with the
- * answer's head: response-head.ts) and runs the route's handlers;
- * failures get the same envelope (answerError). Its requests are counted where
+ * It takes only the plain case, for any route of the table: no Origin
+ * (CORS), the plain spelling of the path (path-match.ts), a query of plain
+ * characters (query-string.ts), a method the route serves and parameters the
+ * route accepts. Anything else it leaves to Express untouched. Once it takes
+ * a request it applies what Express would before the route (security
+ * headers, Vary, held to be written with the answer's head:
+ * response-head.ts) and runs the route's handlers; failures get the same
+ * envelope (answerError). Its requests are counted where
  * every request is (request-observer.ts).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -20,6 +21,7 @@ import { VARY_ON_ORIGIN } from "./cors.js";
 import type { HttpEdge } from "./edge.js";
 import { answerError } from "./error-handler.js";
 import { compileTemplate, pathSegments, type PathMatcher, type PathParams } from "./path-match.js";
+import { isPlainQuery, parseQueryString, type ParsedUrlQuery } from "./query-string.js";
 import { holdHeaders } from "./response-head.js";
 import { keepParsedParams, parseParams, type Route } from "./route.js";
 import type { ServedRoute } from "./route-handlers.js";
@@ -35,7 +37,7 @@ interface Candidate extends ServedRoute {
 }
 
 /** The request as the route handlers read it (Express sets these on its own requests). */
-type RouteRequest = IncomingMessage & { params: PathParams; query: Record<string, never> };
+type RouteRequest = IncomingMessage & { params: PathParams; query: ParsedUrlQuery };
 
 export class FastPath {
   /** Candidates by the first segment of their template, in table order. */
@@ -68,15 +70,18 @@ export class FastPath {
   /** Takes the request and returns true, or returns false having changed nothing. */
   handle(req: IncomingMessage, res: ServerResponse): boolean {
     const url = req.url ?? "";
-    if (req.headers.origin !== undefined || !url.startsWith("/") || url.includes("?")) return false;
-    const taken = this.find(req.method ?? "", pathSegments(url));
+    if (req.headers.origin !== undefined || !url.startsWith("/")) return false;
+    const mark = url.indexOf("?");
+    const query = mark < 0 ? "" : url.slice(mark + 1);
+    if (!isPlainQuery(query)) return false;
+    const taken = this.find(req.method ?? "", pathSegments(mark < 0 ? url : url.slice(0, mark)));
     if (taken === null) return false;
 
     this.servedCount++;
     holdHeaders(res, this.edgeHeaders);
     const request = req as RouteRequest;
     request.params = taken.raw;
-    request.query = {};
+    request.query = parseQueryString(query);
     keepParsedParams(req, taken.params);
     run(taken.handlers, request, res, (error) => answerError(this.options.logger, error, req, res));
     return true;

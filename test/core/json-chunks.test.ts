@@ -38,6 +38,21 @@ test("JsonChunks writes what JSON.stringify writes, whatever chunk size splits i
   }
 });
 
+test("JsonChunks writes the hex of runs of every length at any offset, whether the run fits the chunk or is split", () => {
+  const bytes = Buffer.from(Array.from({ length: 700 }, (_, i) => (i * 151 + 7) % 256));
+  for (const chunkSize of [64, 129, 1024]) {
+    for (let length = 0; length <= 300; length++) {
+      const from = length % 5;
+      const out = new JsonChunks(new ChunkPool(chunkSize, 4));
+      out.ascii("x".repeat(length % 3));
+      out.hex(bytes, from, from + length);
+      out.ascii("y");
+      const expected = `${"x".repeat(length % 3)}${bytes.toString("hex", from, from + length)}y`;
+      assert.equal(Buffer.concat(out.finish().parts).toString("latin1"), expected, `${length} bytes from ${from}, chunks of ${chunkSize}`);
+    }
+  }
+});
+
 test("JsonChunks refuses a text longer than a chunk rather than cut it", () => {
   const out = new JsonChunks(new ChunkPool(8, 1));
   assert.throws(() => out.ascii("123456789"), RangeError);

@@ -36,7 +36,7 @@ interface Call {
   method: string;
   headers?: Record<string, string>;
   body?: string | Buffer | undefined;
-  /** False for requests the fast path must leave to Express (a query, a parameter the route refuses). */
+  /** False for requests the fast path must leave to Express (a query of other characters, a parameter the route refuses). */
   taken?: boolean;
 }
 
@@ -100,6 +100,26 @@ function parameterValues(name: string, f: Fixtures): { accepted: string[]; refus
       return { accepted: ["0/000.p/1", "0/000.p/4", "0/000", "entries/000.p/2", "no/such/tile"], refused: [] };
     default:
       throw new Error(`the table has a parameter :${name} this test has no values for; add them here`);
+  }
+}
+
+/** Query strings for each route with a query schema: ones it accepts and ones it refuses (a repeated key, a value out of range, not a number). */
+function queryValues(path: string): string[] {
+  const counts = (...names: string[]) =>
+    names.flatMap((name) => [`${name}=1`, `${name}=0`, `${name}=-1`, `${name}=x`, `${name}=1&${name}=2`, `${name}=%31`, `${name}=`]);
+  switch (path) {
+    case "/tlog/proof/:index":
+      return [...counts("tree_size"), "tree_size=4", "tree_size=99999"];
+    case "/tlog/consistency":
+      return [...counts("first", "second"), "first=1&second=3", "first=2&second=4", "first=3&second=1", "second=2"];
+    case "/tlog/range":
+      return [...counts("start", "limit"), "start=1&limit=2", "limit=1000", "limit=1001", "start=99999", "start=0&limit=2&more=1"];
+    case "/evidence/:file_id":
+      return ["cursor=", "cursor=x", "cursor=1&cursor=2", "cursor=%E0%A4%A"];
+    case "/candidates/semantic":
+      return [...counts("limit", "since"), "limit=1&since=0"];
+    default:
+      throw new Error(`the table has a query on ${path} this test has no values for; add them here`);
   }
 }
 
@@ -169,7 +189,11 @@ function callsFor(route: Route, f: Fixtures, token: string): Call[] {
       );
     }
     for (const path of pathsOf("refused")) calls.push({ path, method, taken: false });
-    calls.push({ path: `${fill(Object.fromEntries(names.map((n) => [n, parameterValues(n, f).accepted[0]!])))}?via=query`, method, taken: false });
+    const plainPath = fill(Object.fromEntries(names.map((n) => [n, parameterValues(n, f).accepted[0]!])));
+    // A query the route has no schema for is ignored alike; one of other characters than RFC 3986's stays with Express.
+    calls.push({ path: `${plainPath}?via=query`, method }, { path: `${plainPath}?`, method });
+    for (const query of route.query ? queryValues(route.path) : []) calls.push({ path: `${plainPath}?${query}`, method });
+    for (const query of ["via=[query]", "via={query}", "via=a|b", "via=a^b"]) calls.push({ path: `${plainPath}?${query}`, method, taken: false });
   }
   return calls;
 }
