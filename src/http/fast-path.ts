@@ -11,8 +11,8 @@
  * a request it applies what Express would before the route (security
  * headers, Vary, held to be written with the answer's head:
  * response-head.ts) and runs the route's handlers; failures get the same
- * envelope (answerError). Its requests are counted where
- * every request is (request-observer.ts).
+ * envelope (answerError). Its requests are counted where every request is
+ * (request-observer.ts).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { RequestHandler } from "express";
