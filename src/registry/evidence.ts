@@ -204,13 +204,14 @@ export class EvidenceBundles {
    * and encoded again on the socket, ~15 KB each per page.
    */
   private signed(unsigned: Omit<EvidenceBundle, "bundle_signature_ed25519">): Buffer {
-    const members = canonicalMembers(unsigned);
-    const bytes = Buffer.from(`{${members.map(([, text]) => text).join(",")}}`, "utf8");
-    const signature = toHex(this.registry.identity.signer.sign(bytes));
-    // `beacons` and `bundle_generated_at` always sort before the signature member, so it goes in after a member, comma first.
-    const preceding = members.filter(([key]) => key < SIGNATURE_MEMBER).map(([, text]) => text);
-    const split = Buffer.byteLength(`{${preceding.join(",")}`);
-    return Buffer.concat([bytes.subarray(0, split), Buffer.from(`,"${SIGNATURE_MEMBER}":"${signature}"`, "latin1"), bytes.subarray(split)]);
+    const canonical = canonicalMembers(unsigned);
+    const texts = (before: boolean) => canonical.filter(([key]) => key < SIGNATURE_MEMBER === before).map(([, text]) => text);
+    // `beacons` and `bundle_generated_at` always sort before the signature member and `disclaimer` after it, so
+    // the member goes between two members, comma first.
+    const head = Buffer.from(`{${texts(true).join(",")}`, "utf8");
+    const tail = Buffer.from(`,${texts(false).join(",")}}`, "utf8");
+    const signature = toHex(this.registry.identity.signer.sign(Buffer.concat([head, tail])));
+    return Buffer.concat([head, Buffer.from(`,"${SIGNATURE_MEMBER}":"${signature}"`, "latin1"), tail]);
   }
 
   /**
